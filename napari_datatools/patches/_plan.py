@@ -1,0 +1,399 @@
+"""Which patches to extract, where, and in which order -- decided before extracting."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Hashable, Iterator, Sequence
+
+import numpy as np
+
+from ._checks import (
+    as_rng,
+    check_mask_shape,
+    check_patchsize,
+    check_positive_int,
+    check_stride,
+)
+from ._volume import SliceSource
+
+#: Padded slices held at once when patches of several slices are shuffled together.
+SHUFFLE_BUDGET_BYTES = 64 * 2**20
+
+_MODES = ("pixel", "grid")
+
+
+@dataclass(frozen=True, eq=False)
+class PatchPlan:
+    """The patches to extract from a volume: centres per class, in extraction order.
+
+    Made by :func:`plan_patches`; cheap to count and inspect before any patch is
+    extracted.
+
+    Attributes
+    ----------
+    volume_shape : tuple of int
+        ``(Z, Y, X)``; a 2D image has ``Z == 1``.
+    patchsize : int
+        Edge length of the square patches.
+    classes : tuple
+        Class values (mask values) in output order.
+    centres : dict
+        ``{class: (n, 3) int32 array}`` of patch centres ``(z, y, x)`` in
+        extraction order.
+    blocks : tuple of numpy.ndarray
+        Slice indices processed together, in processing order. The centres of
+        every class are grouped by block in this order.
+    block_offsets : dict
+        ``{class: (len(blocks) + 1,) array}``: the centres of block ``b`` are
+        ``centres[c][block_offsets[c][b]:block_offsets[c][b + 1]]``.
+    missing_classes : tuple
+        Requested classes that do not occur in the mask (planned with 0 patches).
+    mode : str
+        ``'pixel'`` or ``'grid'``.
+    stride : tuple of int or None
+        Grid stride ``(sy, sx)`` in grid mode.
+    random_order : bool
+        Whether the order was shuffled.
+    """
+
+    volume_shape: tuple[int, int, int]
+    patchsize: int
+    classes: tuple
+    centres: dict
+    blocks: tuple
+    block_offsets: dict
+    missing_classes: tuple = ()
+    mode: str = "pixel"
+    stride: tuple | None = None
+    random_order: bool = False
+    _slice_index: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def counts(self) -> dict:
+        """Number of planned patches per class."""
+        return {c: int(len(self.centres[c])) for c in self.classes}
+
+    @property
+    def total(self) -> int:
+        """Number of planned patches over all classes."""
+        return int(sum(len(self.centres[c]) for c in self.classes))
+
+    def __len__(self) -> int:
+        return self.total
+
+    def centres_in_slice(self, z: int) -> dict:
+        """Patch centres ``(y, x)`` in slice ``z`` per class: ``{class: (k, 2) int32}``."""
+        z = int(z)
+        if not 0 <= z < self.volume_shape[0]:
+            raise IndexError(f"z must be in [0, {self.volume_shape[0]}), got {z}")
+        out = {}
+        for c in self.classes:
+            cz = self.centres[c]
+            out[c] = np.ascontiguousarray(cz[cz[:, 0] == z, 1:])
+        return out
+
+    def all_centres(self) -> np.ndarray:
+        """All centres ``(z, y, x)`` as one ``(N, 3)`` int32 array, class after class."""
+        if not self.classes:
+            return np.empty((0, 3), np.int32)
+        return np.concatenate([self.centres[c] for c in self.classes])
+
+    def nbytes(self, save_labels: bool = False, label_dtype: Any = np.uint8,
+               save_centres: bool = True) -> int:
+        """Uncompressed size in bytes of the dataset :func:`create_dataset` writes."""
+        per_patch = self.patchsize**2 * 4
+        if save_labels:
+            per_patch += self.patchsize**2 * np.dtype(label_dtype).itemsize
+        if save_centres:
+            per_patch += 3 * 4
+        return self.total * per_patch
+
+
+def plan_patches(
+    volume: Any,
+    patchsize: int,
+    mask: Any = None,
+    class_list: Sequence | None = None,
+    *,
+    mode: str = "pixel",
+    stride: int | tuple[int, int] | None = None,
+    grid_offset: int | tuple[int, int] | None = None,
+    max_per_class: int | None = None,
+    max_num: int | None = None,
+    random_order: bool = False,
+    shuffle_block: int | None = None,
+    rng: Any = None,
+    binary: bool = False,
+) -> PatchPlan:
+    """Plan patch extraction: centres per class and their order, without extracting.
+
+    Parameters
+    ----------
+    volume : array-like or tuple of int
+        A 2D image ``(Y, X)`` or a volume in napari's ``(Z, Y, X)`` order, or
+        just its shape. Patches are 2D, taken within each slice.
+    patchsize : int
+        Edge length of the square patches; at most ``2 * min(Y, X) + 1``.
+    mask : array-like, optional
+        Label mask of the volume's shape, read slice by slice. Without a mask
+        every pixel (or grid point) is a centre of the single class ``0``.
+    class_list : sequence, optional
+        Mask values to take patches for, in output order; default: every value
+        in the mask. A value absent from the mask gives a warning and 0 patches.
+    mode : {'pixel', 'grid'}
+        ``'pixel'``: a patch centred at every pixel of each class. ``'grid'``: a
+        patch at every point of a regular grid (of the classes, with a mask).
+    stride : int or (int, int), optional
+        Grid spacing ``(sy, sx)``; default ``patchsize`` (tiling). Grid mode only.
+    grid_offset : int or (int, int), optional
+        First grid point ``(y0, x0)``; default ``patchsize // 2`` (so the first
+        patch starts at the slice's corner), clipped to the slice.
+    max_per_class : int, optional
+        Keep at most this many patches per class, drawn at random (class balancing).
+    max_num : int, optional
+        Keep at most this many patches in total: a random subset with
+        ``random_order``, otherwise the first ones in ``(z, y, x)`` order.
+    random_order : bool
+        Shuffle the order. Slices are visited in random order in blocks of
+        ``shuffle_block`` slices, and the patches of a block are shuffled
+        together: a block of all slices is a global shuffle.
+    shuffle_block : int, optional
+        Slices per shuffle block; default: as many as fit, padded, in
+        ``SHUFFLE_BUDGET_BYTES`` (64 MiB), which is all slices of most volumes.
+        Extraction holds one block of slices in memory.
+    rng : int or numpy.random.Generator, optional
+        Seed or generator for every random choice (reproducible).
+    binary : bool
+        Treat ``mask`` as binary: its non-zero pixels form the single class
+        ``True`` (``class_list`` is then not allowed).
+
+    Returns
+    -------
+    PatchPlan
+    """
+    shape, itemsize, ndim = _volume_shape(volume)
+    patchsize = check_patchsize(patchsize, shape[1:])
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    if mode == "pixel" and (stride is not None or grid_offset is not None):
+        raise ValueError("stride and grid_offset are for mode='grid' only")
+    max_per_class = check_positive_int(max_per_class, "max_per_class", allow_none=True)
+    max_num = check_positive_int(max_num, "max_num", allow_none=True)
+    if shuffle_block is not None:
+        shuffle_block = check_positive_int(shuffle_block, "shuffle_block")
+    masks = None
+    if mask is not None:
+        masks = SliceSource(mask, "mask")
+        check_mask_shape(masks.shape[3 - masks.ndim:], shape[3 - ndim:])
+    elif class_list is not None:
+        raise ValueError("class_list needs a mask: without a mask all patches form class 0")
+    if binary and class_list is not None:
+        raise ValueError("class_list is not allowed with binary=True")
+    grid = None
+    if mode == "grid":
+        grid = _grid_points(shape[1:], patchsize, stride, grid_offset)
+    return _build_plan(shape, patchsize, masks, class_list, grid, max_per_class,
+                       max_num, bool(random_order), shuffle_block, itemsize, as_rng(rng),
+                       mode, binary=bool(binary))
+
+
+def _build_plan(shape, patchsize, masks, class_list, grid, max_per_class, max_num,
+                random_order, shuffle_block, itemsize, rng, mode, binary) -> PatchPlan:
+    wanted = None
+    if class_list is not None:
+        wanted = {}
+        for value in class_list:
+            wanted.setdefault(_scalar(value), _scalar(value))
+    per_class: dict[Hashable, list[np.ndarray]] = {}
+    for z in range(shape[0]):
+        for key, lin in _slice_centres(z, shape, masks, wanted, grid, binary).items():
+            per_class.setdefault(key, []).append(_to_zyx(z, lin, shape[2]))
+    if wanted is not None:
+        classes = tuple(wanted)
+    elif masks is None or binary:
+        classes = (True,) if binary else (0,)
+    else:
+        classes = tuple(sorted(per_class))
+    missing = tuple(c for c in classes if c not in per_class and wanted is not None)
+    if missing and masks is not None:
+        warnings.warn(
+            f"class_list values {list(missing)} do not occur in the mask"
+            + (" grid" if mode == "grid" else "") + "; their patch arrays will be empty",
+            UserWarning, stacklevel=3,
+        )
+    centres = {
+        c: np.concatenate(per_class[c]) if c in per_class else np.empty((0, 3), np.int32)
+        for c in classes
+    }
+    if max_per_class is not None:
+        for c in classes:
+            if len(centres[c]) > max_per_class:
+                keep = np.sort(rng.choice(len(centres[c]), max_per_class, replace=False))
+                centres[c] = centres[c][keep]
+    if max_num is not None:
+        centres = _cap_total(centres, classes, max_num, random_order, shape, rng)
+    blocks, offsets, centres = _order(centres, classes, shape, patchsize, random_order,
+                                      shuffle_block, itemsize, rng)
+    stride = grid[2] if grid is not None else None
+    return PatchPlan(tuple(shape), patchsize, classes, centres, blocks, offsets,
+                     missing, mode, stride, random_order)
+
+
+def _slice_centres(z, shape, masks, wanted, grid, binary) -> dict:
+    """Linear (y * X + x) centre indices per class in slice ``z``, ascending."""
+    ny, nx = shape[1:]
+    if grid is not None:
+        gy, gx = grid[0], grid[1]
+        lin = (gy[:, None] * nx + gx[None, :]).ravel()
+    if masks is None:
+        if grid is not None:
+            return {(True if binary else 0): lin}
+        return {(True if binary else 0): np.arange(ny * nx, dtype=np.int64)}
+    m = masks.read(z)
+    if grid is not None:
+        values = m[np.ix_(grid[0], grid[1])].ravel()
+    else:
+        values = m.ravel()
+        lin = None
+    if binary:
+        hit = np.flatnonzero(values)
+        return {True: hit if lin is None else lin[hit]} if hit.size else {}
+    groups = _group(values, wanted)
+    if lin is not None:
+        groups = {k: lin[v] for k, v in groups.items()}
+    return groups
+
+
+def _group(values: np.ndarray, wanted: dict | None) -> dict:
+    """Positions of each (wanted) value in the 1D array ``values``, ascending."""
+    present = [_scalar(v) for v in _unique(values)]
+    if wanted is not None:
+        present = [wanted[v] for v in present if v in wanted]
+    if len(present) <= 16:
+        out = {}
+        for v in present:
+            pos = np.flatnonzero(values == v)
+            if pos.size:
+                out[v] = pos
+        return out
+    uniq, inverse = np.unique(values, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=len(uniq)))])
+    keep = set(present)
+    out = {}
+    for i, u in enumerate(uniq):
+        key = _scalar(u)
+        if key in keep and bounds[i + 1] > bounds[i]:
+            out[wanted[key] if wanted is not None else key] = order[bounds[i]:bounds[i + 1]]
+    return out
+
+
+def _unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values; a counting pass for small-range integer masks."""
+    if values.size == 0:
+        return values[:0]
+    if values.dtype.kind == "b":
+        values = values.view(np.uint8)
+    if values.dtype.kind in "iu":
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 2**16:
+            shifted = values.astype(np.intp, copy=False)
+            counts = np.bincount(shifted - lo if lo else shifted, minlength=hi - lo + 1)
+            return np.flatnonzero(counts) + lo
+    uniq = np.unique(values)
+    return uniq[uniq == uniq]  # drop NaN
+
+
+def _to_zyx(z: int, lin: np.ndarray, nx: int) -> np.ndarray:
+    out = np.empty((lin.size, 3), np.int32)
+    out[:, 0] = z
+    out[:, 1], out[:, 2] = np.divmod(lin, nx)
+    return out
+
+
+def _grid_points(slice_shape, patchsize, stride, grid_offset):
+    sy, sx = check_stride(patchsize if stride is None else stride)
+    if grid_offset is None:
+        oy = ox = patchsize // 2
+    else:
+        oy, ox = (grid_offset, grid_offset) if np.ndim(grid_offset) == 0 else tuple(grid_offset)
+        if min(oy, ox) < 0:
+            raise ValueError(f"grid_offset must be non-negative, got {grid_offset!r}")
+    oy, ox = min(int(oy), slice_shape[0] - 1), min(int(ox), slice_shape[1] - 1)
+    return (np.arange(oy, slice_shape[0], sy), np.arange(ox, slice_shape[1], sx), (sy, sx))
+
+
+def _cap_total(centres, classes, max_num, random_order, shape, rng) -> dict:
+    sizes = [len(centres[c]) for c in classes]
+    if sum(sizes) <= max_num:
+        return centres
+    allc = np.concatenate([centres[c] for c in classes])
+    if random_order:
+        keep = np.sort(rng.choice(len(allc), max_num, replace=False))
+    else:
+        lin = (allc[:, 0].astype(np.int64) * shape[1] + allc[:, 1]) * shape[2] + allc[:, 2]
+        keep = np.sort(np.argsort(lin, kind="stable")[:max_num])
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    return {
+        c: allc[keep[(keep >= bounds[i]) & (keep < bounds[i + 1])]]
+        for i, c in enumerate(classes)
+    }
+
+
+def _order(centres, classes, shape, patchsize, random_order, shuffle_block, itemsize, rng):
+    nz = shape[0]
+    if not random_order:
+        blocks = tuple(np.array([z]) for z in range(nz))
+        block_of_z = np.arange(nz)
+    else:
+        if shuffle_block is None:
+            padded = (shape[1] + patchsize - 1) * (shape[2] + patchsize - 1) * itemsize
+            shuffle_block = max(1, min(nz, SHUFFLE_BUDGET_BYTES // max(padded, 1)))
+        zperm = rng.permutation(nz)
+        blocks = tuple(zperm[i:i + shuffle_block] for i in range(0, nz, shuffle_block))
+        block_of_z = np.empty(nz, np.intp)
+        block_of_z[zperm] = np.arange(nz) // shuffle_block
+    offsets = {}
+    ordered = {}
+    for c in classes:
+        cz = centres[c]
+        if random_order and len(cz):
+            cz = cz[rng.permutation(len(cz))]
+        b = block_of_z[cz[:, 0]]
+        order = np.argsort(b, kind="stable")
+        ordered[c] = np.ascontiguousarray(cz[order])
+        offsets[c] = np.searchsorted(b[order], np.arange(len(blocks) + 1))
+    return blocks, offsets, ordered
+
+
+def iter_plan_chunks(plan: PatchPlan, chunk: int) -> Iterator[tuple[int, Hashable, int, int]]:
+    """Yield ``(block_index, class, start, stop)`` ranges of at most ``chunk`` centres."""
+    for b in range(len(plan.blocks)):
+        for c in plan.classes:
+            lo, hi = int(plan.block_offsets[c][b]), int(plan.block_offsets[c][b + 1])
+            for start in range(lo, hi, chunk):
+                yield b, c, start, min(start + chunk, hi)
+
+
+def _volume_shape(volume) -> tuple[tuple[int, int, int], int, int]:
+    """``(Z, Y, X)`` shape, item size and number of dimensions of a volume or shape."""
+    if _is_shape(volume):
+        shape = tuple(int(s) for s in volume)
+        if len(shape) not in (2, 3) or min(shape) < 1:
+            raise ValueError(
+                f"volume shape must be (Y, X) or (Z, Y, X) with positive sizes, got {shape}")
+        return (shape if len(shape) == 3 else (1, *shape)), 4, len(shape)
+    src = SliceSource(volume, "volume")
+    return src.shape, src.dtype.itemsize, src.ndim
+
+
+def _is_shape(volume) -> bool:
+    return isinstance(volume, (tuple, list)) and all(
+        isinstance(s, (int, np.integer)) for s in volume)
+
+
+def _scalar(value):
+    """A hashable Python scalar for a mask value (numpy scalars unwrapped)."""
+    return value.item() if isinstance(value, np.generic) else (
+        np.asarray(value).item() if np.ndim(value) == 0 else value)
