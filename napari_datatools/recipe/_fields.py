@@ -1,0 +1,131 @@
+"""Type checking and coercion of recipe fields from their annotations."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+import typing
+from typing import Any, Literal, Union
+
+
+class RecipeError(ValueError):
+    """A recipe value or file is invalid; the message names the field."""
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is type(None):
+        return "null"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is tuple:
+        return f"a list of {len(args)} " + " and ".join(_describe(a) for a in args)
+    if origin is list:
+        return f"a list, each item {_describe(args[0])}"
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
+        hint, getattr(hint, "__name__", str(hint))
+    )
+
+
+def coerce(value: Any, hint: Any, where: str) -> Any:
+    """Return ``value`` converted to the annotated type, or raise RecipeError.
+
+    Accepts what JSON produces: lists for tuples, integers for floats.
+    """
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    bad = RecipeError(f"{where}: expected {_describe(hint)}, got {value!r}")
+    if origin in (Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        if value is None and len(options) < len(args):
+            return None
+        if len(options) == 1:  # an optional value: report the inner problem
+            return coerce(value, options[0], where)
+        for option in args:
+            try:
+                return coerce(value, option, where)
+            except RecipeError:
+                continue
+        raise bad
+    if hint is type(None):
+        if value is None:
+            return None
+        raise bad
+    if origin is Literal:
+        if value in args and not isinstance(value, bool):
+            return value
+        raise bad
+    if origin is tuple:
+        if not isinstance(value, list | tuple) or len(value) != len(args):
+            raise bad
+        return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise bad
+        return [coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise bad
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return int(value)
+        raise bad
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise bad
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise bad
+    if dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):
+            return value
+        raise bad
+    raise TypeError(f"unsupported recipe annotation {hint!r} for {where}")  # pragma: no cover
+
+
+def check_bounds(value: Any, field: dataclasses.Field, where: str) -> None:
+    """Apply the ``min``/``max`` given in a field's metadata to numbers (and tuples)."""
+    lo, hi = field.metadata.get("min"), field.metadata.get("max")
+    if lo is None and hi is None or value is None:
+        return
+    items = value if isinstance(value, tuple | list) else (value,)
+    for item in items:
+        if (lo is not None and item < lo) or (hi is not None and item > hi):
+            span = f">= {lo}" if hi is None else f"<= {hi}" if lo is None else f"in [{lo}, {hi}]"
+            raise RecipeError(f"{where}: expected values {span}, got {value!r}")
+
+
+@functools.cache
+def field_specs(cls: type) -> dict[str, tuple[Any, dataclasses.Field]]:
+    """Resolved type hint and dataclass field of every field of ``cls``."""
+    hints = typing.get_type_hints(cls)
+    return {f.name: (hints[f.name], f) for f in dataclasses.fields(cls)}
+
+
+class Validated:
+    """Mixin for dataclasses: every assignment is type-checked and bounds-checked.
+
+    Subclasses set ``_section`` (the name used in error messages, e.g. ``"augment"``).
+    """
+
+    _section: typing.ClassVar[str] = ""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        spec = field_specs(type(self)).get(name)
+        if spec is not None:
+            hint, field = spec
+            where = f"{self._section}.{name}" if self._section else name
+            value = coerce(value, hint, where)
+            check_bounds(value, field, where)
+            self._check(name, value, where)
+        object.__setattr__(self, name, value)
+
+    def _check(self, name: str, value: Any, where: str) -> None:
+        """Extra per-field rules of a section; raise RecipeError."""
