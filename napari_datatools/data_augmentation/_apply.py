@@ -1,0 +1,184 @@
+"""Applying one sampled transform to arrays and to point coordinates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._bspline import displacement_at
+from ._geometry import forward_matrix
+from ._params import TransformParams
+from ._resample import _cast_back, resample
+from ._validation import (
+    as_image,
+    check_backend,
+    check_cval,
+    check_fill_mode,
+    check_order,
+    spatial_shape,
+)
+
+KINDS = ("image", "mask")
+
+
+def _channel_shifts(params: TransformParams, n_channels: int) -> np.ndarray:
+    shifts = np.asarray(params.intensity_shift)
+    if shifts.size == 1:
+        return np.repeat(shifts, n_channels)
+    if shifts.size != n_channels:
+        raise ValueError(
+            f"params.intensity_shift has {shifts.size} values but array has "
+            f"{n_channels} channels"
+        )
+    return shifts
+
+
+def _value_range(array: np.ndarray, fill_mode: str, cval: float) -> tuple[float, float]:
+    if np.issubdtype(array.dtype, np.floating):
+        low, high = float(np.nanmin(array)), float(np.nanmax(array))
+    else:
+        low, high = float(array.min()), float(array.max())
+    if fill_mode == "constant":
+        low, high = min(low, cval), max(high, cval)
+    return low, high
+
+
+def _shift_intensity(
+    out: np.ndarray, channel_axis: int, shifts: np.ndarray, value_range: tuple[float, float]
+) -> np.ndarray:
+    floating = np.issubdtype(out.dtype, np.floating)
+    work = out if floating else out.astype(np.float64)
+    planes = np.moveaxis(work, channel_axis, 0)
+    for c, shift in enumerate(shifts):
+        if shift:
+            planes[c] += shift
+    np.clip(work, *value_range, out=work)
+    return _cast_back(work, out.dtype)
+
+
+def apply_transform(
+    params: TransformParams,
+    array: Any,
+    *,
+    kind: str = "image",
+    channel_axis: int = 0,
+    order: str | None = None,
+    fill_mode: str = "nearest",
+    cval: float = 0.0,
+    backend: str = "auto",
+) -> np.ndarray:
+    """Apply one sampled transform to a 2D image or mask with a channel axis.
+
+    The affine part, the flips, the spline warp and the crop are composed into one
+    coordinate map and the array is resampled once.
+
+    Parameters
+    ----------
+    params : TransformParams
+        The sample, e.g. from :func:`sample_transform`.
+    array : array_like, ndim 3
+        Channel axis at ``channel_axis``; the other axes are (rows, columns) and must
+        equal ``params.shape``. Any numeric or boolean dtype.
+    kind : {'image', 'mask'}
+        An image is interpolated with ``order`` and gets ``params.intensity_shift``
+        (added per channel, then clipped to the input's value range, widened to
+        include ``cval`` when ``fill_mode='constant'``). A mask is always resampled
+        with nearest neighbour and never shifted, so its values are input values
+        (or ``cval``).
+    channel_axis : int
+        Axis of ``array`` holding the channels.
+    order : {'linear', 'nearest', 'cubic'} or None
+        Interpolation for images; ``None`` means ``'linear'`` for images and
+        ``'nearest'`` for masks (the only order masks accept).
+    fill_mode : {'nearest', 'reflect', 'constant'}
+        How positions outside the input are filled: edge value, mirror image
+        about the edge, or ``cval``.
+    cval : float
+        Fill value for ``fill_mode='constant'``.
+    backend : {'auto', 'opencv', 'scipy'}
+        ``'auto'`` uses OpenCV's ``remap`` when the dtype and size allow and
+        numpy/scipy otherwise; the others force a path (``'opencv'`` raises
+        ValueError when it cannot be used).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same dtype and channel axis as ``array``, spatial shape
+        ``params.output_shape``. Integer images are rounded and saturated.
+    """
+    if not isinstance(params, TransformParams):
+        raise ValueError(f"params must be a TransformParams, got {type(params).__name__}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be 'image' or 'mask', got {kind!r}")
+    if order is None:
+        order = "linear" if kind == "image" else "nearest"
+    order = check_order(order)
+    if kind == "mask" and order != "nearest":
+        raise ValueError(f"order must be 'nearest' for kind='mask', got {order!r}")
+    fill_mode = check_fill_mode(fill_mode)
+    cval = check_cval(cval, "cval")
+    backend = check_backend(backend)
+    array, channel_axis = as_image(array, "array", channel_axis)
+    if spatial_shape(array, channel_axis) != params.shape:
+        raise ValueError(
+            f"array has spatial shape {spatial_shape(array, channel_axis)} but params "
+            f"were sampled for shape {params.shape}"
+        )
+    shifts = None
+    if kind == "image":
+        shifts = _channel_shifts(params, array.shape[channel_axis])
+        if not np.any(shifts):
+            shifts = None
+    out = resample(array, channel_axis, params._map_xy, order, fill_mode, cval, backend)
+    if shifts is not None:
+        out = _shift_intensity(out, channel_axis, shifts, _value_range(array, fill_mode, cval))
+    return out
+
+
+def transform_points(
+    params: TransformParams, points_yx: Any, *, tolerance: float = 1e-6, max_iterations: int = 50
+) -> np.ndarray:
+    """Map ``(y, x)`` input coordinates to where the transform puts them in the output.
+
+    The affine part (rotation, shear, zoom, flips, shift) and the crop are applied
+    exactly. The spline warp is defined as an output-to-input displacement, so it is
+    inverted here by fixed-point iteration ``p <- q - d(p)``; this converges (to
+    ``tolerance`` pixels) whenever the warp is invertible, i.e. the displacement
+    changes by less than one pixel per pixel, which holds for ``warp_sigma`` well
+    below the control point spacing.
+
+    Parameters
+    ----------
+    params : TransformParams
+    points_yx : array_like, shape (n, 2)
+        Row and column of each point in the input image (pixel centres are integers).
+    tolerance : float
+        Convergence threshold of the warp inversion, in pixels.
+    max_iterations : int
+        Iteration cap of the warp inversion.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n, 2), float64
+        ``(y, x)`` in the output image (possibly outside it).
+    """
+    if not isinstance(params, TransformParams):
+        raise ValueError(f"params must be a TransformParams, got {type(params).__name__}")
+    points = np.asarray(points_yx, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"points_yx must have shape (n, 2), got {points.shape}")
+    xy1 = np.column_stack([points[:, 1], points[:, 0], np.ones(len(points))])
+    moved = (xy1 @ forward_matrix(params).T)[:, 1::-1]  # back to (y, x)
+    if params.warp_offsets is not None and len(points):
+        target = moved
+        moved = target.copy()
+        for _ in range(max_iterations):
+            update = target - displacement_at(params.warp_offsets, params.shape, moved)
+            step = np.max(np.abs(update - moved))
+            moved = update
+            if step < tolerance:
+                break
+    if params.crop_corner is not None:
+        moved = moved - np.asarray(params.crop_corner, dtype=np.float64)
+    return moved
