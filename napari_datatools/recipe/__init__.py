@@ -5,6 +5,14 @@ settings. It round-trips losslessly through JSON, and the builders turn it into
 the same objects the widgets use.
 """
 
+from ._build import (
+    augment_rng,
+    estimate_dataset_bytes,
+    load_sources,
+    open_source,
+    plan_from_recipe,
+    preview_sample,
+)
 from ._fields import RecipeError
 from ._model import (
     RECIPE_VERSION,
@@ -16,6 +24,7 @@ from ._model import (
     PatchConfig,
     Recipe,
 )
+from ._preview_grid import preview_grid
 
 __all__ = [
     "RECIPE_VERSION",
@@ -27,4 +36,11 @@ __all__ = [
     "PatchConfig",
     "Recipe",
     "RecipeError",
+    "augment_rng",
+    "estimate_dataset_bytes",
+    "load_sources",
+    "open_source",
+    "plan_from_recipe",
+    "preview_grid",
+    "preview_sample",
 ]

@@ -81,6 +81,7 @@ class AugmentConfig(Validated):
     warp_sigma: float = _bounded(0.1, 0)
     warp_grid_size: int = _bounded(3, 2, 64)
     crop_size: tuple[int, int] | None = _bounded(None, 1)
+    order: Literal["linear", "nearest", "cubic"] = "linear"
     seed: int = _bounded(0, 0)
 
     def _check(self, name: str, value: Any, where: str) -> None:
