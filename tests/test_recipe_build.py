@@ -1,0 +1,134 @@
+"""Recipe builders: sources, previews equal to the public API, plans, the preview CLI."""
+
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from napari_datatools._sample_data import make_sample_arrays
+from napari_datatools.data_augmentation import image_random_transform
+from napari_datatools.patches import plan_patches
+from napari_datatools.recipe import (
+    Recipe,
+    RecipeError,
+    augment_rng,
+    estimate_dataset_bytes,
+    load_sources,
+    plan_from_recipe,
+    preview_grid,
+    preview_sample,
+)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    image, labels = make_sample_arrays(shape=(4, 96, 112), seed=3)
+    return image, labels
+
+
+@pytest.fixture
+def recipe():
+    r = Recipe()
+    a = r.augment
+    a.rotation_range, a.shear_range, a.zoom_range = 25, 5, (0.8, 1.2)
+    a.width_shift_range = a.height_shift_range = 0.1
+    a.horizontal_flip = a.vertical_flip = a.spline_warp = True
+    a.warp_sigma, a.intensity_shift_range, a.seed = 3.0, 0.1, 7
+    return r
+
+
+def test_preview_equals_image_random_transform(recipe, sample):
+    image, labels = sample
+    for k in range(3):
+        x, y, params = preview_sample(recipe, image[1], labels[1], index=k)
+        x2, y2 = image_random_transform(
+            image[1][None], labels[1][None], **recipe.augment.transform_kwargs(),
+            rng=augment_rng(recipe.augment.seed, k),
+        )
+        np.testing.assert_array_equal(x, x2[0])
+        np.testing.assert_array_equal(y, y2[0])
+        assert set(np.unique(y)) <= set(np.unique(labels[1]))
+    a, _, pa = preview_sample(recipe, image[1], index=0)
+    b, _, pb = preview_sample(recipe, image[1], index=1)
+    assert not np.array_equal(a, b) and pa.angle_deg != pb.angle_deg
+    recipe.augment.seed = 8
+    assert preview_sample(recipe, image[1], index=0)[2].angle_deg != pa.angle_deg
+
+
+def test_preview_input_errors(recipe, sample):
+    image, labels = sample
+    with pytest.raises(ValueError, match="image2d must be a 2D slice"):
+        preview_sample(recipe, image)
+    with pytest.raises(ValueError, match="mask2d must have the shape"):
+        preview_sample(recipe, image[0], labels[0, :10])
+
+
+def test_plan_follows_the_recipe(recipe, sample):
+    image, labels = sample
+    recipe.patches.patchsize = 16
+    recipe.patches.mode = "grid"
+    recipe.patches.stride = 8
+    recipe.patches.class_list = [1, 2]
+    plan = plan_from_recipe(recipe, image, labels)
+    direct = plan_patches(image, 16, labels, [1, 2], mode="grid", stride=8,
+                          random_order=True, rng=recipe.patches.seed)
+    assert plan.counts == direct.counts and set(plan.counts) == {1, 2}
+    recipe.output.save_labels = True
+    assert estimate_dataset_bytes(recipe, plan) >= plan.total * 16 * 16 * 4
+
+
+def test_sources_from_files_and_errors(tmp_path, sample):
+    image, labels = sample
+    path = tmp_path / "vol.h5"
+    with h5py.File(path, "w") as f:
+        f["raw"], f["labels"] = image, labels
+    r = Recipe()
+    with pytest.raises(RecipeError, match="data.image.path: no file"):
+        load_sources(r)
+    r.data.image.path = str(path)
+    with pytest.raises(RecipeError, match="data.image.array_name: .* holds 2 arrays"):
+        load_sources(r)
+    r.data.image.array_name = "raww"
+    with pytest.raises(RecipeError, match="'raww' is not in"):
+        load_sources(r)
+    r.data.image.array_name = "raw"
+    r.data.mask.path, r.data.mask.array_name = str(path), "labels"
+    volume, mask = load_sources(r)
+    np.testing.assert_array_equal(volume[2], image[2])
+    np.testing.assert_array_equal(mask[1], labels[1])
+    r.data.mask.path = str(tmp_path / "gone.h5")
+    with pytest.raises(RecipeError, match="data.mask.path: file .*gone.h5' does not exist"):
+        load_sources(r)
+
+
+def test_preview_grid_tiles_are_the_samples(recipe, sample):
+    image, labels = sample
+    grid = preview_grid(recipe, image[0], None, n=2, columns=3, gap=4)
+    assert grid.shape == (96, 3 * 112 + 8, 3) and grid.dtype == np.uint8
+    x1 = preview_sample(recipe, image[0], index=1)[0]
+    lo, hi = image[0].min(), image[0].max()
+    expected = (np.clip((x1 - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(grid[:, 2 * 116 : 2 * 116 + 112, 0], expected)
+
+
+def test_cli_preview(tmp_path, recipe, sample):
+    import cv2
+
+    image, labels = sample
+    path = tmp_path / "vol.h5"
+    with h5py.File(path, "w") as f:
+        f["raw"], f["labels"] = image, labels
+    recipe.data.image.path, recipe.data.image.array_name = str(path), "raw"
+    recipe.data.mask.path, recipe.data.mask.array_name = str(path), "labels"
+    recipe.save(tmp_path / "r.json")
+    out = tmp_path / "grid.png"
+    cmd = [sys.executable, "-m", "napari_datatools.cli", "preview", str(tmp_path / "r.json"),
+           "--out", str(out), "-n", "5", "--slice", "2"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    png = cv2.imread(str(out))[..., ::-1]
+    np.testing.assert_array_equal(png, preview_grid(recipe, image[2], labels[2], n=5))
+    bad = subprocess.run(cmd[:-1] + ["9"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--slice must be in [0, 3], got 9" in bad.stderr
