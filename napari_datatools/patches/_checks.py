@@ -62,12 +62,3 @@ def check_mask_shape(mask_shape: tuple[int, ...], volume_shape: tuple[int, ...],
             f"{name} must have the same shape as the volume {tuple(volume_shape)}, "
             f"got {tuple(mask_shape)}"
         )
-
-
-def as_rng(rng: Any) -> np.random.Generator:
-    """A numpy Generator from None, a seed or a Generator/RandomState."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, np.random.RandomState):
-        return np.random.default_rng(rng.randint(0, 2**31 - 1))
-    return np.random.default_rng(rng)

@@ -8,8 +8,8 @@ from typing import Any, Hashable, Iterator, Sequence
 
 import numpy as np
 
+from .._rng import as_generator
 from ._checks import (
-    as_rng,
     check_mask_shape,
     check_patchsize,
     check_positive_int,
@@ -194,7 +194,7 @@ def plan_patches(
     if mode == "grid":
         grid = _grid_points(shape[1:], patchsize, stride, grid_offset)
     return _build_plan(shape, patchsize, masks, class_list, grid, max_per_class,
-                       max_num, bool(random_order), shuffle_block, itemsize, as_rng(rng),
+                       max_num, bool(random_order), shuffle_block, itemsize, as_generator(rng),
                        mode, binary=bool(binary))
 
 
