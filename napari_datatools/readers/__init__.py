@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._layers import LayerData, arrays_to_layers
-from ._sources import SUFFIXES, list_arrays
+from ._sources import SUFFIXES, list_arrays, open_array
 
-__all__ = ["get_reader", "read_arrays", "SUFFIXES"]
+__all__ = ["SUFFIXES", "get_reader", "list_arrays", "open_array", "read_arrays"]
 
 
 def read_arrays(path: str | os.PathLike) -> list[LayerData]:

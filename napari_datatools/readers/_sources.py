@@ -91,3 +91,39 @@ def list_arrays(path: str | os.PathLike) -> list[NamedArray]:
         f"cannot read {os.fspath(path)!r}: expected one of {', '.join(SUFFIXES)} "
         "or a directory of .b2nd files"
     )
+
+
+def open_array(path: str | os.PathLike, array_name: str | None = None) -> Any:
+    """Open one array of an HDF5, Zarr or blosc2 path, lazily.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Anything :func:`list_arrays` reads.
+    array_name : str, optional
+        The array's name in the file (``None`` when the file holds only one).
+
+    Returns
+    -------
+    h5py.Dataset, zarr.Array or blosc2.NDArray
+        Sliced like a numpy array; data is read on access.
+
+    Raises
+    ------
+    ValueError
+        If the path cannot be read, or ``array_name`` is missing or ambiguous; the
+        message lists the arrays found.
+    """
+    arrays = dict(list_arrays(path))
+    found = ", ".join(sorted(arrays)) or "nothing"
+    if array_name is None:
+        if len(arrays) != 1:
+            raise ValueError(
+                f"array_name: {os.fspath(path)!r} holds {len(arrays)} arrays ({found}); name one"
+            )
+        return next(iter(arrays.values()))
+    if array_name not in arrays:
+        raise ValueError(
+            f"array_name: {array_name!r} is not in {os.fspath(path)!r} (found: {found})"
+        )
+    return arrays[array_name]

@@ -14,6 +14,8 @@ from ._build import (
     preview_sample,
 )
 from ._fields import RecipeError
+from ._job import dataset_job, dataset_kwargs, run_dataset
+from ._loader import PatchDatasetSources, build_data_flow, build_preprocessor, dataset_sources
 from ._model import (
     RECIPE_VERSION,
     ArraySource,
@@ -24,9 +26,20 @@ from ._model import (
     PatchConfig,
     Recipe,
 )
+from ._preprocessor import AugmentPreprocessor
 from ._preview_grid import preview_grid
+from ._script import to_script
 
 __all__ = [
+    "AugmentPreprocessor",
+    "PatchDatasetSources",
+    "build_data_flow",
+    "build_preprocessor",
+    "dataset_job",
+    "dataset_kwargs",
+    "dataset_sources",
+    "run_dataset",
+    "to_script",
     "RECIPE_VERSION",
     "ArraySource",
     "AugmentConfig",

@@ -30,29 +30,18 @@ def open_source(source: ArraySource, where: str) -> Any:
     RecipeError
         Naming ``where`` (e.g. ``data.image``) when the file or array is missing.
     """
-    from ..readers import list_arrays
+    from ..readers import open_array
 
     if source.path is None:
         raise RecipeError(f"{where}.path: no file given (pass the array instead)")
     if not Path(source.path).exists():
         raise RecipeError(f"{where}.path: file {source.path!r} does not exist")
     try:
-        arrays = dict(list_arrays(source.path))
+        return open_array(source.path, source.array_name)
     except ValueError as err:
-        raise RecipeError(f"{where}.path: {err}") from err
-    if source.array_name is None:
-        if len(arrays) != 1:
-            raise RecipeError(
-                f"{where}.array_name: {source.path!r} holds {len(arrays)} arrays "
-                f"({', '.join(sorted(arrays))}); name one"
-            )
-        return next(iter(arrays.values()))
-    if source.array_name not in arrays:
-        raise RecipeError(
-            f"{where}.array_name: {source.array_name!r} is not in {source.path!r} "
-            f"(found: {', '.join(sorted(arrays)) or 'nothing'})"
-        )
-    return arrays[source.array_name]
+        field = "array_name" if str(err).startswith("array_name:") else "path"
+        message = str(err).removeprefix("array_name: ")
+        raise RecipeError(f"{where}.{field}: {message}") from err
 
 
 def load_sources(recipe: Recipe, image: Any = None, mask: Any = None) -> tuple[Any, Any]:

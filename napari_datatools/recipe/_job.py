@@ -1,0 +1,102 @@
+"""The recipe's dataset-creation run, as a generator job and as one call."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Generator
+
+from ._build import load_sources
+from ._fields import RecipeError
+from ._model import OutputConfig, Recipe
+
+#: Writer arguments that switch compression off, per format (writers compress by default).
+_UNCOMPRESSED: dict[str, dict[str, Any]] = {
+    "hdf5": {"compression": None},
+    "zarr": {"compressors": None},
+    "bcolz": {"cparams": {"clevel": 0}},
+}
+
+
+def writer_kwargs(output: OutputConfig) -> dict[str, Any]:
+    """The ``kwargs`` passed to ``create_dataset`` for the output's compression setting."""
+    return {} if output.compression else dict(_UNCOMPRESSED[output.file_format])
+
+
+def dataset_kwargs(recipe: Recipe) -> dict[str, Any]:
+    """Keyword arguments of :func:`~napari_datatools.patches.create_dataset` (no volume/mask)."""
+    p, o = recipe.patches, recipe.output
+    if not o.save_path:
+        raise RecipeError("output.save_path: no output path given")
+    return dict(
+        save_path=o.save_path,
+        patchsize=p.patchsize,
+        class_list=None if p.class_list is None else list(p.class_list),
+        random_order=p.random_order,
+        batchsize=o.batchsize,
+        file_format=o.file_format,
+        kwargs=writer_kwargs(o),
+        mode=p.mode,
+        stride=p.stride if p.mode == "grid" else None,
+        max_per_class=p.max_per_class,
+        mirrored=p.mirrored,
+        save_labels=o.save_labels,
+        overwrite=o.overwrite,
+        rng=p.seed,
+    )
+
+
+def dataset_job(recipe: Recipe, image: Any = None, mask: Any = None) -> Generator[Any, None, Any]:
+    """Start the recipe's dataset run as a generator (what the GUI's worker runs).
+
+    The recipe is copied first, so editing it while the job runs changes nothing.
+    Sources and arguments are checked here, before the generator is returned.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        Output, patch and data settings.
+    image, mask : array_like, optional
+        In-memory volume and mask (e.g. napari layer data); they replace the
+        recipe's data sources.
+
+    Returns
+    -------
+    generator
+        Yields :class:`~napari_datatools.patches.DatasetProgress` ``(done, total)``
+        after every batch and returns the
+        :class:`~napari_datatools.patches.DatasetResult`. Closing it cancels
+        the run; the file keeps the batches written so far, marked incomplete.
+    """
+    from ..patches import iter_create_dataset
+
+    snapshot = recipe.snapshot()
+    volume, mask_array = load_sources(snapshot, image, mask)
+    return iter_create_dataset(volume=volume, mask=mask_array, **dataset_kwargs(snapshot))
+
+
+def run_dataset(
+    recipe: Recipe,
+    image: Any = None,
+    mask: Any = None,
+    *,
+    cancel_event: threading.Event | None = None,
+    show_progress: bool = False,
+    progress: Callable[[int, int], Any] | None = None,
+) -> Any:
+    """Write the recipe's dataset and return its ``DatasetResult``.
+
+    Setting ``cancel_event`` stops the run after the current batch; the result then
+    has ``complete`` False and the file holds exactly the patches written.
+    """
+    from ..patches import create_dataset
+
+    snapshot = recipe.snapshot()
+    volume, mask_array = load_sources(snapshot, image, mask)
+    return create_dataset(
+        volume=volume,
+        mask=mask_array,
+        show_progress=show_progress,
+        progress=progress,
+        cancel_event=cancel_event,
+        **dataset_kwargs(snapshot),
+    )

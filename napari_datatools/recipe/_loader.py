@@ -1,0 +1,130 @@
+"""From a written patch dataset to a training loader: sources, preprocessor, data_flow."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ._fields import RecipeError
+from ._model import Recipe
+from ._preprocessor import AugmentPreprocessor
+
+_CLASS_ARRAY = re.compile(r"^class_(-?\d+(?:\.\d+)?)$")
+
+
+@dataclass(frozen=True)
+class PatchDatasetSources:
+    """The arrays of a dataset written by ``create_dataset``, in class order.
+
+    Attributes
+    ----------
+    classes : list
+        Class values (mask values), sorted.
+    images : list
+        The ``class_<v>`` arrays, (n, 1, p, p) each, opened lazily.
+    labels : list or None
+        The ``class_<v>_labels`` arrays when every class has them, else None.
+    """
+
+    classes: list[Any]
+    images: list[Any]
+    labels: list[Any] | None
+
+
+def _class_value(text: str) -> int | float:
+    return float(text) if "." in text else int(text)
+
+
+def dataset_sources(path: str | os.PathLike) -> PatchDatasetSources:
+    """Open the class arrays (and label patches) of a patch dataset.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is unreadable or holds no ``class_<value>`` array.
+    """
+    from ..readers import list_arrays
+
+    arrays = dict(list_arrays(path))
+    found = {_class_value(m.group(1)): name
+             for name in arrays if (m := _CLASS_ARRAY.match(name.rsplit("/", 1)[-1]))}
+    if not found:
+        raise ValueError(
+            f"path: {os.fspath(path)!r} holds no class_<value> arrays "
+            f"(found: {', '.join(sorted(arrays)) or 'nothing'}); is it a patch dataset?"
+        )
+    classes = sorted(found)
+    images = [arrays[found[c]] for c in classes]
+    label_names = [found[c] + "_labels" for c in classes]
+    labels = [arrays[n] for n in label_names] if all(n in arrays for n in label_names) else None
+    return PatchDatasetSources(classes, images, labels)
+
+
+def build_preprocessor(recipe: Recipe, with_masks: bool = False) -> AugmentPreprocessor:
+    """The recipe's augmentation as a picklable ``data_flow`` preprocessor.
+
+    Batches are ``(images, labels)``, or ``(images, masks, labels)`` with
+    ``with_masks``; every patch gets its own sample, masks the same one as
+    their image.
+    """
+    return AugmentPreprocessor(
+        seed=recipe.augment.seed,
+        image_index=0,
+        mask_index=1 if with_masks else None,
+        **recipe.augment.transform_kwargs(),
+    )
+
+
+def build_data_flow(recipe: Recipe, path: str | os.PathLike | None = None) -> Any:
+    """A ``data_flow`` over the patch dataset the recipe wrote.
+
+    Each batch is ``(patches, class_labels)`` -- or ``(patches, label_patches,
+    class_labels)`` when the dataset holds label patches -- with ``patches`` of
+    shape (batch, 1, p, p). The recipe's augmentation is applied when
+    ``loader.augment`` is set; order and workers follow the ``loader`` section.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        Its ``loader`` and ``augment`` sections are used.
+    path : str or os.PathLike, optional
+        The dataset; default ``recipe.output.save_path``.
+    """
+    from ..io import data_flow
+    from ..wrap import multi_source_array
+
+    where = "path" if path is not None else "output.save_path"
+    path = recipe.output.save_path if path is None else path
+    if not path:
+        raise RecipeError(f"{where}: no dataset path given")
+    try:
+        sources = dataset_sources(path)
+    except ValueError as err:
+        raise RecipeError(f"{where}: {err}") from err
+    cfg = recipe.loader
+    images = multi_source_array(sources.images, class_list=sources.classes)
+    data: list[Any] = [images]
+    if sources.labels is not None:
+        masks = multi_source_array(sources.labels, class_list=sources.classes)
+        masks.index_pairs = images.index_pairs
+        data.append(masks)
+    data.append(np.asarray(images.get_labels()))
+    preprocessor = (
+        build_preprocessor(recipe, with_masks=sources.labels is not None) if cfg.augment else None
+    )
+    return data_flow(
+        data,
+        batch_size=cfg.batch_size,
+        nb_io_workers=cfg.nb_io_workers,
+        nb_proc_workers=cfg.nb_proc_workers,
+        loop_forever=cfg.loop_forever,
+        sample_random=cfg.sample_random,
+        sample_with_replacement=cfg.sample_with_replacement,
+        drop_incomplete_batches=cfg.drop_incomplete_batches,
+        preprocessor=preprocessor,
+        rng=np.random.default_rng(cfg.seed),
+    )
