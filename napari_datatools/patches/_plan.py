@@ -172,6 +172,33 @@ def plan_patches(
     -------
     PatchPlan
     """
+    request = check_plan_arguments(
+        volume, patchsize, mask, class_list, mode=mode, stride=stride,
+        grid_offset=grid_offset, max_per_class=max_per_class, max_num=max_num,
+        random_order=random_order, shuffle_block=shuffle_block, binary=binary)
+    return build_plan(request, rng)
+
+
+def check_plan_arguments(
+    volume: Any,
+    patchsize: int,
+    mask: Any = None,
+    class_list: Sequence | None = None,
+    *,
+    mode: str = "pixel",
+    stride: int | tuple[int, int] | None = None,
+    grid_offset: int | tuple[int, int] | None = None,
+    max_per_class: int | None = None,
+    max_num: int | None = None,
+    random_order: bool = False,
+    shuffle_block: int | None = None,
+    binary: bool = False,
+) -> dict:
+    """Check the arguments of :func:`plan_patches` without reading any data.
+
+    Returns the checked arguments for :func:`build_plan`; raises on the first
+    bad one (same messages as :func:`plan_patches`).
+    """
     shape, itemsize, ndim = _volume_shape(volume)
     patchsize = check_patchsize(patchsize, shape[1:])
     if mode not in _MODES:
@@ -190,12 +217,27 @@ def plan_patches(
         raise ValueError("class_list needs a mask: without a mask all patches form class 0")
     if binary and class_list is not None:
         raise ValueError("class_list is not allowed with binary=True")
+    if class_list is not None:
+        if isinstance(class_list, (str, bytes)) or not hasattr(class_list, "__iter__"):
+            raise TypeError(f"class_list must be a sequence of mask values, got {class_list!r}")
+        class_list = list(class_list)
+        if not class_list:
+            raise ValueError("class_list must name at least one mask value, got []")
+        for value in class_list:
+            if np.ndim(value) != 0:
+                raise ValueError(f"class_list must hold scalar mask values, got {value!r}")
     grid = None
     if mode == "grid":
         grid = _grid_points(shape[1:], patchsize, stride, grid_offset)
-    return _build_plan(shape, patchsize, masks, class_list, grid, max_per_class,
-                       max_num, bool(random_order), shuffle_block, itemsize, as_generator(rng),
-                       mode, binary=bool(binary))
+    return dict(shape=shape, patchsize=patchsize, masks=masks, class_list=class_list,
+                grid=grid, max_per_class=max_per_class, max_num=max_num,
+                random_order=bool(random_order), shuffle_block=shuffle_block,
+                itemsize=itemsize, mode=mode, binary=bool(binary))
+
+
+def build_plan(request: dict, rng: Any = None) -> PatchPlan:
+    """Plan from arguments checked by :func:`check_plan_arguments` (reads the mask)."""
+    return _build_plan(rng=as_generator(rng), **request)
 
 
 def _build_plan(shape, patchsize, masks, class_list, grid, max_per_class, max_num,
@@ -220,7 +262,7 @@ def _build_plan(shape, patchsize, masks, class_list, grid, max_per_class, max_nu
         warnings.warn(
             f"class_list values {list(missing)} do not occur in the mask"
             + (" grid" if mode == "grid" else "") + "; their patch arrays will be empty",
-            UserWarning, stacklevel=3,
+            UserWarning, stacklevel=4,
         )
     centres = {
         c: np.concatenate(per_class[c]) if c in per_class else np.empty((0, 3), np.int32)
