@@ -1,0 +1,121 @@
+"""``h5py_array_writer``: batch-wise writing of one array of an HDF5 file."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import _h5py_files
+from ._buffered_writer import N_WRITTEN, buffered_array_writer
+from ._writer_checks import (
+    check_batch_size,
+    check_dtype,
+    check_element_shape,
+    check_length,
+)
+
+
+class h5py_array_writer(buffered_array_writer):
+    """Write an array of an HDF5 file batch-wise.
+
+    The file is opened in append mode, so several writers may write different
+    arrays of one file at the same time (they share one handle). After every
+    batch the file is flushed: a process killed at any moment leaves every
+    flushed batch readable (``n_written`` says how many elements).
+
+    Parameters
+    ----------
+    data_element_shape : tuple of int
+        Shape of one element.
+    dtype : numpy dtype
+        Dtype of the elements (no casting).
+    batch_size : int
+        Elements per write; also the chunk length by default.
+    filename : str or os.PathLike
+        The HDF5 file (created if missing; other arrays in it are kept).
+    array_name : str
+        Path of the dataset inside the file (groups are created).
+    length : int, optional
+        Final number of elements; ``None`` grows the dataset as data arrives.
+    append : bool
+        Continue the existing array ``array_name`` (from its ``n_written``
+        elements). Without it an existing array is an error, never overwritten.
+    kwargs : dict, optional
+        Arguments of ``h5py.Group.create_dataset``; default lzf compression and
+        ``(batch_size,) + data_element_shape`` chunks. ``{"compression": None}``
+        writes uncompressed.
+    attrs : dict, optional
+        Extra attributes to store on the dataset (e.g. provenance).
+    """
+
+    def __init__(
+        self,
+        data_element_shape: Any,
+        dtype: Any,
+        batch_size: int,
+        filename: str | os.PathLike,
+        array_name: str,
+        length: int | None = None,
+        append: bool = False,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        shape = check_element_shape(data_element_shape)
+        dtype = check_dtype(dtype)
+        batch = check_batch_size(batch_size)
+        length = check_length(length)
+        if not isinstance(array_name, str) or not array_name:
+            raise ValueError(f"array_name must be a non-empty string, got {array_name!r}")
+        self.filename = os.fspath(filename)
+        self.array_name = array_name
+        self.file = _h5py_files.acquire(self.filename)
+        try:
+            dataset, start = self._open_dataset(shape, dtype, batch, length, append, kwargs)
+            super().__init__(dataset, shape, dtype, batch, length, attrs=attrs, start=start)
+        except BaseException:
+            _h5py_files.release(self.file)
+            raise
+
+    def _open_dataset(self, shape, dtype, batch, length, append, kwargs):
+        if self.array_name in self.file:
+            if not append:
+                raise FileExistsError(
+                    f"array_name {self.array_name!r} already exists in {self.filename!r}; "
+                    "pass append=True to continue it (nothing is overwritten)"
+                )
+            dataset = self.file[self.array_name]
+            if dataset.shape[1:] != shape or dataset.dtype != dtype:
+                raise ValueError(
+                    f"append=True: {self.array_name!r} holds elements {dataset.shape[1:]} "
+                    f"{dataset.dtype}, got data_element_shape={shape}, dtype={dtype}"
+                )
+            start = int(dataset.attrs.get(N_WRITTEN, dataset.shape[0]))
+            if length is not None and dataset.shape[0] != length:
+                raise ValueError(
+                    f"append=True: {self.array_name!r} has length {dataset.shape[0]}, "
+                    f"got length={length}"
+                )
+            return dataset, start
+        options = {"compression": "lzf", "chunks": (batch,) + shape}
+        options.update(kwargs or {})
+        if options.get("chunks") is not None and options["chunks"] is not True:
+            n0 = options["chunks"][0]
+            if length is not None and length > 0:
+                n0 = min(n0, length)
+            options["chunks"] = (max(1, n0),) + tuple(options["chunks"][1:])
+        if options.get("compression") is None:
+            options.pop("compression", None)
+            options.pop("compression_opts", None)
+        n = 0 if length is None else length
+        maxshape = (None,) + shape if length is None else None
+        dataset = self.file.create_dataset(
+            self.array_name, shape=(n,) + shape, dtype=dtype, maxshape=maxshape, **options
+        )
+        return dataset, 0
+
+    def _sync(self) -> None:
+        self.file.flush()
+
+    def _release(self) -> None:
+        _h5py_files.release(self.file)

@@ -1,0 +1,115 @@
+"""``zarr_array_writer``: batch-wise writing of one array of a Zarr group (zarr v3 API)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from ._buffered_writer import N_WRITTEN, buffered_array_writer
+from ._writer_checks import (
+    check_batch_size,
+    check_dtype,
+    check_element_shape,
+    check_length,
+)
+
+
+def _default_compressor(zarr_format: int) -> Any:
+    if zarr_format == 2:
+        from numcodecs import Blosc
+
+        return Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE)
+    from zarr.codecs import BloscCodec
+
+    return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+
+
+class zarr_array_writer(buffered_array_writer):
+    """Write an array of a Zarr group batch-wise.
+
+    Several writers may write different arrays of one group (a directory store)
+    at the same time. Chunks are encoded concurrently by zarr, blosc uses several
+    threads, and the array's metadata (shape, ``n_written``) is updated after
+    every batch, so a killed process leaves every flushed batch readable.
+
+    Parameters
+    ----------
+    data_element_shape : tuple of int
+        Shape of one element.
+    dtype : numpy dtype
+        Dtype of the elements (no casting).
+    batch_size : int
+        Elements per write; also the chunk length by default.
+    filename : str or os.PathLike
+        The Zarr group (a directory store, created if missing).
+    array_name : str
+        Path of the array in the group.
+    length : int, optional
+        Final number of elements; ``None`` grows the array as data arrives.
+    append : bool
+        Continue the existing array (from its ``n_written`` elements); without
+        it an existing array is an error, never overwritten.
+    kwargs : dict, optional
+        Arguments of ``zarr.Group.create_array``; default blosc lz4 with byte
+        shuffle, ``(batch_size,) + data_element_shape`` chunks and Zarr format 3
+        (``{"zarr_format": 2}`` for the v2 format, ``{"compressors": None}``
+        uncompressed).
+    attrs : dict, optional
+        Extra attributes stored on the array.
+    """
+
+    def __init__(
+        self,
+        data_element_shape: Any,
+        dtype: Any,
+        batch_size: int,
+        filename: str | os.PathLike,
+        array_name: str,
+        length: int | None = None,
+        append: bool = False,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        import zarr
+
+        shape = check_element_shape(data_element_shape)
+        dtype = check_dtype(dtype)
+        batch = check_batch_size(batch_size)
+        length = check_length(length)
+        if not isinstance(array_name, str) or not array_name:
+            raise ValueError(f"array_name must be a non-empty string, got {array_name!r}")
+        options = dict(kwargs or {})
+        zarr_format = options.pop("zarr_format", None)
+        self.filename = os.fspath(filename)
+        self.array_name = array_name
+        exists = os.path.exists(self.filename)
+        group = zarr.open_group(self.filename, mode="a",
+                                zarr_format=zarr_format if not exists else None)
+        zarr_format = group.metadata.zarr_format
+        if array_name in group:
+            if not append:
+                raise FileExistsError(
+                    f"array_name {array_name!r} already exists in {self.filename!r}; "
+                    "pass append=True to continue it (nothing is overwritten)"
+                )
+            array = group[array_name]
+            if array.shape[1:] != shape or array.dtype != dtype:
+                raise ValueError(
+                    f"append=True: {array_name!r} holds elements {array.shape[1:]} "
+                    f"{array.dtype}, got data_element_shape={shape}, dtype={dtype}"
+                )
+            start = int(array.attrs.get(N_WRITTEN, array.shape[0]))
+        else:
+            chunk0 = batch if not length else min(batch, length)
+            options.setdefault("chunks", (max(1, chunk0),) + shape)
+            if "compressor" not in options:
+                options.setdefault("compressors", _default_compressor(zarr_format))
+            n = 0 if length is None else length
+            array = group.create_array(array_name, shape=(n,) + shape, dtype=dtype,
+                                       fill_value=0, **options)
+            start = 0
+        super().__init__(array, shape, dtype, batch, length, attrs=attrs, start=start)
+
+    def _set_attrs(self, values: dict[str, Any]) -> None:
+        self.storage_array.attrs.update(values)  # one metadata write
