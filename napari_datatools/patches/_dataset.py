@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from typing import Any, Callable, Generator
 
 import numpy as np
 
-from .._rng import as_generator
-from ._checks import check_positive_int
 from ._extract import SlabPatches
 from ._job import DatasetJob, prepare_job
-from ._plan import build_plan, iter_plan_chunks
+from ._plan import PlanCancelled, build_plan, iter_plan_chunks
 from ._progress import TerminalProgress
 from ._result import DatasetProgress, DatasetResult, result_from
 from ._sink import open_sink
@@ -183,17 +182,18 @@ def create_dataset(
         raise TypeError(f"progress must be a callable (done, total), got {progress!r}")
     if cancel_event is not None and not callable(getattr(cancel_event, "is_set", None)):
         raise TypeError(f"cancel_event must be a threading.Event, got {cancel_event!r}")
-    gen = iter_create_dataset(
-        save_path, patchsize, volume, mask, class_list, random_order, batchsize,
-        file_format, kwargs, mode=mode, stride=stride, max_per_class=max_per_class,
-        mirrored=mirrored, save_labels=save_labels, overwrite=overwrite, append=append,
-        rng=rng)
+    job = prepare_job(
+        save_path=save_path, patchsize=patchsize, volume=volume, mask=mask,
+        class_list=class_list, random_order=random_order, batchsize=batchsize,
+        file_format=file_format, kwargs=kwargs, mode=mode, stride=stride,
+        max_per_class=max_per_class, mirrored=mirrored, save_labels=save_labels,
+        overwrite=overwrite, append=append, rng=rng)
+    cancelled = None if cancel_event is None else cancel_event.is_set
+    gen = _run(job, stop=cancelled)
     bar = None
     done = 0
     try:
         while True:
-            if cancel_event is not None and cancel_event.is_set():
-                gen.throw(_Cancel())  # ends with StopIteration(result)
             step = next(gen)
             done = step.done
             if progress is not None:
@@ -202,6 +202,8 @@ def create_dataset(
                 if bar is None:
                     bar = TerminalProgress(step.total)
                 bar.update(step.done)
+            if cancelled is not None and cancelled():
+                gen.throw(_Cancel())  # the generator returns its (incomplete) result
     except StopIteration as stop:
         result = stop.value
     finally:
@@ -211,11 +213,22 @@ def create_dataset(
     return result
 
 
-def _run(job: DatasetJob) -> Generator[DatasetProgress, None, DatasetResult]:
-    """Plan, open the output, extract and write batch by batch (see iter_create_dataset)."""
+def _run(job: DatasetJob, stop: Callable[[], bool] | None = None
+         ) -> Generator[DatasetProgress, None, DatasetResult]:
+    """Plan, open the output, extract and write batch by batch (see iter_create_dataset).
+
+    ``stop`` is asked while planning (a stopped plan writes nothing); after that,
+    a run is cancelled by throwing :class:`_Cancel` into it or by closing it.
+    """
     t0 = time.perf_counter()
-    plan = build_plan(job.plan_request, job.rng)
-    job.record["planned_counts"] = {str(c): n for c, n in plan.counts.items()}
+    fmt = job.layout.file_format
+    if stop is not None and stop():
+        return result_from(job.layout.path, fmt, {}, False, time.perf_counter() - t0)
+    job.record["rng_state"] = copy.deepcopy(job.rng.bit_generator.state)
+    try:
+        plan = build_plan(job.plan_request, job.rng, stop=stop)
+    except PlanCancelled:
+        return result_from(job.layout.path, fmt, {}, False, time.perf_counter() - t0)
     sink = open_sink(job, plan)
     counts = {c: 0 for c in plan.classes}
     total = plan.total
@@ -224,7 +237,7 @@ def _run(job: DatasetJob) -> Generator[DatasetProgress, None, DatasetResult]:
     try:
         done = 0
         slab_index, slab, labels = -1, None, None
-        for block, cls, start, stop in iter_plan_chunks(plan, step):
+        for block, cls, start, end in iter_plan_chunks(plan, step):
             if block != slab_index:
                 slab = labels = None  # free the previous slices first
                 slab = SlabPatches(job.volume, plan.blocks[block], plan.patchsize, job.mirrored)
@@ -232,7 +245,7 @@ def _run(job: DatasetJob) -> Generator[DatasetProgress, None, DatasetResult]:
                     labels = SlabPatches(job.mask, plan.blocks[block], plan.patchsize,
                                          job.mirrored)
                 slab_index = block
-            centres = plan.centres[cls][start:stop]
+            centres = plan.centres[cls][start:end]
             sink.write(cls, slab.take(centres, np.float32)[:, None], centres,
                        None if labels is None else labels.take(centres)[:, None])
             counts[cls] += len(centres)
@@ -244,16 +257,7 @@ def _run(job: DatasetJob) -> Generator[DatasetProgress, None, DatasetResult]:
         else:
             complete = True
     finally:
-        # runs on success, on cancel (_Cancel or close()) and on errors alike
+        # on success, on cancel (_Cancel or close()) and on errors alike: every
+        # array keeps exactly what it was given, the dataset says if it is complete
         sink.close(complete=complete, counts=counts)
-    return result_from(sink.path, job.layout.file_format, counts, complete,
-                       time.perf_counter() - t0)
-
-
-def check_batchsize(batchsize: Any) -> int:
-    """``batchsize`` as a positive int, else ValueError."""
-    return int(check_positive_int(batchsize, "batchsize"))
-
-
-__all__ = ["DatasetProgress", "DatasetResult", "as_generator", "create_dataset",
-           "iter_create_dataset"]
+    return result_from(sink.path, fmt, counts, complete, time.perf_counter() - t0)

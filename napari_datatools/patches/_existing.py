@@ -113,7 +113,7 @@ def _read_blosc2(layout: OutputLayout) -> ExistingDataset:
         name = item.name[: -len(".b2nd")]
         out.arrays[name] = (tuple(arr.shape), np.dtype(arr.dtype))
         if not out.attrs and not name.endswith(_SUFFIXES):
-            out.attrs = {k: _plain(v) for k, v in dict(arr.schunk.vlmeta.getall()).items()}
+            out.attrs = {k: _plain(v) for k, v in dict(arr.vlmeta.getall()).items()}
     return out
 
 

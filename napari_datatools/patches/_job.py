@@ -13,6 +13,7 @@ from ._existing import ExistingDataset, read_existing
 from ._output import OutputLayout, check_format, check_writable, resolve_output
 from ._plan import check_plan_arguments
 from ._provenance import describe_rng, run_record
+from ._sink import check_writer_kwargs
 from ._volume import SliceSource
 
 _FLAGS = ("random_order", "mirrored", "save_labels", "overwrite", "append")
@@ -105,6 +106,7 @@ def prepare_job(*, save_path: Any, patchsize: Any, volume: Any, mask: Any, class
             existing.check_compatible(request["patchsize"], flags["save_labels"],
                                       None if masks is None else masks.dtype)
     check_writable(layout)
+    check_writer_kwargs(fmt, kwargs, batchsize, request["patchsize"])
     arguments = dict(
         save_path=str(save_path), patchsize=request["patchsize"], class_list=class_list,
         random_order=flags["random_order"], batchsize=batchsize, file_format=fmt,

@@ -235,13 +235,22 @@ def check_plan_arguments(
                 itemsize=itemsize, mode=mode, binary=bool(binary))
 
 
-def build_plan(request: dict, rng: Any = None) -> PatchPlan:
-    """Plan from arguments checked by :func:`check_plan_arguments` (reads the mask)."""
-    return _build_plan(rng=as_generator(rng), **request)
+class PlanCancelled(Exception):
+    """Raised by :func:`build_plan` when its ``stop`` callable returned True."""
+
+
+def build_plan(request: dict, rng: Any = None, stop: Any = None) -> PatchPlan:
+    """Plan from arguments checked by :func:`check_plan_arguments` (reads the mask).
+
+    ``stop``, a callable, is asked before each mask slice is read; when it
+    returns True, :class:`PlanCancelled` is raised.
+    """
+    return _build_plan(rng=as_generator(rng), stop=stop, **request)
 
 
 def _build_plan(shape, patchsize, masks, class_list, grid, max_per_class, max_num,
-                random_order, shuffle_block, itemsize, rng, mode, binary) -> PatchPlan:
+                random_order, shuffle_block, itemsize, rng, mode, binary,
+                stop=None) -> PatchPlan:
     wanted = None
     if class_list is not None:
         wanted = {}
@@ -249,6 +258,8 @@ def _build_plan(shape, patchsize, masks, class_list, grid, max_per_class, max_nu
             wanted.setdefault(_scalar(value), _scalar(value))
     per_class: dict[Hashable, list[np.ndarray]] = {}
     for z in range(shape[0]):
+        if stop is not None and stop():
+            raise PlanCancelled(f"planning stopped before slice {z}")
         for key, lin in _slice_centres(z, shape, masks, wanted, grid, binary).items():
             per_class.setdefault(key, []).append(_to_zyx(z, lin, shape[2]))
     if wanted is not None:
