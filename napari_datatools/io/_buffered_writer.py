@@ -74,7 +74,8 @@ class buffered_array_writer:
         self.dtype = check_dtype(dtype)
         self.batch_size = check_batch_size(batch_size)
         self.length = check_length(length)
-        if self.length is None and not hasattr(storage_array, "resize"):
+        growable = hasattr(storage_array, "resize") and not isinstance(storage_array, np.ndarray)
+        if self.length is None and not growable:
             raise ValueError(
                 "storage_array must have resize() when length is None "
                 f"(a {type(storage_array).__name__} cannot grow); give the final length"

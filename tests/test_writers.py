@@ -1,0 +1,228 @@
+"""Buffered writers: round trips, growth, append, errors, read back with plain libraries."""
+
+import threading
+
+import blosc2
+import h5py
+import numpy as np
+import pytest
+import zarr
+
+from napari_datatools.io import (
+    bcolz_array_writer,
+    buffered_array_writer,
+    h5py_array_writer,
+    zarr_array_writer,
+)
+
+DTYPES = [np.float32, np.int16, np.uint8, np.bool_]
+
+
+def _data(n, shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    if dtype is np.bool_:
+        return rng.random((n,) + shape) > 0.5
+    if np.issubdtype(dtype, np.floating):
+        return rng.standard_normal((n,) + shape).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max, (n,) + shape, endpoint=True).astype(dtype)
+
+
+def _make(kind, tmp_path, shape, dtype, batch, length=None, append=False, kwargs=None):
+    if kind == "hdf5":
+        return h5py_array_writer(shape, dtype, batch, tmp_path / "out.h5", "group/data",
+                                 length=length, append=append, kwargs=kwargs)
+    if kind == "zarr":
+        return zarr_array_writer(shape, dtype, batch, tmp_path / "out.zarr", "data",
+                                 length=length, append=append, kwargs=kwargs)
+    return bcolz_array_writer(shape, dtype, batch, tmp_path / "data", length=length,
+                              append=append, kwargs=kwargs or {})
+
+
+def _read(kind, tmp_path):
+    """The array and its metadata, read with the plain library."""
+    if kind == "hdf5":
+        with h5py.File(tmp_path / "out.h5", "r") as f:
+            return f["group/data"][...], dict(f["group/data"].attrs)
+    if kind == "zarr":
+        a = zarr.open_group(tmp_path / "out.zarr", mode="r")["data"]
+        return a[...], dict(a.attrs)
+    a = blosc2.open(str(tmp_path / "data.b2nd"))
+    return a[...], dict(a.vlmeta[:])
+
+
+KINDS = ["hdf5", "zarr", "bcolz"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_round_trip_growing(kind, dtype, tmp_path):
+    data = _data(23, (2, 5), dtype)
+    with _make(kind, tmp_path, (2, 5), dtype, batch=4) as w:
+        w.buffered_write(data[0])  # one element
+        w.buffered_write(data[1:10])  # many at once, across batches
+        for element in data[10:]:
+            w.buffered_write(element)
+        assert len(w) == 23 and w.get_shape() == (23, 2, 5) and w.get_element_shape() == (2, 5)
+    out, attrs = _read(kind, tmp_path)
+    assert out.dtype == dtype and out.shape == (23, 2, 5)
+    np.testing.assert_array_equal(out, data)
+    assert attrs["complete"] and attrs["n_written"] == 23
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fixed_length_append_and_eof(kind, tmp_path):
+    data = _data(12, (3,), np.float32)
+    w = _make(kind, tmp_path, (3,), np.float32, batch=5, length=12)
+    w.buffered_write(data[:7])
+    with pytest.raises(EOFError, match="length=12 and 7 are already written"):
+        w.buffered_write(data[:6])
+    w.close()
+    out, attrs = _read(kind, tmp_path)
+    assert out.shape == (12, 3) and not attrs["complete"] and attrs["n_written"] == 7
+    np.testing.assert_array_equal(out[:7], data[:7])
+    with _make(kind, tmp_path, (3,), np.float32, batch=5, length=12, append=True) as w:
+        w.buffered_write(data[7:])
+    out, attrs = _read(kind, tmp_path)
+    np.testing.assert_array_equal(out, data)
+    assert attrs["complete"] and attrs["n_written"] == 12
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_append_grows_and_existing_is_never_overwritten(kind, tmp_path):
+    first, second = _data(6, (4,), np.int16, 1), _data(9, (4,), np.int16, 2)
+    with _make(kind, tmp_path, (4,), np.int16, batch=4) as w:
+        w.buffered_write(first)
+    with pytest.raises(FileExistsError, match="append=True"):
+        _make(kind, tmp_path, (4,), np.int16, batch=4)
+    with pytest.raises(ValueError, match="append=True: .* got data_element_shape=\\(5,\\)"):
+        _make(kind, tmp_path, (5,), np.int16, batch=4, append=True)
+    with _make(kind, tmp_path, (4,), np.int16, batch=4, append=True) as w:
+        w.buffered_write(second)
+    out, attrs = _read(kind, tmp_path)
+    np.testing.assert_array_equal(out, np.concatenate([first, second]))
+    assert attrs["n_written"] == 15
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_data_is_refused_and_nothing_is_lost(kind, tmp_path):
+    good = _data(3, (2, 2), np.float32)
+    w = _make(kind, tmp_path, (2, 2), np.float32, batch=2)
+    w.buffered_write(good)
+    with pytest.raises(ValueError, match=r"one element of shape \(2, 2\) .* got shape \(3, 3\)"):
+        w.buffered_write(np.zeros((3, 3), np.float32))
+    with pytest.raises(TypeError, match="dtype float32 .* got float64"):
+        w.buffered_write(np.zeros((2, 2)))
+    w.close()
+    with pytest.raises(ValueError, match="closed"):
+        w.buffered_write(good[0])
+    out, _ = _read(kind, tmp_path)
+    np.testing.assert_array_equal(out, good)
+
+
+def test_argument_errors(tmp_path):
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        h5py_array_writer((2,), np.float32, 0, tmp_path / "a.h5", "x")
+    with pytest.raises(ValueError, match="length must be None or a non-negative integer"):
+        zarr_array_writer((2,), np.float32, 2, tmp_path / "a.zarr", "x", length=-1)
+    with pytest.raises(ValueError, match="data_element_shape must be"):
+        bcolz_array_writer(("a",), np.float32, 2, tmp_path / "a")
+    with pytest.raises(TypeError, match="dtype must be a numpy dtype"):
+        h5py_array_writer((2,), "no-such-type", 2, tmp_path / "a.h5", "x")
+    with pytest.raises(ValueError, match="array_name must be a non-empty string"):
+        h5py_array_writer((2,), np.float32, 2, tmp_path / "a.h5", "")
+    with pytest.raises(ValueError, match="must have resize"):
+        buffered_array_writer(np.zeros((4, 2)), (2,), np.float64, 2)
+
+
+def test_generic_writer_into_numpy_and_h5py(tmp_path):
+    target = np.zeros((10, 2), np.float64)
+    with buffered_array_writer(target, (2,), np.float64, 3, length=10) as w:
+        w.buffered_write(np.arange(20.0).reshape(10, 2))
+        assert w.get_array() is target
+    np.testing.assert_array_equal(target, np.arange(20.0).reshape(10, 2))
+    with h5py.File(tmp_path / "g.h5", "w") as f:
+        d = f.create_dataset("d", shape=(0, 2), maxshape=(None, 2), dtype="i4")
+        with buffered_array_writer(d, (2,), "i4", 4) as w:
+            w.buffered_write(np.ones((9, 2), "i4"))
+        assert d.shape == (9, 2) and d.attrs["complete"]
+
+
+def test_defaults_chunks_and_compression(tmp_path):
+    with h5py_array_writer((8, 8), np.float32, 16, tmp_path / "a.h5", "x") as w:
+        w.buffered_write(np.zeros((40, 8, 8), np.float32))
+    with h5py.File(tmp_path / "a.h5", "r") as f:
+        assert f["x"].compression == "lzf" and f["x"].chunks == (16, 8, 8)
+    with h5py_array_writer((8, 8), np.float32, 16, tmp_path / "b.h5", "x",
+                           kwargs={"compression": None}) as w:
+        w.buffered_write(np.zeros((4, 8, 8), np.float32))
+    with h5py.File(tmp_path / "b.h5", "r") as f:
+        assert f["x"].compression is None
+    with zarr_array_writer((8, 8), np.float32, 16, tmp_path / "a.zarr", "x") as w:
+        w.buffered_write(np.zeros((4, 8, 8), np.float32))
+    a = zarr.open_group(tmp_path / "a.zarr", mode="r")["x"]
+    assert a.metadata.zarr_format == 3 and a.chunks == (16, 8, 8)
+    codec = a.compressors[0]
+    assert codec.cname.value == "lz4" and codec.shuffle.value == "shuffle"
+    with zarr_array_writer((8,), np.float32, 16, tmp_path / "v2.zarr", "x",
+                           kwargs={"zarr_format": 2}) as w:
+        w.buffered_write(np.zeros((4, 8), np.float32))
+    assert zarr.open_group(tmp_path / "v2.zarr", mode="r").metadata.zarr_format == 2
+    with bcolz_array_writer((8,), np.float32, 16, tmp_path / "c") as w:
+        w.buffered_write(np.zeros((4, 8), np.float32))
+    b = blosc2.open(str(tmp_path / "c.b2nd"))
+    assert b.cparams.codec == blosc2.Codec.LZ4 and b.chunks[0] == 16
+
+
+@pytest.mark.parametrize("kind", ["hdf5", "zarr"])
+def test_several_writers_share_one_file(kind, tmp_path):
+    cls = h5py_array_writer if kind == "hdf5" else zarr_array_writer
+    path = tmp_path / ("shared.h5" if kind == "hdf5" else "shared.zarr")
+    a = cls((4,), np.float32, 3, path, "class_1", attrs={"origin": "test"})
+    b = cls((4,), np.float32, 5, path, "class_2")
+    c = cls((3,), np.int64, 2, path, "class_1_centres")
+    for i in range(11):
+        a.buffered_write(np.full(4, i, np.float32))
+        b.buffered_write(np.full((2, 4), -i, np.float32))
+        c.buffered_write(np.array([i, i, i]))
+    a.close()
+    b.abort()  # cancelled: data kept, marked incomplete
+    c.close()
+    if kind == "hdf5":
+        f = h5py.File(path, "r")
+    else:
+        f = zarr.open_group(path, mode="r")
+    assert f["class_1"].shape == (11, 4) and f["class_2"].shape == (22, 4)
+    np.testing.assert_array_equal(f["class_1_centres"][:, 0], np.arange(11))
+    assert f["class_1"].attrs["origin"] == "test" and f["class_1"].attrs["complete"]
+    assert not f["class_2"].attrs["complete"] and f["class_2"].attrs["n_written"] == 22
+
+
+def test_background_thread_use_and_error_reaches_caller(tmp_path):
+    errors = []
+
+    def produce():
+        try:
+            with h5py_array_writer((16,), np.float32, 8, tmp_path / "t.h5", "x") as w:
+                for i in range(100):
+                    w.buffered_write(np.full(16, i, np.float32))
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    thread.join(30)
+    assert not errors and not thread.is_alive()
+    with h5py.File(tmp_path / "t.h5", "r") as f:
+        np.testing.assert_array_equal(f["x"][:, 0], np.arange(100))
+
+    class Broken:
+        shape = (0, 2)
+
+        def resize(self, shape):
+            raise OSError("disk full")
+
+    w = buffered_array_writer(Broken(), (2,), np.float32, 2)
+    w.buffered_write(np.zeros((2, 2), np.float32))  # the batch goes to the write thread
+    with pytest.raises(OSError, match="disk full"):
+        w.flush_buffer()
