@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = {"hdf5": "hdf5", "h5": "hdf5", "zarr": "zarr", "bcolz": "bcolz", "blosc2": "bcolz"}
-HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf")
+HDF5_SUFFIXES = (".h5", ".hdf5")  # what the plugin's reader opens
 DEFAULT_NAMES = {"hdf5": "patches.h5", "zarr": "patches.zarr"}
 
 
@@ -67,7 +67,7 @@ class OutputLayout:
 def resolve_output(save_path: Any, file_format: str) -> OutputLayout:
     """Map ``save_path`` to the dataset location of ``file_format``.
 
-    hdf5: ``save_path`` itself when it ends with .h5/.hdf5/.hdf, otherwise the
+    hdf5: ``save_path`` itself when it ends with .h5/.hdf5, otherwise the
     directory ``save_path`` (as the original took) with ``patches.h5`` in it.
     zarr: ``save_path`` when it ends with .zarr, else ``save_path/patches.zarr``.
     bcolz: the directory ``save_path``.
