@@ -326,6 +326,24 @@ def test_errors_before_anything_is_written(data, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "locked"]
 
 
+def test_refuses_to_write_over_its_input(data, tmp_path):
+    volume, mask = data
+    with h5py.File(tmp_path / "in.h5", "w") as f:
+        f["raw"] = volume
+    with h5py.File(tmp_path / "in.h5", "r") as f:
+        with pytest.raises(ValueError, match="where the volume is read from"):
+            create_dataset(tmp_path / "in.h5", 5, f["raw"], overwrite=True)
+    with h5py.File(tmp_path / "in.h5", "r") as f:
+        assert "raw" in f
+    import zarr
+
+    group = zarr.open_group(str(tmp_path / "in.zarr"), mode="w")
+    group.create_array("labels", shape=mask.shape, dtype=mask.dtype)[...] = mask
+    with pytest.raises(ValueError, match="where the mask is read from"):
+        create_dataset(tmp_path / "in.zarr", 5, volume, group["labels"], file_format="zarr",
+                       append=True)
+
+
 def _can_write(directory):
     try:
         (directory / "probe").write_text("")
@@ -351,7 +369,7 @@ class CountingVolume:
 
 def test_large_volumes_are_read_slice_by_slice_in_bounded_memory(tmp_path):
     rng = np.random.default_rng(1)
-    shape = (16, 128, 128)
+    shape = (8, 128, 128)
     with h5py.File(tmp_path / "in.h5", "w") as f:
         f["raw"] = rng.random(shape, dtype=np.float32)
         f["labels"] = rng.integers(1, 4, shape, dtype=np.uint8)
@@ -363,8 +381,8 @@ def test_large_volumes_are_read_slice_by_slice_in_bounded_memory(tmp_path):
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         written = result.total * 16 * 16 * 5  # float32 patches + uint8 labels
-        assert result.total == np.prod(shape) and written > 300 * 2**20
-        assert peak < 40 * 2**20, peak  # a few batches and blocks, never all patches
+        assert result.total == np.prod(shape) and written > 150 * 2**20
+        assert peak < 16 * 2**20, peak  # a few batches and one block, never all patches
         assert (volume.reads == 1).all() and (mask.reads <= 2).all()
 
 

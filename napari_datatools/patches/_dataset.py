@@ -253,6 +253,7 @@ def _run(job: DatasetJob, stop: Callable[[], bool] | None = None
             try:
                 yield DatasetProgress(done, total)
             except _Cancel:
+                complete = done == total  # a cancel after the last batch changes nothing
                 break
         else:
             complete = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,11 @@ def prepare_job(*, save_path: Any, patchsize: Any, volume: Any, mask: Any, class
     if flags["save_labels"] and masks is None:
         raise ValueError("save_labels=True needs a mask to cut the label patches from")
     generator = as_generator(rng)
+    for name, array in (("volume", volume), ("mask", mask)):
+        if _stored_in(array, layout):
+            raise ValueError(
+                f"save_path: {str(layout.path)!r} is where the {name} is read from; "
+                "write the dataset to another file")
     existing = None
     if layout.exists():
         if not (flags["overwrite"] or flags["append"]):
@@ -117,3 +123,19 @@ def prepare_job(*, save_path: Any, patchsize: Any, volume: Any, mask: Any, class
     return DatasetJob(layout, source, masks, request, generator, batchsize, dict(kwargs),
                       flags["mirrored"], flags["save_labels"], flags["overwrite"],
                       flags["append"], existing, record)
+
+
+def _stored_in(array: Any, layout: OutputLayout) -> bool:
+    """Whether ``array`` is an h5py dataset in, or a zarr array under, the output path."""
+    where = None
+    h5file = getattr(array, "file", None)
+    if h5file is not None and hasattr(h5file, "filename"):
+        where = h5file.filename
+    else:
+        root = getattr(getattr(array, "store", None), "root", None)
+        if root is not None:
+            where = os.fspath(root)
+    if where is None:
+        return False
+    here, out = os.path.realpath(where), os.path.realpath(layout.path)
+    return here == out or here.startswith(out + os.sep)
