@@ -299,6 +299,7 @@ def test_errors_before_anything_is_written(data, tmp_path):
         (ValueError, "mode must be one of", dict(mode="tiles")),
         (ValueError, "max_per_class must be a positive integer", dict(max_per_class=-1)),
         (TypeError, "kwargs must be a dict", dict(kwargs=[1])),
+        (ValueError, "kwargs: the hdf5 writer does not accept", dict(kwargs={"compresion": 1})),
         (TypeError, "mirrored must be True or False", dict(mirrored="yes")),
         (ValueError, "rng must be", dict(rng=-1)),
         (TypeError, "progress must be a callable", dict(progress=3)),
