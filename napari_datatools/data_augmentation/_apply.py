@@ -116,6 +116,8 @@ def apply_transform(
     order = check_order(order)
     if kind == "mask" and order != "nearest":
         raise ValueError(f"order must be 'nearest' for kind='mask', got {order!r}")
+    if params._on_pixel_grid:
+        order = "nearest"  # pixel centres map to pixel centres: copy them exactly
     fill_mode = check_fill_mode(fill_mode)
     cval = check_cval(cval, "cval")
     backend = check_backend(backend)

@@ -172,6 +172,18 @@ class TransformParams:
     __hash__ = None  # type: ignore[assignment]
 
     @cached_property
+    def _on_pixel_grid(self) -> bool:
+        """Whether every output pixel samples an input pixel centre exactly.
+
+        True for the identity, flips, quarter turns, integer shifts and crops: every
+        interpolation order then reduces to copying pixels, done exactly.
+        """
+        if self.warp_offsets is not None:
+            return False
+        matrix = inverse_matrix(self)
+        return bool(np.all(matrix == np.rint(matrix)))
+
+    @cached_property
     def _map_xy(self) -> np.ndarray:
         """Input ``(x, y)`` sampled by each output pixel, ``(h, w, 2)`` float32, read-only.
 

@@ -53,10 +53,18 @@ _CV2_MAX_SIDE = 32766
 
 
 def opencv_can_resample(
-    dtype: np.dtype, in_shape: tuple[int, int], out_shape: tuple[int, int]
+    dtype: np.dtype, order: str, in_shape: tuple[int, int], out_shape: tuple[int, int]
 ) -> bool:
-    """Whether the OpenCV path handles this dtype and these spatial sizes."""
-    return np.dtype(dtype) in _CV2_WORK_DTYPE and max(*in_shape, *out_shape) <= _CV2_MAX_SIDE
+    """Whether the OpenCV path handles this dtype, order and these spatial sizes.
+
+    OpenCV 5.0's cubic ``remap`` of float64 images truncates the pixels whose 4 x 4
+    neighbourhood crosses the border (even for an identity map), so cubic
+    interpolation of dtypes worked on in float64 goes to scipy.
+    """
+    work = _CV2_WORK_DTYPE.get(np.dtype(dtype))
+    if work is None or max(*in_shape, *out_shape) > _CV2_MAX_SIDE:
+        return False
+    return not (order == "cubic" and work == np.float64)
 
 
 def _cast_back(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -184,11 +192,12 @@ def resample(
         Same dtype and channel axis, spatial shape ``(h, w)``.
     """
     in_shape = tuple(s for a, s in enumerate(array.shape) if a != channel_axis)
-    possible = opencv_can_resample(array.dtype, in_shape, map_xy.shape[:2])
+    possible = opencv_can_resample(array.dtype, order, in_shape, map_xy.shape[:2])
     if backend == "opencv" and not possible:
         raise ValueError(
-            f"backend='opencv' cannot resample dtype {array.dtype} with spatial shape "
-            f"{in_shape} to {map_xy.shape[:2]}; use backend='auto' or 'scipy'"
+            f"backend='opencv' cannot resample dtype {array.dtype} with order {order!r} "
+            f"and spatial shape {in_shape} to {map_xy.shape[:2]}; use backend='auto' "
+            "or 'scipy'"
         )
     if backend == "scipy" or not possible:
         return _resample_scipy(array, channel_axis, map_xy, order, fill_mode, cval)
