@@ -8,7 +8,7 @@ import numpy as np
 
 from ._apply import apply_transform
 from ._params import TransformParams
-from ._rng import as_random_source
+from .._rng import as_random_source
 from ._sampling import sample_transform
 from ._validation import (
     as_image,
@@ -232,7 +232,7 @@ def image_stack_random_transform(
     cval_x = check_cval(options.pop("cval_x", 0.0), "cval_x")
     cval_y = check_cval(options.pop("cval_y", 0.0), "cval_y")
     order = check_order(options.pop("order", "linear"))
-    rng = as_random_source(options.pop("rng", None))
+    rng = as_random_source(options.pop("rng", None), "rng")
     crop = check_crop_size(options.get("crop_size"), shape)
     out_shape = crop if crop is not None else shape
     n_channels = x_stack.shape[-3]

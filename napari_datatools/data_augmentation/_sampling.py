@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._params import TransformParams
-from ._rng import as_random_source
+from .._rng import as_random_source
 from ._validation import (
     check_crop_size,
     check_flag,
@@ -99,7 +99,7 @@ def sample_transform(
     crop = check_crop_size(crop_size, shape)
     if isinstance(n_channels, bool) or not isinstance(n_channels, (int, np.integer)) or n_channels < 1:
         raise ValueError(f"n_channels must be a positive integer, got {n_channels!r}")
-    source = as_random_source(rng)
+    source = as_random_source(rng, "rng")
 
     u = source.uniform(0.0, 1.0, size=10)
     shifts = source.uniform(-intensity, intensity, size=int(n_channels))
