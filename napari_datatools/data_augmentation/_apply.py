@@ -50,7 +50,7 @@ def _shift_intensity(
     floating = np.issubdtype(out.dtype, np.floating)
     work = out if floating else out.astype(np.float64)
     planes = np.moveaxis(work, channel_axis, 0)
-    for c, shift in enumerate(shifts):
+    for c, shift in enumerate(shifts.tolist()):  # Python floats keep float32 float32
         if shift:
             planes[c] += shift
     np.clip(work, *value_range, out=work)
@@ -172,7 +172,7 @@ def transform_points(
         raise ValueError(f"points_yx must have shape (n, 2), got {points.shape}")
     xy1 = np.column_stack([points[:, 1], points[:, 0], np.ones(len(points))])
     moved = (xy1 @ forward_matrix(params).T)[:, 1::-1]  # back to (y, x)
-    if params.warp_offsets is not None and len(points):
+    if params._has_warp and len(points):
         target = moved
         moved = target.copy()
         for _ in range(max_iterations):

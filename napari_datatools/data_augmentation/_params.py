@@ -111,9 +111,9 @@ class TransformParams:
             return None
         offsets = np.array(offsets, dtype=np.float64)
         g = offsets.shape[0] if offsets.ndim == 3 else 0
-        if offsets.shape != (g, g, 2) or g < 3 or not np.all(np.isfinite(offsets)):
+        if offsets.shape != (g, g, 2) or g < 2 or not np.all(np.isfinite(offsets)):
             raise ValueError(
-                "warp_offsets must be a finite (g, g, 2) array with g >= 3, got shape "
+                "warp_offsets must be a finite (g, g, 2) array with g >= 2, got shape "
                 f"{offsets.shape}"
             )
         border = np.ones((g, g), dtype=bool)
@@ -171,6 +171,11 @@ class TransformParams:
 
     __hash__ = None  # type: ignore[assignment]
 
+    @property
+    def _has_warp(self) -> bool:
+        """Whether the spline warp moves anything (some offset is non-zero)."""
+        return self.warp_offsets is not None and bool(np.any(self.warp_offsets))
+
     @cached_property
     def _on_pixel_grid(self) -> bool:
         """Whether every output pixel samples an input pixel centre exactly.
@@ -178,7 +183,7 @@ class TransformParams:
         True for the identity, flips, quarter turns, integer shifts and crops: every
         interpolation order then reduces to copying pixels, done exactly.
         """
-        if self.warp_offsets is not None:
+        if self._has_warp:
             return False
         matrix = inverse_matrix(self)
         return bool(np.all(matrix == np.rint(matrix)))
@@ -196,7 +201,7 @@ class TransformParams:
         inverse = inverse_matrix(self)
         ys = np.arange(top, top + out_h, dtype=np.float64)
         xs = np.arange(left, left + out_w, dtype=np.float64)
-        if self.warp_offsets is None:
+        if not self._has_warp:
             k = 0
             by, bx = np.empty((out_h, 0)), np.empty((out_w, 0))
             inner = np.empty((0, 0, 2))

@@ -100,7 +100,7 @@ def image_random_transform(
     warp_sigma : float
         Standard deviation of the warp control point offsets, in pixels.
     warp_grid_size : int
-        Number of control points per axis (>= 3) including the fixed border ones.
+        Number of control points per axis (>= 2) including the fixed border ones.
     crop_size : (int, int), optional
         Size of a random crop taken inside the transformed image; larger than the
         image raises ValueError.

@@ -65,7 +65,8 @@ def sample_transform(
     warp_sigma : float
         Standard deviation of the control point offsets, in pixels.
     warp_grid_size : int
-        Control points per axis (>= 3), border points held still.
+        Control points per axis (>= 2), border points held still (so 2 gives no
+        warp).
     crop_size : (int, int) or None
         Size of a crop whose corner is drawn uniformly among all positions inside
         the transformed image.
@@ -95,7 +96,7 @@ def sample_transform(
     vertical_flip = check_flag(vertical_flip, "vertical_flip")
     spline_warp = check_flag(spline_warp, "spline_warp")
     sigma = check_range(warp_sigma, "warp_sigma")
-    grid_size = check_grid_size(warp_grid_size) if spline_warp else None
+    grid_size = check_grid_size(warp_grid_size)
     crop = check_crop_size(crop_size, shape)
     if isinstance(n_channels, bool) or not isinstance(n_channels, (int, np.integer)) or n_channels < 1:
         raise ValueError(f"n_channels must be a positive integer, got {n_channels!r}")

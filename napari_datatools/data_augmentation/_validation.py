@@ -53,9 +53,9 @@ def check_grid_size(warp_grid_size: Any) -> int:
     if (
         not isinstance(warp_grid_size, numbers.Integral)
         or isinstance(warp_grid_size, bool)
-        or warp_grid_size < 3
+        or warp_grid_size < 2
     ):
-        raise ValueError(f"warp_grid_size must be an integer >= 3, got {warp_grid_size!r}")
+        raise ValueError(f"warp_grid_size must be an integer >= 2, got {warp_grid_size!r}")
     return int(warp_grid_size)
 
 
