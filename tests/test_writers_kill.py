@@ -31,6 +31,7 @@ WRITER = textwrap.dedent("""
         w.buffered_write(np.full((3,) + shape, 0, np.float32) + np.arange(i, i + 3, dtype=np.float32)[:, None, None])
         i += 3
         if i == 120:
+            w.flush_buffer()  # 120 elements are on disk now
             print("ready", flush=True)
 """)
 

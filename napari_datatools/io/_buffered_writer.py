@@ -25,13 +25,14 @@ class buffered_array_writer:
     """Write elements into an array batch-wise, through a buffer.
 
     Data may be given any number of elements at a time; it reaches the storage
-    array in batches of ``batch_size`` (in a background thread, so the caller can
-    prepare the next batch meanwhile), when :meth:`flush_buffer` is called, and
+    array in batches of ``batch_size``, when :meth:`flush_buffer` is called, and
     on :meth:`close` (also through ``with`` or when the writer is destroyed).
+    A background thread writes the batches while the caller prepares the next
+    ones; batches queued meanwhile are written together.
 
-    After every batch the storage records how many elements it holds
-    (attribute ``n_written``) and ``complete`` stays False until a normal close,
-    so a reader can tell a finished array from an interrupted one.
+    After every write the storage records how many elements it holds
+    (attribute ``n_written``) and is synced; ``complete`` stays False until a
+    normal close, so a reader can tell a finished array from an interrupted one.
 
     Parameters
     ----------
@@ -88,11 +89,9 @@ class buffered_array_writer:
             )
         self.storage_array = storage_array
         self._n_stored = int(start)
-        self._buffers = [np.empty((self.batch_size,) + self.data_element_shape, self.dtype)
-                         for _ in range(2)]
-        self._current = 0
+        self._buffer = self._new_buffer()
         self._n_buffered = 0
-        self._writes = BackgroundWrites(type(self).__name__)
+        self._writes = BackgroundWrites(self._write_batches, type(self).__name__)
         self._closed = False
         self._set_attrs({**(attrs or {}), COMPLETE: False, N_WRITTEN: self._n_stored})
         self._sync()
@@ -118,23 +117,26 @@ class buffered_array_writer:
         """Free the file handle once closed."""
 
     # -- writing -----------------------------------------------------------------
-    def _write_batch(self, batch: np.ndarray, start: int) -> None:
-        end = start + len(batch)
+    def _new_buffer(self) -> np.ndarray:
+        return np.empty((self.batch_size,) + self.data_element_shape, self.dtype)
+
+    def _write_batches(self, items: list[tuple[int, np.ndarray]]) -> None:
+        """Write consecutive batches, then record the count and sync once."""
+        end = items[-1][0] + len(items[-1][1])
         if self.length is None and self.storage_array.shape[0] < end:
             self._grow(end)
-        self.storage_array[start:end] = batch
+        for start, batch in items:
+            self.storage_array[start : start + len(batch)] = batch
         self._set_attrs({N_WRITTEN: end})
         self._sync()
 
     def _submit(self) -> None:
         if self._n_buffered == 0:
             return
-        batch = self._buffers[self._current][: self._n_buffered]
-        start = self._n_stored
-        self._writes.submit(self._write_batch, batch, start)
+        self._writes.submit(self._n_stored, self._buffer[: self._n_buffered])
         self._n_stored += self._n_buffered
         self._n_buffered = 0
-        self._current = 1 - self._current
+        self._buffer = self._new_buffer()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -152,10 +154,15 @@ class buffered_array_writer:
             )
         i = 0
         while i < len(elements):
+            if self._n_buffered == 0 and len(elements) - i >= self.batch_size:
+                # Whole batches go out as one write (a copy: the caller may reuse data).
+                k = (len(elements) - i) // self.batch_size * self.batch_size
+                self._writes.submit(self._n_stored, np.array(elements[i : i + k]))
+                self._n_stored += k
+                i += k
+                continue
             take = min(self.batch_size - self._n_buffered, len(elements) - i)
-            self._buffers[self._current][self._n_buffered : self._n_buffered + take] = (
-                elements[i : i + take]
-            )
+            self._buffer[self._n_buffered : self._n_buffered + take] = elements[i : i + take]
             self._n_buffered += take
             i += take
             if self._n_buffered == self.batch_size:
