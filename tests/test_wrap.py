@@ -1,0 +1,148 @@
+"""wrap.delayed_view and wrap.multi_source_array behave like the numpy arrays they view."""
+
+import h5py
+import numpy as np
+import pytest
+import zarr
+
+from napari_datatools.wrap import delayed_view, multi_source_array
+
+BASE = np.arange(24 * 3 * 4, dtype=np.float32).reshape(24, 3, 4)
+
+
+def _random_keys(rng, n):
+    for _ in range(300):
+        kind = rng.integers(7)
+        if kind == 0:
+            first = int(rng.integers(-n, n))
+        elif kind == 1:
+            a, b = sorted(rng.integers(-n - 2, n + 2, 2))
+            first = slice(int(a), int(b), int(rng.choice([1, 2, 3, -1, -2])))
+        elif kind == 2:
+            first = rng.integers(-n, n, rng.integers(0, 8)).tolist()
+        elif kind == 3:
+            first = rng.random(n) > 0.5
+        elif kind == 4:
+            first = np.array(rng.integers(0, n, 5))
+        elif kind == 5:
+            yield Ellipsis, int(rng.integers(4))
+            continue
+        else:
+            first = slice(None)
+        rest = [(), (int(rng.integers(3)),), (slice(0, 2), [0, 3]), ([0, 2],), (Ellipsis,)]
+        yield (first,) + rest[int(rng.integers(len(rest)))]
+
+
+def _same(ours, expected, key):
+    try:
+        want = expected[key]
+    except IndexError:  # numpy refuses it: so do we
+        with pytest.raises(IndexError):
+            ours[key]
+        return
+    np.testing.assert_array_equal(ours[key], want, err_msg=repr(key))
+
+
+def test_delayed_view_matches_numpy_for_every_key_kind():
+    rng = np.random.default_rng(0)
+    view = delayed_view(BASE, idx_min=3, idx_max=20)
+    expected = BASE[3:20]
+    assert len(view) == 17 and view.shape == expected.shape and view.ndim == 3
+    assert view.dtype == np.float32
+    for key in _random_keys(rng, 17):
+        _same(view, expected, key)
+    np.testing.assert_array_equal(np.stack(list(view)), expected)
+    np.testing.assert_array_equal(view[[[1, 2]]], expected[[1, 2]])  # the README's A[[[0, 1]]]
+
+
+def test_multi_source_matches_concatenation_for_every_key_kind():
+    rng = np.random.default_rng(1)
+    parts = [BASE[:5], BASE[5:6], BASE[6:]]
+    msa = multi_source_array(parts)
+    for key in _random_keys(rng, 24):
+        _same(msa, BASE, key)
+    assert msa.get_labels().tolist() == [0] * 5 + [1] + [2] * 18
+
+
+@pytest.mark.parametrize("key,message", [
+    ((None,), "None / numpy.newaxis"),
+    ((Ellipsis, 0, Ellipsis), "single ellipsis"),
+    ((0, 0, 0, 0), "too many indices"),
+    ((30,), "out of bounds"),
+    ((np.zeros((2, 2), int),), "multi-dimensional"),
+    ((np.zeros(3, bool),), "does not match"),
+    (("a",), "valid indices"),
+])
+def test_unsupported_keys_raise_index_error(key, message):
+    with pytest.raises(IndexError, match=message):
+        multi_source_array([BASE])[key]
+
+
+def test_shuffle_seed_labels_maxlen_and_shared_order():
+    a = multi_source_array([BASE[:10], BASE[10:]], class_list=[3, 7], shuffle=True, rng=0)
+    order = a.index_pairs.copy()
+    labels = a.get_labels()
+    data = a[:]
+    src = np.concatenate([np.full(10, 3), np.full(14, 7)])
+    # the data and labels follow the same shuffled order
+    for row, label in zip(data, labels):
+        i = int(row[0, 0]) // 12
+        assert src[i] == label
+    a.shuffle(1234)
+    b = multi_source_array([BASE[:12], BASE[12:]])
+    c = multi_source_array([BASE[:10], BASE[10:]])
+    c.shuffle(1234)
+    np.testing.assert_array_equal(c.index_pairs, a.index_pairs)
+    assert not np.array_equal(order, a.index_pairs)
+    a.re_shuffle()
+    b.index_pairs = a.index_pairs
+    np.testing.assert_array_equal(b.get_labels(), [0 if s == 0 else 1 for s in a.index_pairs[:, 0]])
+    short = multi_source_array([BASE[:10], BASE[10:]], maxlen=4)
+    np.testing.assert_array_equal(short[:], np.concatenate([BASE[:4], BASE[10:14]]))
+    rand = multi_source_array([BASE[:10], BASE[10:]], maxlen=4, shuffle=True, rng=2)
+    assert len(rand) == 8 and sorted(rand.get_labels().tolist()) == [0] * 4 + [1] * 4
+    with pytest.raises(ValueError, match="class_list must have one label per source"):
+        multi_source_array([BASE], class_list=[1, 2])
+    with pytest.raises(ValueError, match="same element shape"):
+        multi_source_array([BASE, BASE[:, :2]])
+    with pytest.raises(ValueError, match="maxlen must be None or a non-negative"):
+        multi_source_array([BASE], maxlen=-1)
+
+
+class CountingSource:
+    """A source that counts how it is read."""
+
+    def __init__(self, data):
+        self.data, self.calls = data, 0
+        self.shape, self.dtype = data.shape, data.dtype
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, key):
+        self.calls += 1
+        return self.data[key]
+
+
+def test_reads_are_batched():
+    source = CountingSource(BASE)
+    view = delayed_view(source)
+    np.testing.assert_array_equal(view[[5, 1, 2, 3, 1, 9, 10]], BASE[[5, 1, 2, 3, 1, 9, 10]])
+    assert source.calls == 3  # runs 1-3, 5, 9-10
+    source.calls = 0
+    view[2:20]
+    assert source.calls == 1
+
+
+def test_h5py_zarr_and_plain_sequences(tmp_path):
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        f["x"] = BASE
+    z = zarr.create_array(tmp_path / "a.zarr", shape=BASE.shape, dtype=BASE.dtype, chunks=(4, 3, 4))
+    z[...] = BASE
+    seq = [BASE[i] for i in range(24)]
+    with h5py.File(tmp_path / "a.h5", "r") as f:
+        msa = multi_source_array([f["x"], z, seq], shuffle=True, rng=3)
+        full = np.concatenate([BASE, BASE, BASE])
+        pos = msa.index_pairs[:, 0] * 24 + msa.index_pairs[:, 1]
+        np.testing.assert_array_equal(msa[:], full[pos])
+        np.testing.assert_array_equal(msa[[40, 2, 70]], full[pos[[40, 2, 70]]])
