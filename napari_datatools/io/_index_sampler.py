@@ -1,0 +1,91 @@
+"""``index_sampler``: which elements go into each batch, epoch after epoch."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Iterator
+
+import numpy as np
+
+from .._rng import as_generator
+
+
+def _positive(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class index_sampler:
+    """Batches of element indices for an array of ``array_length`` elements.
+
+    Parameters
+    ----------
+    array_length : int
+        Number of elements.
+    allow_partial_batches : bool
+        Yield the smaller last batch of an epoch (otherwise it is dropped).
+    """
+
+    def __init__(self, array_length: int, allow_partial_batches: bool = True) -> None:
+        if isinstance(array_length, bool) or not isinstance(array_length, numbers.Integral) \
+                or array_length < 0:
+            raise ValueError(f"array_length must be a non-negative integer, got {array_length!r}")
+        self.array_length = int(array_length)
+        self.allow_partial_batches = bool(allow_partial_batches)
+
+    def num_batches(self, batch_size: int) -> int:
+        """Batches in one epoch."""
+        batch_size = _positive(batch_size, "batch_size")
+        full, rest = divmod(self.array_length, batch_size)
+        return full + (1 if rest and self.allow_partial_batches else 0)
+
+    def get_generator(
+        self,
+        batch_size: int,
+        sample_random: bool = False,
+        sample_with_replacement: bool = False,
+        sample_weights: Any = None,
+        loop_forever: bool = False,
+        rng: Any = None,
+    ) -> Iterator[np.ndarray]:
+        """Yield index arrays, one per batch.
+
+        Without replacement every element appears exactly once per epoch, in a
+        fresh random order each epoch when ``sample_random``. With replacement
+        (only with ``sample_random``) each batch is drawn independently,
+        weighted by ``sample_weights``; an epoch has :meth:`num_batches` batches.
+        """
+        batch_size = _positive(batch_size, "batch_size")
+        n = self.array_length
+        weights = None
+        if sample_weights is not None:
+            weights = np.asarray(sample_weights, dtype=np.float64)
+            if weights.shape != (n,) or np.any(weights < 0) or not np.isfinite(weights).all() \
+                    or weights.sum() <= 0:
+                raise ValueError(
+                    f"sample_weights must be {n} non-negative finite numbers with a positive "
+                    f"sum, got shape {weights.shape}"
+                )
+            weights = weights / weights.sum()
+        gen = as_generator(rng)
+        n_batches = self.num_batches(batch_size)
+        if n == 0 or n_batches == 0:
+            return
+        while True:
+            if sample_random and sample_with_replacement:
+                for b in range(n_batches):
+                    size = min(batch_size, n - b * batch_size)
+                    yield gen.choice(n, size=size, replace=True, p=weights)
+            else:
+                if not sample_random:
+                    order = np.arange(n)
+                elif weights is None:
+                    order = gen.permutation(n)
+                else:  # weighted order without replacement: heavy elements come early
+                    keys = gen.random(n) ** (1.0 / np.maximum(weights, 1e-300))
+                    order = np.argsort(-keys, kind="stable")
+                for b in range(n_batches):
+                    yield order[b * batch_size:(b + 1) * batch_size]
+            if not loop_forever:
+                return
