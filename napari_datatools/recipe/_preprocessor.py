@@ -47,7 +47,9 @@ class AugmentPreprocessor:
         if mask_index is not None and mask_index == image_index:
             raise ValueError(f"mask_index must differ from image_index, both are {image_index}")
         # Fail now, in the caller, on arguments the transform would reject.
-        image_random_transform(np.zeros((1, 8, 8), np.float32), **transform_kwargs, rng=0)
+        crop = transform_kwargs.get("crop_size") or (8, 8)
+        size = (max(8, int(crop[0])), max(8, int(crop[1])))
+        image_random_transform(np.zeros((1,) + size, np.float32), **transform_kwargs, rng=0)
         self.seed = int(seed)
         self.image_index = int(image_index)
         self.mask_index = None if mask_index is None else int(mask_index)
