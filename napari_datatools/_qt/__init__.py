@@ -1,0 +1,5 @@
+"""napari widgets of napari-datatools (Qt; the core never imports this package)."""
+
+from ._dock import DataToolsWidget
+
+__all__ = ["DataToolsWidget"]

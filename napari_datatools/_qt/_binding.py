@@ -1,0 +1,56 @@
+"""Two-way binding of Qt controls to recipe fields (the recipe is the only state)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from napari.utils.notifications import show_warning
+from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
+
+
+def _getter_setter(widget: QWidget) -> tuple[Callable[[], Any], Callable[[Any], None], Any]:
+    if isinstance(widget, QCheckBox):
+        return widget.isChecked, widget.setChecked, widget.toggled
+    if isinstance(widget, QComboBox):
+        return widget.currentText, widget.setCurrentText, widget.currentTextChanged
+    if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+        return widget.value, widget.setValue, widget.valueChanged
+    # superqt labeled sliders (single value or range)
+    return widget.value, widget.setValue, widget.valueChanged
+
+
+def bind(widget: QWidget, section: Any, name: str,
+         to_recipe: Callable[[Any], Any] = lambda v: v,
+         to_widget: Callable[[Any], Any] = lambda v: v) -> None:
+    """Keep ``widget`` and ``section.<name>`` equal, whichever changes.
+
+    A value the recipe refuses (validation) is reported and the control goes
+    back to the recipe's value.
+    """
+    get, set_, changed = _getter_setter(widget)
+    busy = [False]
+
+    def from_recipe(*_: Any) -> None:
+        if busy[0]:
+            return
+        busy[0] = True
+        try:
+            set_(to_widget(getattr(section, name)))
+        finally:
+            busy[0] = False
+
+    def from_widget(*_: Any) -> None:
+        if busy[0]:
+            return
+        busy[0] = True
+        try:
+            setattr(section, name, to_recipe(get()))
+        except ValueError as err:
+            show_warning(str(err))
+        finally:
+            busy[0] = False
+        from_recipe()
+
+    changed.connect(from_widget)
+    getattr(section.events, name).connect(from_recipe)
+    from_recipe()
