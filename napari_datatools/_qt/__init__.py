@@ -1,4 +1,4 @@
-"""napari widgets of napari-datatools (Qt; the core never imports this package)."""
+"""napari widgets of napari-datatools (Qt; the core library never imports this package)."""
 
 from ._dock import DataToolsWidget
 

@@ -1,4 +1,4 @@
-"""The "Data Tools" dock widget: one recipe, five tabs."""
+"""The "Data Tools" dock widget: one recipe, one tab per step."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import napari
 from qtpy.QtWidgets import QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from ..recipe import Recipe
-from ._augment_tab import AugmentTab
-from ._create_tab import CreateTab
-from ._data_tab import DataTab
-from ._export_tab import ExportTab
-from ._patches_tab import PatchesTab
+from ._augment_section import AugmentSection
+from ._connections import Connections
+from ._data_section import DataSection
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
@@ -30,40 +28,45 @@ class DataToolsWidget(QWidget):
     napari_viewer : napari.Viewer
         The viewer (napari passes it).
     recipe : Recipe, optional
-        The recipe to edit (a new one by default); ``self.recipe`` is the only
-        state, every control reads and writes it.
+        The recipe to edit (a new one by default). ``self.recipe`` is the only
+        state: every control writes its field and follows its events.
     """
 
     def __init__(self, napari_viewer: napari.Viewer, recipe: Recipe | None = None) -> None:
         super().__init__()
         self.viewer = napari_viewer
         self.recipe = recipe if recipe is not None else Recipe()
-        self.data = DataTab(napari_viewer, self.recipe)
-        self.augment = AugmentTab(napari_viewer, self.recipe, self.data)
-        self.patches = PatchesTab(napari_viewer, self.recipe, self.data)
-        self.create = CreateTab(napari_viewer, self.recipe, self.data)
-        self.export = ExportTab(napari_viewer, self.recipe)
+        self.links = Connections()
+        links = self.links
+        self.data = DataSection(napari_viewer, self.recipe, links)
+        self.augment = AugmentSection(napari_viewer, self.recipe, self.data, links)
+        self.sections: dict[str, QWidget] = {"Data": self.data, "Augment": self.augment}
         self.tabs = QTabWidget()
-        for tab, name in ((self.data, "Data"), (self.augment, "Augment"),
-                          (self.patches, "Patches"), (self.create, "Create"),
-                          (self.export, "Export")):
-            self.tabs.addTab(_scrolling(tab), name)
+        for name, section in self.sections.items():
+            self.tabs.addTab(_scrolling(section), name)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
         self.tabs.currentChanged.connect(self._tab_changed)
-        self.data.changed.connect(lambda ok: self._tab_changed(self.tabs.currentIndex()))
-        self._tab_changed(0)
+        self.data.changed.connect(self._data_changed)
+        # deleting the dock (e.g. the viewer closing) stops every listener and job
+        self.destroyed.connect(lambda *_: links.close())
+        self._data_changed(self.data.ok)
 
-    def _tab_changed(self, index: int) -> None:
-        """Only the visible tab draws its preview layers."""
-        self.augment.set_enabled(index == 1)
-        self.patches.set_enabled(index == 2)
+    def _tab_changed(self, *_: Any) -> None:
+        """Only the shown tab draws (and shows) its preview layers."""
+        current = self.tabs.tabText(self.tabs.currentIndex())
+        self.augment.set_active(current == "Augment")
+
+    def _data_changed(self, ok: bool) -> None:
+        """Sections that need data are disabled while the data does not fit."""
+        self.augment.setEnabled(ok)
+        self._tab_changed()
 
     def show_tab(self, name: str) -> None:
-        names = [self.tabs.tabText(i) for i in range(self.tabs.count())]
-        self.tabs.setCurrentIndex(names.index(name))
+        """Bring the tab ``name`` (Data, Augment, Patches, Create, Export) to front."""
+        self.tabs.setCurrentIndex(list(self.sections).index(name))
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt name)
-        self.create.shutdown()
-        super().closeEvent(event)
+    def close_links(self) -> None:
+        """Stop following the viewer and cancel a running job (the dock is going away)."""
+        self.links.close()

@@ -7,7 +7,13 @@ from typing import Any
 import napari
 import numpy as np
 
+#: Metadata key marking the layers the widgets draw (layer pickers skip them).
 PREVIEW = "napari_datatools_preview"
+
+
+def is_preview(layer: Any) -> bool:
+    """Whether ``layer`` is one of the widgets' own preview layers."""
+    return bool(layer.metadata.get(PREVIEW))
 
 
 def current_z(viewer: napari.Viewer, layer: Any) -> int | None:
@@ -19,7 +25,7 @@ def current_z(viewer: napari.Viewer, layer: Any) -> int | None:
 
 
 def current_slice(viewer: napari.Viewer, layer: Any) -> np.ndarray | None:
-    """The 2D slice of ``layer`` at the viewer's position, as a numpy array."""
+    """The 2D (Y, X) slice of ``layer`` at the viewer's position, as a numpy array."""
     if layer is None:
         return None
     z = current_z(viewer, layer)
@@ -27,15 +33,32 @@ def current_slice(viewer: napari.Viewer, layer: Any) -> np.ndarray | None:
     return np.asarray(data)
 
 
-def show_preview(viewer: napari.Viewer, name: str, data: Any, kind: str, **kwargs: Any) -> Any:
-    """Put ``data`` in the preview layer ``name`` (created once, then updated in place)."""
+def show_preview(
+    viewer: napari.Viewer, name: str, data: Any, kind: str, create: bool = True, **kwargs: Any
+) -> Any:
+    """Put ``data`` into the preview layer ``name``.
+
+    The layer is updated in place when it exists; otherwise it is added only if
+    ``create`` (updates caused by viewer events never add layers). Returns the
+    layer, or None when it was not drawn.
+    """
     if name in viewer.layers:
         layer = viewer.layers[name]
+        if kind == "points":
+            # features must match the new points; set everything in one go
+            layer.data = np.zeros((0, data.shape[1]))
         layer.data = data
         for key, value in kwargs.items():
-            if key not in ("metadata", "name"):
-                setattr(layer, key, value)
+            setattr(layer, key, value)
         return layer
-    add = {"image": viewer.add_image, "labels": viewer.add_labels,
-           "points": viewer.add_points}[kind]
-    return add(data, name=name, metadata={PREVIEW: True}, **kwargs)
+    if not create:
+        return None
+    add = {"image": viewer.add_image, "labels": viewer.add_labels, "points": viewer.add_points}
+    return add[kind](data, name=name, metadata={PREVIEW: True}, **kwargs)
+
+
+def set_visible(viewer: napari.Viewer, names: tuple[str, ...], visible: bool) -> None:
+    """Show or hide the preview layers ``names`` that exist."""
+    for name in names:
+        if name in viewer.layers:
+            viewer.layers[name].visible = visible

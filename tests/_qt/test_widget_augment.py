@@ -1,0 +1,184 @@
+"""Augment tab: every control drives the recipe and the preview layers."""
+
+import numpy as np
+import pytest
+
+from napari_datatools._qt import DataToolsWidget
+from napari_datatools._qt._augment_section import (
+    GALLERY_LAYER,
+    IMAGE_LAYER,
+    MASK_LAYER,
+    describe,
+)
+from napari_datatools._sample_data import make_sample_arrays
+from napari_datatools.recipe import preview_grid, preview_sample
+
+
+@pytest.fixture
+def setup(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels, name="cells labels")
+    widget = DataToolsWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Data Tools")
+    widget.show_tab("Augment")
+    qtbot.waitUntil(lambda: IMAGE_LAYER in viewer.layers, timeout=5000)
+    return viewer, widget, image, labels
+
+
+def _expected(widget, image, labels, z):
+    return preview_sample(widget.recipe, image[z], labels[z], widget.augment.index.value())
+
+
+def _assert_shown(qtbot, viewer, widget, image, labels, z):
+    def same():
+        x, y, _ = _expected(widget, image, labels, z)
+        return (np.array_equal(viewer.layers[IMAGE_LAYER].data, x)
+                and np.array_equal(viewer.layers[MASK_LAYER].data, y))
+
+    qtbot.waitUntil(same, timeout=5000)
+
+
+# (control, widget value, recipe field value)
+CONTROLS = [
+    ("rotation_range", 25.0, 25.0),
+    ("width_shift_range", 0.2, 0.2),
+    ("height_shift_range", 0.1, 0.1),
+    ("shear_range", 12.0, 12.0),
+    ("zoom_range", (0.8, 1.25), (0.8, 1.25)),
+    ("intensity_shift_range", 0.05, 0.05),
+    ("horizontal_flip", True, True),
+    ("vertical_flip", True, True),
+    ("spline_warp", True, True),
+    ("warp_sigma", 4.0, 4.0),
+    ("warp_grid_size", 5, 5),
+    ("fill_mode", "constant", "constant"),
+    ("cval_x", 0.5, 0.5),
+    ("cval_y", 2.0, 2.0),
+    ("order", "nearest", "nearest"),
+    ("crop_size", 32, (32, 32)),
+    ("seed", 17, 17),
+]
+
+
+def _set(control, value):
+    if hasattr(control, "setChecked"):
+        control.setChecked(value)
+    elif hasattr(control, "setCurrentText"):
+        control.setCurrentText(value)
+    else:
+        control.setValue(value)
+
+
+def _get(control):
+    if hasattr(control, "isChecked"):
+        return control.isChecked()
+    if hasattr(control, "currentText"):
+        return control.currentText()
+    return control.value()
+
+
+def test_the_preview_is_sample_k_of_the_current_slice(setup, qtbot):
+    viewer, widget, image, labels = setup
+    z = viewer.dims.current_step[0]
+    _assert_shown(qtbot, viewer, widget, image, labels, z)
+    viewer.dims.set_current_step(0, 2)
+    _assert_shown(qtbot, viewer, widget, image, labels, 2)
+    widget.augment.new_sample.click()
+    assert widget.augment.index.value() == 1
+    _assert_shown(qtbot, viewer, widget, image, labels, 2)
+
+
+def test_every_control_drives_the_recipe_and_the_preview(setup, qtbot):
+    viewer, widget, image, labels = setup
+    z = viewer.dims.current_step[0]
+    for name, value, field in CONTROLS:
+        before = viewer.layers[IMAGE_LAYER].data.copy(), viewer.layers[MASK_LAYER].data.copy()
+        _set(widget.augment.controls[name], value)
+        assert getattr(widget.recipe.augment, name) == pytest.approx(field), name
+        _assert_shown(qtbot, viewer, widget, image, labels, z)
+        after = viewer.layers[IMAGE_LAYER].data, viewer.layers[MASK_LAYER].data
+        changed = any(b.shape != a.shape or not np.array_equal(b, a)
+                      for b, a in zip(before, after))
+        flips = _expected(widget, image, labels, z)[2].as_dict()
+        unflipped = {"horizontal_flip": not flips["flip_h"], "vertical_flip": not flips["flip_v"]}
+        # the fill values only show where the slice is left, i.e. with a shift
+        assert changed or name in ("cval_x", "cval_y") or unflipped.get(name), name
+    widget.recipe.augment.width_shift_range = 0.5
+    _assert_shown(qtbot, viewer, widget, image, labels, z)
+    x = viewer.layers[IMAGE_LAYER].data
+    assert np.any(x == pytest.approx(0.5)) or np.any(viewer.layers[MASK_LAYER].data == 2)
+
+
+def test_recipe_changes_update_the_controls(setup):
+    viewer, widget, image, labels = setup
+    a = widget.recipe.augment
+    for name, value, field in CONTROLS:
+        setattr(a, name, field)
+        assert _get(widget.augment.controls[name]) == pytest.approx(value), name
+    a.crop_size = None
+    assert widget.augment.controls["crop_size"].value() == 0
+
+
+def test_dependent_controls_are_enabled_with_their_switch(setup):
+    viewer, widget, image, labels = setup
+    c, a = widget.augment.controls, widget.recipe.augment
+    assert not c["warp_sigma"].isEnabled() and not c["cval_x"].isEnabled()
+    a.spline_warp, a.fill_mode = True, "constant"
+    assert c["warp_sigma"].isEnabled() and c["cval_x"].isEnabled()
+
+
+def test_sampled_values_are_shown(setup, qtbot):
+    viewer, widget, image, labels = setup
+    a = widget.recipe.augment
+    a.rotation_range, a.horizontal_flip, a.crop_size = 30.0, True, (24, 24)
+    z = viewer.dims.current_step[0]
+    _assert_shown(qtbot, viewer, widget, image, labels, z)
+    _, _, params = _expected(widget, image, labels, z)
+    values = params.as_dict()
+    text = widget.augment.sampled.text()
+    assert text == describe(values)
+    assert f"angle {values['angle_deg']:.1f} deg" in text and "crop at" in text
+    assert viewer.layers[IMAGE_LAYER].data.shape == (24, 24)
+
+
+def test_gallery_shows_n_samples_and_follows_changes(setup, qtbot):
+    viewer, widget, image, labels = setup
+    widget.recipe.augment.rotation_range = 40.0
+    z = viewer.dims.current_step[0]
+    layer = widget.augment.show_gallery(n=5)
+    assert layer.name == GALLERY_LAYER and layer.rgb
+    np.testing.assert_array_equal(
+        layer.data, preview_grid(widget.recipe, image[z], labels[z], n=5, columns=3))
+    widget.augment.gallery_n.setValue(5)
+    widget.recipe.augment.seed = 3
+    qtbot.waitUntil(lambda: np.array_equal(viewer.layers[GALLERY_LAYER].data, preview_grid(
+        widget.recipe, image[z], labels[z], n=5, columns=3)), timeout=5000)
+
+
+def test_previews_hide_with_the_tab_and_are_not_offered_as_data(setup):
+    viewer, widget, image, labels = setup
+    assert IMAGE_LAYER not in [widget.data.image_picker.itemText(i)
+                               for i in range(widget.data.image_picker.count())]
+    widget.show_tab("Data")
+    assert not viewer.layers[IMAGE_LAYER].visible and not viewer.layers[MASK_LAYER].visible
+    widget.show_tab("Augment")
+    assert viewer.layers[IMAGE_LAYER].visible
+
+
+def test_without_labels_only_the_image_is_previewed(setup, qtbot):
+    viewer, widget, image, labels = setup
+    widget.data.mask_picker.select(None)
+    qtbot.waitUntil(lambda: MASK_LAYER not in viewer.layers, timeout=5000)
+    x, _, _ = preview_sample(widget.recipe, image[viewer.dims.current_step[0]], None, 0)
+    np.testing.assert_array_equal(viewer.layers[IMAGE_LAYER].data, x)
+
+
+def test_closing_the_viewer_with_the_preview_shown(setup, qtbot):
+    viewer, widget, image, labels = setup
+    widget.recipe.augment.rotation_range = 20.0
+    viewer.close()
+    assert len(viewer.layers) == 0
+    qtbot.wait(20)  # pending redraws find nothing to draw
+    assert len(viewer.layers) == 0

@@ -1,0 +1,111 @@
+"""Data tab: layer pickers follow the viewer, shape checks, opening files, the dock."""
+
+import h5py
+import numpy as np
+import pytest
+
+from napari_datatools._qt import DataToolsWidget
+from napari_datatools._sample_data import make_sample_arrays
+from napari_datatools.recipe import Recipe
+
+
+@pytest.fixture
+def setup(make_napari_viewer):
+    viewer = make_napari_viewer()
+    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels, name="cells labels")
+    widget = DataToolsWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Data Tools")
+    return viewer, widget, image, labels
+
+
+def _items(picker):
+    return [picker.itemText(i) for i in range(picker.count())]
+
+
+def test_dock_is_contributed_by_the_manifest(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-datatools", "Data Tools")
+    assert isinstance(widget, DataToolsWidget)
+    assert [widget.tabs.tabText(i) for i in range(widget.tabs.count())] == [
+        "Data", "Augment", "Patches", "Create", "Export"]
+    assert "Add or open an image" in widget.data.status.text()
+    assert not widget.augment.isEnabled()
+
+
+def test_pickers_choose_fitting_layers_and_record_them(setup):
+    viewer, widget, image, labels = setup
+    data = widget.data
+    assert data.image_layer() is viewer.layers["cells"]
+    assert data.mask_layer() is viewer.layers["cells labels"]
+    assert data.ok and widget.augment.isEnabled()
+    assert "3 x 48 x 64" in data.status.text()
+    src = widget.recipe.data
+    assert (src.image.layer, src.mask.layer) == ("cells", "cells labels")
+    assert src.image.path is None and src.mask.path is None
+
+
+def test_pickers_follow_added_renamed_and_removed_layers(setup):
+    viewer, widget, image, labels = setup
+    data = widget.data
+    viewer.layers["cells"].name = "raw"
+    assert _items(data.image_picker) == ["raw"]
+    assert data.image_picker.currentText() == "raw" and widget.recipe.data.image.layer == "raw"
+    viewer.add_image(image * 2, name="second")
+    assert _items(data.image_picker) == ["raw", "second"]
+    assert data.image_layer().name == "raw"  # adding a layer keeps the choice
+    data.image_picker.select(viewer.layers["second"])
+    assert widget.recipe.data.image.layer == "second"
+    viewer.layers.remove("second")
+    assert _items(data.image_picker) == ["raw"] and widget.recipe.data.image.layer == "raw"
+    viewer.layers.remove("cells labels")
+    assert _items(data.mask_picker) == ["(none)"] and widget.recipe.data.mask.layer is None
+    assert data.ok and "No labels" in data.status.text()
+
+
+def test_shape_mismatch_is_shown_and_disables_the_other_tabs(setup):
+    viewer, widget, image, labels = setup
+    data = widget.data
+    viewer.add_labels(labels[:, :20], name="small")
+    assert data.mask_layer().name == "cells labels"  # a new layer does not steal the choice
+    data.mask_picker.select(viewer.layers["small"])
+    assert not data.ok
+    assert "Shape mismatch" in data.status.text() and "(3, 20, 64)" in data.status.text()
+    assert data.mask_layer() is None and data.image_layer() is None
+    for name in ("Augment", "Patches", "Create"):
+        assert not widget.sections[name].isEnabled(), name
+    assert widget.sections["Export"].isEnabled()
+    data.mask_picker.select(None)
+    assert data.ok and widget.augment.isEnabled() and data.mask_layer() is None
+
+
+def test_rgb_or_4d_images_are_refused(setup):
+    viewer, widget, image, labels = setup
+    viewer.add_image(np.zeros((8, 8, 3), np.uint8), name="photo", rgb=True)
+    widget.data.image_picker.select(viewer.layers["photo"])
+    assert not widget.data.ok and "(RGB)" in widget.data.status.text()
+
+
+def test_open_file_uses_the_plugin_reader_and_records_the_source(setup, tmp_path):
+    viewer, widget, image, labels = setup
+    path = tmp_path / "vol.h5"
+    with h5py.File(path, "w") as f:
+        f["raw"] = image[:2]
+    layers = widget.data.open_path(str(path))
+    assert [layer.name for layer in layers] == ["raw"]
+    np.testing.assert_array_equal(np.asarray(viewer.layers["raw"].data), image[:2])
+    widget.data.image_picker.select(viewer.layers["raw"])
+    src = widget.recipe.data.image
+    assert (src.path, src.array_name, src.layer) == (str(path), "raw", "raw")
+    assert not widget.data.ok  # the labels of the sample do not fit 2 slices
+    assert widget.data.open_path(str(tmp_path / "missing.h5")) == []
+
+
+def test_a_loaded_recipe_selects_its_layers(setup):
+    viewer, widget, image, labels = setup
+    viewer.add_image(image + 1, name="other")
+    recipe = Recipe()
+    recipe.data.image.layer = "other"
+    widget.recipe.data.image.layer = recipe.data.image.layer
+    assert widget.data.image_layer() is viewer.layers["other"]
