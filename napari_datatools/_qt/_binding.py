@@ -11,8 +11,16 @@ from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QWidg
 def _getter_setter(widget: QWidget) -> tuple[Callable[[], Any], Callable[[Any], None], Any]:
     if isinstance(widget, QCheckBox):
         return widget.isChecked, widget.setChecked, widget.toggled
-    if isinstance(widget, QComboBox):
-        return widget.currentText, widget.setCurrentText, widget.currentTextChanged
+    if isinstance(widget, QComboBox):  # items carry the recipe value as data, else as text
+        def get() -> Any:
+            value = widget.currentData()
+            return widget.currentText() if value is None else value
+
+        def set_(value: Any) -> None:
+            index = widget.findData(value)
+            widget.setCurrentIndex(index if index >= 0 else widget.findText(str(value)))
+
+        return get, set_, widget.currentIndexChanged
     if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
         return widget.value, widget.setValue, widget.valueChanged
     # superqt labeled sliders (single value or range)

@@ -10,7 +10,10 @@ from qtpy.QtWidgets import QScrollArea, QTabWidget, QVBoxLayout, QWidget
 from ..recipe import Recipe
 from ._augment_section import AugmentSection
 from ._connections import Connections
+from ._create_section import CreateSection
 from ._data_section import DataSection
+from ._export_section import ExportSection
+from ._patches_section import PatchesSection
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
@@ -40,7 +43,14 @@ class DataToolsWidget(QWidget):
         links = self.links
         self.data = DataSection(napari_viewer, self.recipe, links)
         self.augment = AugmentSection(napari_viewer, self.recipe, self.data, links)
-        self.sections: dict[str, QWidget] = {"Data": self.data, "Augment": self.augment}
+        self.patches = PatchesSection(napari_viewer, self.recipe, self.data, links)
+        self.create = CreateSection(napari_viewer, self.recipe, self.data, links)
+        self.export = ExportSection(napari_viewer, self.recipe)
+        self.patches.plan_ready.connect(self.create.show_plan)
+        self.sections: dict[str, QWidget] = {
+            "Data": self.data, "Augment": self.augment, "Patches": self.patches,
+            "Create": self.create, "Export": self.export,
+        }
         self.tabs = QTabWidget()
         for name, section in self.sections.items():
             self.tabs.addTab(_scrolling(section), name)
@@ -57,10 +67,14 @@ class DataToolsWidget(QWidget):
         """Only the shown tab draws (and shows) its preview layers."""
         current = self.tabs.tabText(self.tabs.currentIndex())
         self.augment.set_active(current == "Augment")
+        self.patches.set_active(current == "Patches")
 
     def _data_changed(self, ok: bool) -> None:
         """Sections that need data are disabled while the data does not fit."""
         self.augment.setEnabled(ok)
+        self.patches.setEnabled(ok)
+        self.create.set_data_ok(ok)
+        self.patches.data_changed()
         self._tab_changed()
 
     def show_tab(self, name: str) -> None:

@@ -73,11 +73,13 @@ def test_shape_mismatch_is_shown_and_disables_the_other_tabs(setup):
     assert not data.ok
     assert "Shape mismatch" in data.status.text() and "(3, 20, 64)" in data.status.text()
     assert data.mask_layer() is None and data.image_layer() is None
-    for name in ("Augment", "Patches", "Create"):
+    for name in ("Augment", "Patches"):
         assert not widget.sections[name].isEnabled(), name
-    assert widget.sections["Export"].isEnabled()
+    assert not widget.create.run_button.isEnabled()
+    assert widget.sections["Export"].isEnabled() and widget.create.path.isEnabled()
     data.mask_picker.select(None)
     assert data.ok and widget.augment.isEnabled() and data.mask_layer() is None
+    assert widget.create.run_button.isEnabled()
 
 
 def test_rgb_or_4d_images_are_refused(setup):

@@ -1,0 +1,257 @@
+"""Create section: output settings, and the dataset run in a background worker."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import napari
+from napari.utils import progress
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from ..recipe import Recipe, dataset_job
+from ._binding import bind
+from ._connections import Connections
+from ._icons import icon
+from ._job import start_job
+from ._patches_section import human_bytes
+
+FORMATS = {"hdf5": "HDF5 (.h5)", "zarr": "Zarr (.zarr)", "bcolz": "blosc2 (directory of .b2nd)"}
+SUFFIX = {"hdf5": ".h5", "zarr": ".zarr", "bcolz": ""}
+
+
+class CreateSection(QWidget):
+    """Edits ``recipe.output``; Run writes the dataset off the GUI thread.
+
+    The job works on a snapshot of the recipe and on the layer data captured
+    when Run is pressed. ``finished`` is emitted when a run ends (any way).
+    """
+
+    finished = Signal()
+
+    def __init__(
+        self, viewer: napari.Viewer, recipe: Recipe, data: Any, links: Connections
+    ) -> None:
+        super().__init__()
+        self.viewer, self.recipe, self.data = viewer, recipe, data
+        o = recipe.output
+        form = QFormLayout(self)
+        path_row = QHBoxLayout()
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("where to write the dataset")
+        self.path.editingFinished.connect(self._path_edited)
+        o.events.save_path.connect(self._show_path)
+        self.browse_button = QPushButton(icon("save"), "")
+        self.browse_button.setToolTip("Choose the output file")
+        self.browse_button.clicked.connect(self.browse)
+        path_row.addWidget(self.path)
+        path_row.addWidget(self.browse_button)
+        form.addRow("Output", path_row)
+        self.format = QComboBox()
+        for key, text in FORMATS.items():
+            self.format.addItem(text, key)
+        bind(self.format, o, "file_format")
+        form.addRow("Format", self.format)
+        self.batchsize = QSpinBox()
+        self.batchsize.setRange(1, 2**20)
+        self.batchsize.setToolTip("Patches written at once (progress and cancel go by batch)")
+        bind(self.batchsize, o, "batchsize")
+        form.addRow("Batch size", self.batchsize)
+        self.compression = QCheckBox("compress")
+        bind(self.compression, o, "compression")
+        form.addRow("Compression", self.compression)
+        self.save_labels = QCheckBox("also save label patches")
+        bind(self.save_labels, o, "save_labels")
+        form.addRow("Labels", self.save_labels)
+        self.plan_info = QLabel("The patch counts appear once the patches are planned.")
+        self.plan_info.setWordWrap(True)
+        form.addRow(self.plan_info)
+        buttons = QHBoxLayout()
+        self.run_button = QPushButton(icon("run"), "Run")
+        self.run_button.setToolTip("Write the dataset in the background")
+        self.run_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton(icon("cancel"), "Cancel")
+        self.cancel_button.setToolTip("Stop after the current batch; the file stays readable")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.open_button = QPushButton(icon("open"), "Open result")
+        self.open_button.setToolTip("Show the written dataset, one stack per class")
+        self.open_button.clicked.connect(self.open_result)
+        for b in (self.run_button, self.cancel_button, self.open_button):
+            buttons.addWidget(b)
+        form.addRow(buttons)
+        self.bar = QProgressBar()
+        form.addRow(self.bar)
+        self.status = QLabel("Ready.")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow(self.status)
+
+        self.worker: Any = None
+        self.cancel_event = threading.Event()
+        self.result: Any = None
+        self.error: Exception | None = None
+        self.data_ok = True
+        self._done = 0
+        self._pbar: Any = None
+        links.on_close(self._viewer_closing)
+        self._show_path(o.save_path)
+        self._ready()
+
+    # -- settings --------------------------------------------------------------------
+    def _show_path(self, path: str) -> None:
+        if self.path.text() != path:
+            self.path.setText(path)
+
+    def _path_edited(self) -> None:
+        self.recipe.output.save_path = self.path.text().strip()
+
+    def browse(self) -> None:
+        fmt = self.recipe.output.file_format
+        start = self.recipe.output.save_path or f"patches{SUFFIX[fmt]}"
+        path, _ = QFileDialog.getSaveFileName(self, "Dataset", start)
+        if path:
+            self.recipe.output.save_path = path
+
+    def show_plan(self, result: Any) -> None:
+        """Counts per class and size on disk of the planned dataset (before writing)."""
+        plan = result.plan
+        counts = ", ".join(f"class {c}: {n:,}" for c, n in plan.counts.items())
+        self.plan_info.setText(f"Will write {plan.total:,} patches ({counts}), about "
+                               f"{human_bytes(result.nbytes)} before compression.")
+
+    def set_data_ok(self, ok: bool) -> None:
+        """Run needs usable data (see the Data tab)."""
+        self.data_ok = ok
+        self._ready()
+
+    def _ready(self) -> None:
+        running = self.worker is not None
+        self.run_button.setEnabled(not running and self.data_ok)
+        self.cancel_button.setEnabled(running)
+        self.open_button.setEnabled(not running and self.result is not None)
+
+    # -- running ---------------------------------------------------------------------
+    def confirm_overwrite(self, path: str) -> bool:
+        """Ask before replacing an existing output."""
+        answer = QMessageBox.question(
+            self, "Replace the dataset?", f"{path} already exists. Replace it?")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def start(self) -> Any:
+        """Snapshot the recipe and layer data, then write the dataset in a worker.
+
+        Returns the started worker, or None if nothing was started.
+        """
+        if self.worker is not None:
+            return None
+        image_layer = self.data.image_layer()
+        if image_layer is None:
+            show_error("Create: pick an image (and matching labels) in the Data tab first.")
+            return None
+        self._path_edited()
+        recipe = self.recipe.snapshot()
+        path = recipe.output.save_path
+        if path and os.path.exists(path) and not recipe.output.overwrite:
+            if not self.confirm_overwrite(path):
+                self.status.setText("Not written: the output exists.")
+                return None
+            recipe.output.overwrite = True
+        mask_layer = self.data.mask_layer()
+        try:
+            job = dataset_job(recipe, image=image_layer.data,
+                              mask=None if mask_layer is None else mask_layer.data)
+        except (ValueError, OSError) as err:
+            show_error(f"Create: {err}")
+            self.status.setText(f"Not started: {err}")
+            return None
+        self.cancel_event = threading.Event()
+        self.result = self.error = None
+        self._done = 0
+        self.t0 = time.perf_counter()
+        self.worker = start_job(job, self.cancel_event)
+        self.worker.yielded.connect(self._on_progress)
+        self.worker.returned.connect(self._on_returned)
+        self.worker.errored.connect(self._on_error)
+        self.worker.finished.connect(self._on_finished)
+        self.bar.setRange(0, 0)  # busy until the first batch
+        self.status.setText(f"Planning and writing {Path(path).name}...")
+        self._ready()
+        self.worker.start()
+        return self.worker
+
+    def cancel(self) -> None:
+        """Stop after the current batch; the file keeps what was written, marked incomplete."""
+        if self.worker is None:
+            return
+        self.cancel_event.set()
+        self.worker.quit()
+        self.status.setText("Cancelling...")
+
+    def _viewer_closing(self) -> None:
+        self.cancel_event.set()
+        if self.worker is not None:
+            self.worker.quit()
+
+    def _on_progress(self, p: Any) -> None:
+        done, total = p
+        self._done = done
+        if self._pbar is None:
+            self._pbar = progress(total=total, desc="Creating patch dataset")
+        self._pbar.update(done - self._pbar.n)
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(done)
+        rate = done / max(time.perf_counter() - self.t0, 1e-9)
+        self.status.setText(f"{done:,} / {total:,} patches ({rate:,.0f} patches/s)")
+
+    def _on_returned(self, result: Any) -> None:
+        self.result = result
+
+    def _on_error(self, err: Exception) -> None:
+        self.error = err
+        show_error(f"Create failed: {type(err).__name__}: {err}")
+
+    def _on_finished(self) -> None:
+        elapsed = time.perf_counter() - self.t0
+        if self.error is not None:
+            self.status.setText(f"Failed: {self.error}")
+        elif self.result is None or not self.result.complete:
+            self.status.setText(f"Cancelled after {self._done:,} patches: the file holds exactly "
+                                "those, marked incomplete.")
+        else:
+            n = sum(self.result.counts.values())
+            self.status.setText(f"Done: {n:,} patches in {elapsed:.1f} s "
+                                f"({n / max(elapsed, 1e-9):,.0f} patches/s). "
+                                + self.result.summary().replace("\n", " "))
+            show_info(f"Patch dataset written to {self.result.path}")
+        if self._pbar is not None:
+            self._pbar.close()
+            self._pbar = None
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if self.result is not None and self.result.complete else 0)
+        self.worker = None
+        self._ready()
+        self.finished.emit()
+
+    def open_result(self) -> list:
+        """Show the written dataset (a stack per class) through the plugin's reader."""
+        if self.result is None:
+            return []
+        return self.viewer.open(str(self.result.path), plugin="napari-datatools")

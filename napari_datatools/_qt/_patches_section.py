@@ -1,0 +1,299 @@
+"""Patches section: patch settings, classes with pixel counts, overlay, counts and size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import napari
+import numpy as np
+from napari.utils.notifications import show_error
+from qtpy.QtCore import Qt, Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSpinBox,
+    QWidget,
+)
+from superqt.utils import qdebounced
+
+from ..recipe import Recipe, estimate_dataset_bytes, plan_from_recipe
+from ._binding import bind
+from ._connections import Connections
+from ._latest_worker import LatestWorker
+from ._viewer_data import current_z, set_visible, show_preview
+
+OVERLAY = "patch overlay"
+#: At most this many patches of one slice are drawn (evenly thinned beyond).
+MAX_DRAWN = 2000
+#: Colours of classes 0, 1, 2, ... when there is no Labels layer to take them from.
+CLASS_COLOURS = ["#ffb000", "#00c0ff", "#ff4fa0", "#7fff4f", "#b28cff", "#ff7f2a"]
+MODES = {"pixel": "every mask pixel", "grid": "grid with stride"}
+
+
+def human_bytes(n: float) -> str:
+    """``n`` bytes as a short text: '12.3 MB'."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"
+
+
+def class_pixel_counts(mask: Any) -> dict[int, int]:
+    """Pixels per label value of ``mask`` (every value present)."""
+    m = np.asarray(mask)
+    if m.dtype.kind in "ub" and m.size and int(m.max()) < 65536:
+        counts = np.bincount(m.ravel().astype(np.intp, copy=False))
+        values = np.flatnonzero(counts)
+        return dict(zip(values.tolist(), counts[values].tolist()))
+    values, counts = np.unique(m, return_counts=True)
+    return dict(zip(values.tolist(), counts.tolist()))
+
+
+@dataclass
+class PlanResult:
+    """What the section shows: the plan, the mask's classes and the dataset size."""
+
+    plan: Any
+    class_counts: dict[int, int]
+    nbytes: int
+    patchsize: int
+
+
+def compute_plan(recipe: Recipe, image: Any, mask: Any) -> PlanResult:
+    """Plan the patches of the whole volume (runs in a worker thread on a snapshot)."""
+    plan = plan_from_recipe(recipe, image, mask)
+    counts = {} if mask is None else class_pixel_counts(mask)
+    mask_dtype = np.uint8 if mask is None else np.dtype(mask.dtype)
+    nbytes = estimate_dataset_bytes(recipe, plan, mask_dtype)
+    return PlanResult(plan, counts, nbytes, recipe.patches.patchsize)
+
+
+class PatchesSection(QWidget):
+    """Edits ``recipe.patches``; shows the planned patches before anything is written.
+
+    Planning the whole volume runs in a background thread (latest change wins);
+    the patches of the current slice are drawn as square outlines coloured by
+    class. ``plan_ready`` is emitted with each new :class:`PlanResult`.
+    """
+
+    plan_ready = Signal(object)
+    DEBOUNCE_MS = 100
+
+    def __init__(
+        self, viewer: napari.Viewer, recipe: Recipe, data: Any, links: Connections
+    ) -> None:
+        super().__init__()
+        self.viewer, self.recipe, self.data = viewer, recipe, data
+        p = recipe.patches
+        form = QFormLayout(self)
+        self.patchsize = QSpinBox()
+        self.patchsize.setRange(1, 4096)
+        self.patchsize.setSuffix(" px")
+        self.patchsize.setToolTip("Side of the square patches")
+        bind(self.patchsize, p, "patchsize")
+        form.addRow("Patch size", self.patchsize)
+        self.mode = QComboBox()
+        for key, text in MODES.items():
+            self.mode.addItem(text, key)
+        self.mode.setToolTip("Centre a patch on every pixel of each class, or on a regular grid")
+        bind(self.mode, p, "mode")
+        form.addRow("Centres", self.mode)
+        self.stride = QSpinBox()
+        self.stride.setRange(1, 4096)
+        self.stride.setSuffix(" px")
+        bind(self.stride, p, "stride")
+        form.addRow("Grid stride", self.stride)
+        self.max_per_class = QSpinBox()
+        self.max_per_class.setRange(0, 2**31 - 1)
+        self.max_per_class.setSpecialValueText("all")
+        self.max_per_class.setToolTip("Draw at most N patches per class at random (balancing)")
+        bind(self.max_per_class, p, "max_per_class",
+             to_recipe=lambda v: None if v == 0 else v, to_widget=lambda v: v or 0)
+        form.addRow("N per class", self.max_per_class)
+        self.mirrored = QCheckBox("mirror at the borders (else zeros)")
+        bind(self.mirrored, p, "mirrored")
+        form.addRow("Edges", self.mirrored)
+        self.random_order = QCheckBox("shuffle the patches")
+        bind(self.random_order, p, "random_order")
+        form.addRow("Order", self.random_order)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        bind(self.seed, p, "seed")
+        form.addRow("Seed", self.seed)
+        self.classes = QListWidget()
+        self.classes.setMaximumHeight(120)
+        self.classes.setToolTip("Mask values and their pixels; uncheck a class to leave it out")
+        self.classes.itemChanged.connect(self._classes_edited)
+        form.addRow("Classes", self.classes)
+        self.summary = QLabel("Pick an image in the Data tab.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow(self.summary)
+        self.slice_info = QLabel()
+        self.slice_info.setWordWrap(True)
+        form.addRow(self.slice_info)
+
+        self.result: PlanResult | None = None
+        self.active = False
+        self._create = False
+        self._waiting = False
+        self._worker = LatestWorker(compute_plan, self._on_plan, self._on_plan_error, self)
+        links.on_close(self._worker.close)
+        p.events.connect(lambda *_: self.request_plan(create=True))
+        p.events.mode.connect(self._enable_dependent)
+        p.events.class_list.connect(self._check_classes)
+        recipe.output.events.save_labels.connect(lambda *_: self.request_plan())
+        links.connect(viewer.dims.events.current_step, self._on_step)
+        self._enable_dependent()
+
+    def _enable_dependent(self, *_: Any) -> None:
+        self.stride.setEnabled(self.recipe.patches.mode == "grid")
+
+    # -- scheduling ------------------------------------------------------------------
+    def set_active(self, on: bool) -> None:
+        """The overlay is drawn (and shown) only while this section is shown."""
+        self.active = on
+        set_visible(self.viewer, (OVERLAY,), on)
+        if on:
+            self.request_plan(create=True)
+
+    def data_changed(self) -> None:
+        """The chosen layers changed: re-plan (from the event loop)."""
+        self.result = None
+        self.request_plan(create=True)
+
+    def request_plan(self, create: bool = False) -> None:
+        """Re-plan shortly (changes within ``DEBOUNCE_MS`` are merged)."""
+        self._create |= create
+        self._waiting = True
+        self._debounced()
+
+    @qdebounced(timeout=DEBOUNCE_MS)
+    def _debounced(self) -> None:
+        self._waiting = False
+        image_layer = self.data.image_layer()
+        if image_layer is None:
+            self.summary.setText("Pick an image (and labels) in the Data tab.")
+            self.classes.clear()
+            return
+        mask_layer = self.data.mask_layer()
+        self.summary.setText("Planning patches...")
+        self._worker.submit(self.recipe.snapshot(), image_layer.data,
+                            None if mask_layer is None else mask_layer.data)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a new plan is being computed or waits to be."""
+        return self._worker.busy or self._waiting
+
+    def _on_plan_error(self, err: Exception) -> None:
+        self.result = None
+        self.summary.setText(f"Cannot plan: {err}")
+        if not isinstance(err, ValueError):
+            show_error(f"Patch planning failed: {err}")
+
+    def _on_plan(self, result: PlanResult) -> None:
+        self.result = result
+        plan = result.plan
+        counts = ", ".join(f"class {c}: {n:,}" for c, n in plan.counts.items())
+        text = (f"{plan.total:,} patches of {result.patchsize} x {result.patchsize} "
+                f"({counts}); about {human_bytes(result.nbytes)} uncompressed on disk.")
+        if plan.missing_classes:
+            missing = ", ".join(map(str, plan.missing_classes))
+            text += f" Not in the mask: class {missing}."
+        self.summary.setText(text)
+        self._show_classes(result.class_counts)
+        self.draw_overlay(create=self._create)
+        self._create = False
+        self.plan_ready.emit(result)
+
+    def _on_step(self, *_: Any) -> None:
+        self.draw_overlay(create=False)  # a slice change never adds layers
+
+    # -- classes ---------------------------------------------------------------------
+    def _show_classes(self, counts: dict[int, int]) -> None:
+        self.classes.blockSignals(True)
+        self.classes.clear()
+        for value, n in counts.items():
+            item = QListWidgetItem(f"{value}: {n:,} pixels")
+            item.setData(Qt.ItemDataRole.UserRole, value)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            self.classes.addItem(item)
+        self.classes.blockSignals(False)
+        self._check_classes()
+
+    def _check_classes(self, *_: Any) -> None:
+        chosen = self.recipe.patches.class_list
+        self.classes.blockSignals(True)
+        for i in range(self.classes.count()):
+            item = self.classes.item(i)
+            on = chosen is None or item.data(Qt.ItemDataRole.UserRole) in chosen
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+        self.classes.blockSignals(False)
+
+    def _classes_edited(self, *_: Any) -> None:
+        items = [self.classes.item(i) for i in range(self.classes.count())]
+        chosen = [it.data(Qt.ItemDataRole.UserRole) for it in items
+                  if it.checkState() == Qt.CheckState.Checked]
+        self.recipe.patches.class_list = None if len(chosen) == len(items) else chosen
+
+    # -- overlay ---------------------------------------------------------------------
+    def _colours(self, classes: np.ndarray) -> np.ndarray:
+        """RGBA per point: the Labels layer's colour of the class, else a fixed palette."""
+        from napari.utils.colormaps.standardize_color import transform_color
+
+        mask_layer = self.data.mask_layer()
+        palette = {}
+        for c in np.unique(classes).tolist():
+            colour = None
+            if mask_layer is not None and c != 0:
+                colour = np.asarray(mask_layer.get_color(c), float)
+            if colour is None or colour[3] == 0:
+                colour = transform_color(CLASS_COLOURS[c % len(CLASS_COLOURS)])[0]
+            palette[c] = colour
+        out = np.ones((len(classes), 4))
+        for c, colour in palette.items():
+            out[classes == c] = colour
+        return out
+
+    def overlay_points(self, z: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+        """Centres (Z, Y, X) or (Y, X) and classes of slice ``z`` to draw, and the total."""
+        per_class = self.result.plan.centres_in_slice(z or 0)
+        pts = [np.asarray(v, float).reshape(-1, 2) for v in per_class.values()]
+        cls = [np.full(len(v), c) for c, v in zip(per_class, pts)]
+        centres = np.concatenate(pts) if pts else np.zeros((0, 2))
+        classes = np.concatenate(cls).astype(int) if cls else np.zeros(0, int)
+        total = len(centres)
+        if total > MAX_DRAWN:
+            keep = np.linspace(0, total - 1, MAX_DRAWN).round().astype(int)
+            centres, classes = centres[keep], classes[keep]
+        if z is not None:
+            centres = np.column_stack([np.full(len(centres), float(z)), centres])
+        return centres, classes, total
+
+    def draw_overlay(self, create: bool = False) -> Any:
+        """Outline this slice's patches, coloured by class, thinned to ``MAX_DRAWN``."""
+        layer = self.data.image_layer()
+        if not self.active or self.result is None or layer is None:
+            return None
+        z = current_z(self.viewer, layer)
+        centres, classes, total = self.overlay_points(z)
+        drawn = len(centres)
+        where = "this slice" if z is None else f"slice {z}"
+        self.slice_info.setText(
+            f"{total:,} patches centred in {where}"
+            + ("." if drawn == total else f"; {drawn:,} of them drawn."))
+        return show_preview(
+            self.viewer, OVERLAY, centres, "points", create,
+            features={"class": classes}, symbol="square", size=self.result.patchsize,
+            face_color="transparent", border_color=self._colours(classes),
+            border_width=0.06, border_width_is_relative=True,
+            scale=tuple(layer.scale[-centres.shape[1]:]),
+            translate=tuple(layer.translate[-centres.shape[1]:]),
+        )

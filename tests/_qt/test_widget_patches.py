@@ -1,0 +1,132 @@
+"""Patches tab: settings drive the plan, the class list, the overlay and the size shown."""
+
+import numpy as np
+import pytest
+from qtpy.QtCore import Qt
+
+from napari_datatools._qt import DataToolsWidget
+from napari_datatools._qt._patches_section import MAX_DRAWN, OVERLAY, human_bytes
+from napari_datatools._sample_data import make_sample_arrays
+from napari_datatools.recipe import estimate_dataset_bytes, plan_from_recipe
+
+
+@pytest.fixture
+def setup(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels, name="cells labels")
+    widget = DataToolsWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Data Tools")
+    widget.recipe.patches.patchsize = 8
+    widget.show_tab("Patches")
+    _settle(qtbot, widget)
+    return viewer, widget, image, labels
+
+
+def _settle(qtbot, widget):
+    qtbot.waitUntil(lambda: not widget.patches.busy and widget.patches.result is not None,
+                    timeout=10000)
+
+
+def _expected_overlay(widget, image, labels, z):
+    plan = plan_from_recipe(widget.recipe, image, labels)
+    per_class = plan.centres_in_slice(z)
+    centres = np.concatenate([np.asarray(v).reshape(-1, 2) for v in per_class.values()])
+    classes = np.concatenate([np.full(len(v), c) for c, v in per_class.items()])
+    return plan, centres, classes
+
+
+def test_overlay_is_the_plan_of_the_current_slice(setup, qtbot):
+    viewer, widget, image, labels = setup
+    tab, p = widget.patches, widget.recipe.patches
+    tab.mode.setCurrentIndex(tab.mode.findData("grid"))
+    tab.stride.setValue(8)
+    assert (p.mode, p.stride) == ("grid", 8) and tab.stride.isEnabled()
+    _settle(qtbot, widget)
+    for z in (0, 2):
+        viewer.dims.set_current_step(0, z)
+        plan, centres, classes = _expected_overlay(widget, image, labels, z)
+        layer = viewer.layers[OVERLAY]
+        np.testing.assert_array_equal(layer.data[:, 1:], centres)
+        assert np.all(layer.data[:, 0] == z)
+        np.testing.assert_array_equal(layer.features["class"], classes)
+        assert np.all(layer.size == 8) and set(layer.symbol) == {layer.symbol[0]}
+        assert f"{len(centres):,} patches centred in slice {z}." == tab.slice_info.text()
+    # colours follow the Labels layer's colours of the classes
+    mask = viewer.layers["cells labels"]
+    for c in (1, 2):
+        rows = layer.features["class"].to_numpy() == c
+        np.testing.assert_allclose(layer.border_color[rows][0], mask.get_color(c), atol=1e-6)
+
+
+def test_counts_size_and_classes_are_shown_before_writing(setup, qtbot):
+    viewer, widget, image, labels = setup
+    tab = widget.patches
+    tab.max_per_class.setValue(5)
+    assert widget.recipe.patches.max_per_class == 5
+    _settle(qtbot, widget)
+    plan = plan_from_recipe(widget.recipe, image, labels)
+    assert plan.total == 20
+    size = human_bytes(estimate_dataset_bytes(widget.recipe, plan))
+    text = tab.summary.text()
+    assert text.startswith("20 patches of 8 x 8 (class 0: 5, class 1: 5, class 2: 5, class 3: 5)")
+    assert size in text
+    assert "Will write 20 patches" in widget.create.plan_info.text()
+    values, counts = np.unique(labels, return_counts=True)
+    assert [tab.classes.item(i).text() for i in range(tab.classes.count())] == [
+        f"{v}: {c:,} pixels" for v, c in zip(values, counts)]
+    widget.create.save_labels.setChecked(True)  # label patches make the dataset bigger
+    _settle(qtbot, widget)
+    bigger = estimate_dataset_bytes(widget.recipe, plan)
+    assert human_bytes(bigger) in tab.summary.text() and bigger > 0
+
+
+def test_unchecking_a_class_leaves_it_out(setup, qtbot):
+    viewer, widget, image, labels = setup
+    tab = widget.patches
+    tab.classes.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert widget.recipe.patches.class_list == [1, 2, 3]
+    _settle(qtbot, widget)
+    assert set(tab.result.plan.counts) == {1, 2, 3}
+    assert set(viewer.layers[OVERLAY].features["class"]) <= {1, 2, 3}
+    widget.recipe.patches.class_list = None  # e.g. a loaded recipe
+    assert all(tab.classes.item(i).checkState() == Qt.CheckState.Checked
+               for i in range(tab.classes.count()))
+
+
+def test_every_control_writes_the_recipe(setup):
+    viewer, widget, image, labels = setup
+    tab, p = widget.patches, widget.recipe.patches
+    tab.patchsize.setValue(12)
+    tab.mirrored.setChecked(False)
+    tab.random_order.setChecked(False)
+    tab.seed.setValue(9)
+    assert (p.patchsize, p.mirrored, p.random_order, p.seed) == (12, False, False, 9)
+    p.patchsize, p.mode, p.max_per_class = 6, "grid", None
+    assert tab.patchsize.value() == 6 and tab.mode.currentData() == "grid"
+    assert tab.max_per_class.text() == "all"
+
+
+def test_too_many_patches_are_thinned(setup, qtbot):
+    viewer, widget, image, labels = setup
+    widget.recipe.patches.mode = "pixel"
+    _settle(qtbot, widget)
+    z = viewer.dims.current_step[0]
+    layer = viewer.layers[OVERLAY]
+    assert len(layer.data) == min(48 * 64, MAX_DRAWN)
+    if 48 * 64 > MAX_DRAWN:
+        assert f"{48 * 64:,} patches centred in slice {z}; {MAX_DRAWN:,} of them drawn." == \
+            widget.patches.slice_info.text()
+
+
+def test_overlay_hides_with_the_tab_and_closing_is_clean(setup, qtbot):
+    viewer, widget, image, labels = setup
+    widget.show_tab("Data")
+    assert not viewer.layers[OVERLAY].visible
+    widget.show_tab("Patches")
+    assert viewer.layers[OVERLAY].visible
+    widget.recipe.patches.patchsize = 10  # a plan is pending while the viewer closes
+    viewer.close()
+    qtbot.wait(300)
+    assert len(viewer.layers) == 0
