@@ -106,6 +106,8 @@ class CreateSection(QWidget):
 
         self.worker: Any = None
         self.cancel_event = threading.Event()
+        self.job_ended = threading.Event()
+        self.job_ended.set()
         self.result: Any = None
         self.error: Exception | None = None
         self.data_ok = True
@@ -182,11 +184,11 @@ class CreateSection(QWidget):
             show_error(f"Create: {err}")
             self.status.setText(f"Not started: {err}")
             return None
-        self.cancel_event = threading.Event()
+        self.cancel_event, self.job_ended = threading.Event(), threading.Event()
         self.result = self.error = None
         self._done = 0
         self.t0 = time.perf_counter()
-        self.worker = start_job(job, self.cancel_event)
+        self.worker = start_job(job, self.cancel_event, self.job_ended)
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_error)
@@ -205,10 +207,12 @@ class CreateSection(QWidget):
         self.worker.quit()
         self.status.setText("Cancelling...")
 
-    def _viewer_closing(self) -> None:
+    def _viewer_closing(self, timeout: float = 5.0) -> None:
+        """Cancel a running job and wait (up to ``timeout`` s) until its file is closed."""
         self.cancel_event.set()
         if self.worker is not None:
             self.worker.quit()
+        self.job_ended.wait(timeout)
 
     def _on_progress(self, p: Any) -> None:
         done, total = p

@@ -44,12 +44,12 @@ class DataToolsWidget(QWidget):
         self.data = DataSection(napari_viewer, self.recipe, links)
         self.augment = AugmentSection(napari_viewer, self.recipe, self.data, links)
         self.patches = PatchesSection(napari_viewer, self.recipe, self.data, links)
-        self.create = CreateSection(napari_viewer, self.recipe, self.data, links)
+        self.create_section = CreateSection(napari_viewer, self.recipe, self.data, links)
         self.export = ExportSection(napari_viewer, self.recipe)
-        self.patches.plan_ready.connect(self.create.show_plan)
+        self.patches.plan_ready.connect(self.create_section.show_plan)
         self.sections: dict[str, QWidget] = {
             "Data": self.data, "Augment": self.augment, "Patches": self.patches,
-            "Create": self.create, "Export": self.export,
+            "Create": self.create_section, "Export": self.export,
         }
         self.tabs = QTabWidget()
         for name, section in self.sections.items():
@@ -68,12 +68,13 @@ class DataToolsWidget(QWidget):
         current = self.tabs.tabText(self.tabs.currentIndex())
         self.augment.set_active(current == "Augment")
         self.patches.set_active(current == "Patches")
+        self.patches.set_planning(current in ("Patches", "Create"))
 
     def _data_changed(self, ok: bool) -> None:
         """Sections that need data are disabled while the data does not fit."""
         self.augment.setEnabled(ok)
         self.patches.setEnabled(ok)
-        self.create.set_data_ok(ok)
+        self.create_section.set_data_ok(ok)
         self.patches.data_changed()
         self._tab_changed()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable
 
 from napari.qt.threading import thread_worker
@@ -28,6 +29,8 @@ class LatestWorker(QObject):
         self._function, self._on_result, self._on_error = function, on_result, on_error
         self._pending: tuple | None = None
         self._running: Any = None
+        self._idle = threading.Event()
+        self._idle.set()
         self.closed = False
 
     @property
@@ -43,14 +46,25 @@ class LatestWorker(QObject):
         if self._running is None:
             self._start_pending()
 
-    def close(self) -> None:
-        """Drop waiting requests and ignore the result of the running one."""
+    def close(self, timeout: float = 5.0) -> bool:
+        """Drop waiting requests, ignore the running one's result and wait for it to end.
+
+        Returns whether no computation is left running after ``timeout`` seconds.
+        """
         self.closed = True
         self._pending = None
+        return self._idle.wait(timeout)
+
+    def _run(self, *args: Any) -> Any:
+        try:
+            return self._function(*args)
+        finally:
+            self._idle.set()
 
     def _start_pending(self) -> None:
         args, self._pending = self._pending, None
-        worker = thread_worker(self._function, start_thread=False)(*args)
+        self._idle.clear()
+        worker = thread_worker(self._run, start_thread=False, ignore_errors=True)(*args)
         worker.returned.connect(self._returned)
         worker.errored.connect(self._errored)
         worker.finished.connect(self._finished)

@@ -141,6 +141,8 @@ class PatchesSection(QWidget):
 
         self.result: PlanResult | None = None
         self.active = False
+        self.planning = False
+        self._stale = True
         self._create = False
         self._waiting = False
         self._worker = LatestWorker(compute_plan, self._on_plan, self._on_plan_error, self)
@@ -158,10 +160,19 @@ class PatchesSection(QWidget):
     # -- scheduling ------------------------------------------------------------------
     def set_active(self, on: bool) -> None:
         """The overlay is drawn (and shown) only while this section is shown."""
+        if on == self.active:
+            return
         self.active = on
         set_visible(self.viewer, (OVERLAY,), on)
         if on:
-            self.request_plan(create=True)
+            self._create = True
+            self.draw_overlay(create=True)
+
+    def set_planning(self, on: bool) -> None:
+        """Plans are computed only while someone looks at them (Patches or Create tab)."""
+        self.planning = on
+        if on and self._stale:
+            self.request_plan(create=self.active)
 
     def data_changed(self) -> None:
         """The chosen layers changed: re-plan (from the event loop)."""
@@ -171,12 +182,16 @@ class PatchesSection(QWidget):
     def request_plan(self, create: bool = False) -> None:
         """Re-plan shortly (changes within ``DEBOUNCE_MS`` are merged)."""
         self._create |= create
+        self._stale = True
+        if not self.planning:
+            return
         self._waiting = True
         self._debounced()
 
     @qdebounced(timeout=DEBOUNCE_MS)
     def _debounced(self) -> None:
         self._waiting = False
+        self._stale = False
         image_layer = self.data.image_layer()
         if image_layer is None:
             self.summary.setText("Pick an image (and labels) in the Data tab.")

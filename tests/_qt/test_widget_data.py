@@ -75,11 +75,11 @@ def test_shape_mismatch_is_shown_and_disables_the_other_tabs(setup):
     assert data.mask_layer() is None and data.image_layer() is None
     for name in ("Augment", "Patches"):
         assert not widget.sections[name].isEnabled(), name
-    assert not widget.create.run_button.isEnabled()
-    assert widget.sections["Export"].isEnabled() and widget.create.path.isEnabled()
+    assert not widget.create_section.run_button.isEnabled()
+    assert widget.sections["Export"].isEnabled() and widget.create_section.path.isEnabled()
     data.mask_picker.select(None)
     assert data.ok and widget.augment.isEnabled() and data.mask_layer() is None
-    assert widget.create.run_button.isEnabled()
+    assert widget.create_section.run_button.isEnabled()
 
 
 def test_rgb_or_4d_images_are_refused(setup):

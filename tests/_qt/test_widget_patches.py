@@ -72,11 +72,11 @@ def test_counts_size_and_classes_are_shown_before_writing(setup, qtbot):
     text = tab.summary.text()
     assert text.startswith("20 patches of 8 x 8 (class 0: 5, class 1: 5, class 2: 5, class 3: 5)")
     assert size in text
-    assert "Will write 20 patches" in widget.create.plan_info.text()
+    assert "Will write 20 patches" in widget.create_section.plan_info.text()
     values, counts = np.unique(labels, return_counts=True)
     assert [tab.classes.item(i).text() for i in range(tab.classes.count())] == [
         f"{v}: {c:,} pixels" for v, c in zip(values, counts)]
-    widget.create.save_labels.setChecked(True)  # label patches make the dataset bigger
+    widget.create_section.save_labels.setChecked(True)  # label patches make the dataset bigger
     _settle(qtbot, widget)
     bigger = estimate_dataset_bytes(widget.recipe, plan)
     assert human_bytes(bigger) in tab.summary.text() and bigger > 0

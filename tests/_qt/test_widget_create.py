@@ -1,0 +1,183 @@
+"""Create tab: the dataset is written in the background; cancel, errors, overwrite, close."""
+
+import threading
+import time
+
+import h5py
+import numpy as np
+import pytest
+import zarr
+from qtpy.QtCore import QThreadPool
+
+from napari_datatools._qt import DataToolsWidget
+from napari_datatools._qt import _create_section
+from napari_datatools._sample_data import make_sample_arrays
+from napari_datatools.recipe import plan_from_recipe
+
+
+@pytest.fixture
+def setup(make_napari_viewer):
+    viewer = make_napari_viewer()
+    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels, name="cells labels")
+    widget = DataToolsWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Data Tools")
+    widget.show_tab("Create")
+    return viewer, widget, image, labels
+
+
+def _wait_done(qtbot, c, timeout=30000):
+    qtbot.waitUntil(lambda: c.worker is None, timeout=timeout)
+
+
+def test_run_writes_the_dataset_in_the_background(setup, qtbot, tmp_path):
+    viewer, widget, image, labels = setup
+    c, r = widget.create_section, widget.recipe
+    r.patches.patchsize, r.patches.max_per_class = 12, 30
+    c.path.setText(str(tmp_path / "out.h5"))
+    c.path.editingFinished.emit()
+    c.batchsize.setValue(16)
+    c.save_labels.setChecked(True)
+    assert (r.output.save_path, r.output.batchsize, r.output.save_labels) == (
+        str(tmp_path / "out.h5"), 16, True)
+    progress = []
+    c.run_button.click()
+    assert c.worker is not None and not c.run_button.isEnabled() and c.cancel_button.isEnabled()
+    c.worker.yielded.connect(progress.append)
+    _wait_done(qtbot, c)
+    assert progress and progress[-1] == (120, 120)
+    assert c.status.text().startswith("Done: 120 patches in ") and "patches/s" in c.status.text()
+    assert c.run_button.isEnabled() and c.open_button.isEnabled()
+    plan = plan_from_recipe(r, image, labels)
+    with h5py.File(tmp_path / "out.h5", "r") as f:
+        assert f.attrs["complete"]
+        for cls in (0, 1, 2, 3):
+            patches, centres = f[f"class_{cls}"][:], f[f"class_{cls}_centres"][:]
+            assert patches.shape == (30, 1, 12, 12)
+            np.testing.assert_array_equal(np.sort(centres, axis=0),
+                                          np.sort(plan.centres[cls], axis=0))
+            z, y, x = centres[0]
+            np.testing.assert_array_equal(patches[0, 0], image[z, y - 6:y + 6, x - 6:x + 6]) \
+                if 6 <= y <= 48 - 6 and 6 <= x <= 64 - 6 else None
+            assert np.all(f[f"class_{cls}_labels"][:, 0, 6, 6] == cls)
+    layers = c.open_result()
+    assert {layer.name for layer in layers} >= {"class_0", "class_1", "class_2", "class_3"}
+    assert viewer.layers["class_1"].data.shape == (30, 12, 12)
+
+
+def test_zarr_without_compression_and_the_recipe_snapshot(setup, qtbot, tmp_path):
+    viewer, widget, image, labels = setup
+    c, r = widget.create_section, widget.recipe
+    r.patches.patchsize, r.patches.max_per_class = 8, 4
+    r.output.save_path = str(tmp_path / "out.zarr")
+    c.format.setCurrentIndex(c.format.findData("zarr"))
+    c.compression.setChecked(False)
+    assert (r.output.file_format, r.output.compression) == ("zarr", False)
+    c.start()
+    r.patches.patchsize = 20  # edits during a run do not reach the running job
+    _wait_done(qtbot, c)
+    group = zarr.open_group(str(tmp_path / "out.zarr"), mode="r")
+    assert group["class_2"].shape == (4, 1, 8, 8)
+    assert not group["class_2"].compressors
+
+
+def test_existing_output_is_replaced_only_when_confirmed(setup, qtbot, tmp_path):
+    viewer, widget, image, labels = setup
+    c, r = widget.create_section, widget.recipe
+    r.patches.patchsize, r.patches.max_per_class = 8, 2
+    r.output.save_path = str(tmp_path / "out.h5")
+    (tmp_path / "out.h5").write_bytes(b"keep me")
+    asked = []
+    c.confirm_overwrite = lambda path: asked.append(path) or False
+    assert c.start() is None and asked == [str(tmp_path / "out.h5")]
+    assert (tmp_path / "out.h5").read_bytes() == b"keep me"
+    assert "exists" in c.status.text()
+    c.confirm_overwrite = lambda path: True
+    assert c.start() is not None
+    _wait_done(qtbot, c)
+    with h5py.File(tmp_path / "out.h5", "r") as f:
+        assert f["class_3"].shape == (2, 1, 8, 8)
+    assert r.output.overwrite is False  # the question does not change the recipe
+
+
+def _slow_job(monkeypatch, started, fail=False):
+    """The real job, slowed down per batch (so cancel and close land mid-run)."""
+    real = _create_section.dataset_job
+
+    def slow(recipe, image=None, mask=None):
+        job = real(recipe, image=image, mask=mask)
+
+        def gen():
+            try:
+                for i, p in enumerate(job):
+                    started.set()
+                    if fail and i == 2:
+                        raise OSError("disk full")
+                    time.sleep(0.02)
+                    yield p
+            finally:
+                job.close()
+
+        return gen()
+
+    monkeypatch.setattr(_create_section, "dataset_job", slow)
+
+
+def test_cancel_stops_within_a_second_and_leaves_a_consistent_file(
+        setup, qtbot, tmp_path, monkeypatch):
+    viewer, widget, image, labels = setup
+    c, r = widget.create_section, widget.recipe
+    r.patches.patchsize, r.output.batchsize = 16, 8
+    r.output.save_path = str(tmp_path / "big.h5")
+    started = threading.Event()
+    _slow_job(monkeypatch, started)
+    c.start()
+    qtbot.waitUntil(lambda: c.bar.value() >= 16, timeout=10000)
+    t0 = time.monotonic()
+    c.cancel_button.click()
+    _wait_done(qtbot, c, timeout=1000)
+    assert time.monotonic() - t0 < 1.0
+    assert c.status.text().startswith("Cancelled after") and c.run_button.isEnabled()
+    with h5py.File(tmp_path / "big.h5", "r") as f:
+        assert not f.attrs["complete"]
+        written = sum(len(f[k]) for k in f if not k.endswith("_centres"))
+        assert 16 <= written < 3 * 48 * 64
+
+
+def test_errors_are_notified_and_the_tab_returns_to_ready(
+        setup, qtbot, tmp_path, monkeypatch):
+    viewer, widget, image, labels = setup
+    c, r = widget.create_section, widget.recipe
+    errors = []
+    monkeypatch.setattr(_create_section, "show_error", errors.append)
+    r.output.save_path = ""  # checked before starting
+    assert c.start() is None and "save_path" in errors[-1] and c.run_button.isEnabled()
+    (tmp_path / "afile").write_text("")
+    r.output.save_path = str(tmp_path / "afile" / "out.h5")
+    assert c.start() is None and "is a file" in errors[-1]
+    r.patches.patchsize, r.output.batchsize = 8, 4
+    r.output.save_path = str(tmp_path / "fails.h5")
+    _slow_job(monkeypatch, threading.Event(), fail=True)  # fails in the worker
+    assert c.start() is not None
+    _wait_done(qtbot, c)
+    assert errors[-1] == "Create failed: OSError: disk full"
+    assert c.status.text() == "Failed: disk full"
+    assert c.run_button.isEnabled() and not c.cancel_button.isEnabled()
+
+
+def test_closing_the_viewer_during_a_run_cancels_it(setup, qtbot, tmp_path, monkeypatch):
+    viewer, widget, image, labels = setup
+    r = widget.recipe
+    r.patches.patchsize, r.output.batchsize = 16, 8
+    r.output.save_path = str(tmp_path / "closed.h5")
+    started = threading.Event()
+    _slow_job(monkeypatch, started)
+    widget.create_section.start()
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    t0 = time.monotonic()
+    viewer.close()
+    assert QThreadPool.globalInstance().waitForDone(3000)
+    assert time.monotonic() - t0 < 2.0
+    with h5py.File(tmp_path / "closed.h5", "r") as f:
+        assert not f.attrs["complete"]

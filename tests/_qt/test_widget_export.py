@@ -1,0 +1,133 @@
+"""Export tab: recipe JSON round trip through the widgets, script, console."""
+
+import json
+
+import numpy as np
+import pytest
+from qtpy.QtWidgets import QApplication
+
+from napari_datatools._qt import DataToolsWidget
+from napari_datatools._qt import _export_section
+from napari_datatools._qt._augment_section import IMAGE_LAYER
+from napari_datatools._sample_data import make_sample_arrays
+from napari_datatools.recipe import Recipe, preview_sample, run_dataset, to_script
+
+
+@pytest.fixture
+def setup(make_napari_viewer):
+    viewer = make_napari_viewer()
+    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels, name="cells labels")
+    widget = DataToolsWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Data Tools")
+    return viewer, widget, image, labels
+
+
+def _edit_everything(widget, tmp_path):
+    """Set a non-default value in every section through the controls."""
+    aug, c = widget.augment.controls, widget.create_section
+    aug["rotation_range"].setValue(12.5)
+    aug["zoom_range"].setValue((0.9, 1.3))
+    aug["spline_warp"].setChecked(True)
+    aug["warp_sigma"].setValue(3.0)
+    aug["fill_mode"].setCurrentText("reflect")
+    aug["crop_size"].setValue(40)
+    aug["seed"].setValue(5)
+    widget.patches.mode.setCurrentIndex(widget.patches.mode.findData("grid"))
+    widget.patches.stride.setValue(20)
+    widget.patches.max_per_class.setValue(7)
+    c.format.setCurrentIndex(c.format.findData("zarr"))
+    c.path.setText(str(tmp_path / "p.zarr"))
+    c.path.editingFinished.emit()
+    c.batchsize.setValue(64)
+    c.save_labels.setChecked(True)
+
+
+def test_recipe_round_trip_widget_json_widget_is_lossless(setup, tmp_path):
+    viewer, widget, image, labels = setup
+    _edit_everything(widget, tmp_path)
+    widget.recipe.patches.class_list = [1, 3]
+    widget.export.save(str(tmp_path / "recipe.json"))
+    saved = json.loads((tmp_path / "recipe.json").read_text())
+    assert saved["augment"]["rotation_range"] == 12.5 and saved["output"]["file_format"] == "zarr"
+    assert saved["data"]["image"]["layer"] == "cells"
+    other = DataToolsWidget(viewer)
+    viewer.window.add_dock_widget(other, name="second")
+    assert other.recipe != widget.recipe
+    other.export.load(str(tmp_path / "recipe.json"))
+    assert other.recipe.to_dict() == widget.recipe.to_dict()
+    # every control shows the loaded values
+    for name, control in widget.augment.controls.items():
+        theirs = other.augment.controls[name]
+        value = control.isChecked() if hasattr(control, "isChecked") else (
+            control.currentText() if hasattr(control, "currentText") else control.value())
+        assert value == (theirs.isChecked() if hasattr(theirs, "isChecked") else (
+            theirs.currentText() if hasattr(theirs, "currentText") else theirs.value())), name
+    for name in ("patchsize", "stride", "max_per_class", "seed"):
+        assert getattr(other.patches, name).value() == getattr(widget.patches, name).value()
+    assert other.patches.mode.currentData() == "grid"
+    c = other.create_section
+    assert (c.path.text(), c.format.currentData(), c.batchsize.value(),
+            c.save_labels.isChecked()) == (str(tmp_path / "p.zarr"), "zarr", 64, True)
+    # and saving again gives the same file
+    other.export.save(str(tmp_path / "again.json"))
+    assert (tmp_path / "again.json").read_text() == (tmp_path / "recipe.json").read_text()
+
+
+def test_loading_a_recipe_redraws_the_preview(setup, qtbot, tmp_path):
+    viewer, widget, image, labels = setup
+    widget.show_tab("Augment")
+    recipe = Recipe()
+    recipe.augment.rotation_range, recipe.augment.seed = 33.0, 4
+    recipe.save(tmp_path / "r.json")
+    widget.export.load(str(tmp_path / "r.json"))
+    z = viewer.dims.current_step[0]
+    x, _, _ = preview_sample(recipe, image[z], labels[z], 0)
+    qtbot.waitUntil(lambda: np.array_equal(viewer.layers[IMAGE_LAYER].data, x), timeout=5000)
+
+
+def test_a_bad_recipe_file_is_reported_and_changes_nothing(setup, tmp_path, monkeypatch):
+    viewer, widget, image, labels = setup
+    errors = []
+    monkeypatch.setattr(_export_section, "show_error", errors.append)
+    monkeypatch.setattr(_export_section.QFileDialog, "getOpenFileName",
+                        lambda *a, **k: (str(tmp_path / "bad.json"), ""))
+    data = Recipe().to_dict()
+    data["augment"]["rotation_range"] = "a lot"
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    before = widget.recipe.to_dict()
+    widget.export.buttons["open"].click()
+    assert len(errors) == 1 and "augment.rotation_range" in errors[0]
+    assert widget.recipe.to_dict() == before and "Not loaded" in widget.export.status.text()
+
+
+def test_copy_as_python_puts_the_script_on_the_clipboard(setup, tmp_path):
+    viewer, widget, image, labels = setup
+    _edit_everything(widget, tmp_path)
+    widget.export.buttons["copy"].click()
+    text = QApplication.clipboard().text()
+    assert text == to_script(widget.recipe) and "'rotation_range': 12.5," in text
+
+
+def test_send_to_console(setup, tmp_path, monkeypatch):
+    viewer, widget, image, labels = setup
+    r = widget.recipe
+    r.patches.patchsize, r.patches.max_per_class = 8, 3
+    r.output.save_path = str(tmp_path / "d.h5")
+    r.loader.batch_size = 4
+    pushed = []
+    monkeypatch.setattr(type(viewer), "update_console", lambda self, ns: pushed.append(ns))
+    namespace = widget.export.console_namespace()  # no dataset yet: no flow
+    assert set(namespace) == {"recipe", "preprocessor"}
+    run_dataset(r, image, labels)
+    widget.export.buttons["console"].click()
+    (namespace,) = pushed
+    assert namespace["recipe"] == r and namespace["recipe"] is not r
+    assert callable(namespace["preprocessor"])
+    flow = namespace["flow"]
+    batch = next(iter(flow))
+    assert batch[0].shape == (4, 1, 8, 8)
+    if hasattr(flow, "close"):
+        flow.close()
+    assert widget.export.status.text() == "In the console: recipe, preprocessor, flow."
