@@ -89,7 +89,7 @@ def test_shuffle_seed_labels_maxlen_and_shared_order():
         i = int(row[0, 0]) // 12
         assert src[i] == label
     a.shuffle(1234)
-    b = multi_source_array([BASE[:12], BASE[12:]])
+    b = multi_source_array([BASE[:10] + 1, BASE[10:] + 1])
     c = multi_source_array([BASE[:10], BASE[10:]])
     c.shuffle(1234)
     np.testing.assert_array_equal(c.index_pairs, a.index_pairs)
@@ -97,6 +97,7 @@ def test_shuffle_seed_labels_maxlen_and_shared_order():
     a.re_shuffle()
     b.index_pairs = a.index_pairs
     np.testing.assert_array_equal(b.get_labels(), [0 if s == 0 else 1 for s in a.index_pairs[:, 0]])
+    np.testing.assert_array_equal(b[:], a[:] + 1)  # the same order over other sources
     short = multi_source_array([BASE[:10], BASE[10:]], maxlen=4)
     np.testing.assert_array_equal(short[:], np.concatenate([BASE[:4], BASE[10:14]]))
     rand = multi_source_array([BASE[:10], BASE[10:]], maxlen=4, shuffle=True, rng=2)
@@ -146,3 +147,49 @@ def test_h5py_zarr_and_plain_sequences(tmp_path):
         pos = msa.index_pairs[:, 0] * 24 + msa.index_pairs[:, 1]
         np.testing.assert_array_equal(msa[:], full[pos])
         np.testing.assert_array_equal(msa[[40, 2, 70]], full[pos[[40, 2, 70]]])
+
+
+def test_shuffled_sources_match_numpy_for_random_keys(tmp_path):
+    mm = np.lib.format.open_memmap(tmp_path / "m.npy", mode="w+", dtype=BASE.dtype,
+                                   shape=(10,) + BASE.shape[1:])
+    mm[...] = BASE[:10]
+    msa = multi_source_array([mm, BASE[10:]], shuffle=True, rng=5)
+    expected = BASE[msa.index_pairs[:, 0] * 10 + msa.index_pairs[:, 1]]
+    for key in _random_keys(np.random.default_rng(6), 24):
+        _same(msa, expected, key)
+    np.testing.assert_array_equal(msa[np.array(3)], expected[3])  # 0-d integer array
+    np.testing.assert_array_equal(msa[np.int64(-1), [0, 2]], expected[-1, [0, 2]])
+
+
+def test_iteration_and_conversion_read_in_blocks():
+    source = CountingSource(BASE)
+    view = delayed_view(source, idx_min=2)
+    rows = list(view)
+    assert source.calls == 1 and len(rows) == 22
+    np.testing.assert_array_equal(np.stack(rows), BASE[2:])
+    np.testing.assert_array_equal(np.asarray(view, dtype=np.float64), BASE[2:])
+    with pytest.raises(ValueError, match="without a copy"):
+        np.asarray(view, copy=False)
+    nested = multi_source_array([view, delayed_view(BASE)])
+    source.calls = 0
+    want = np.concatenate([BASE[2:], BASE])[[30, 0, 5, 1, 7]]
+    np.testing.assert_array_equal(nested[[30, 0, 5, 1, 7]], want)
+    assert source.calls == 3  # inner runs 2-3, 7, 9: not one call per element
+
+
+def test_assigned_index_pairs_are_checked_and_reshuffled_within_the_selection():
+    a = multi_source_array([BASE[:10], BASE[10:]], maxlen=3, shuffle=True, rng=1)
+    b = multi_source_array([BASE[:10], BASE[10:]])
+    b.index_pairs = a.index_pairs
+    np.testing.assert_array_equal(b[:], a[:])
+    a.shuffle(9)
+    b.shuffle(9)  # the same selection shuffled with the same seed: the same order
+    np.testing.assert_array_equal(b.index_pairs, a.index_pairs)
+    assert len(b) == 6
+    with pytest.raises(ValueError, match=r"source 1 has 14 elements, got element index 14"):
+        b.index_pairs = [[0, 0], [1, 14]]
+    with pytest.raises(ValueError, match=r"source numbers must be in \[0, 2\)"):
+        b.index_pairs = [[2, 0]]
+    with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
+        b.index_pairs = [1, 2, 3]
+    np.testing.assert_array_equal(b.index_pairs, a.index_pairs)  # unchanged by the failures

@@ -44,6 +44,8 @@ def _read_unique(source: Any, unique: np.ndarray) -> np.ndarray:
 def read_elements(source: Any, indices: np.ndarray) -> np.ndarray:
     """``source`` elements at ``indices`` (any order, repeats allowed), in that order."""
     indices = np.asarray(indices, dtype=np.intp)
+    if getattr(source, "_reads_batched", False):  # a delayed_view batches its own reads
+        return source[indices]
     if len(indices) and np.all(np.diff(indices) == 1):
         return np.asarray(source[int(indices[0]):int(indices[-1]) + 1])
     unique, inverse = np.unique(indices, return_inverse=True)

@@ -11,6 +11,9 @@ from .._rng import as_generator
 from ._batched_read import read_elements
 from ._keys import apply_rest, split_key
 
+#: Iteration reads blocks of about this many bytes.
+_ITER_BLOCK_BYTES = 4 * 2**20
+
 
 def _check_source(source: Any, name: str) -> tuple[int, tuple[int, ...]]:
     shape = getattr(source, "shape", None)
@@ -44,6 +47,9 @@ class delayed_view:
         Randomness of :meth:`shuffle`.
     """
 
+    #: Indexing with an index array reads every source with few calls.
+    _reads_batched = True
+
     def __init__(self, arr: Any, shuffle: bool = False, idx_min: int | None = None,
                  idx_max: int | None = None, rng: Any = None) -> None:
         n, shape = _check_source(arr, "arr")
@@ -67,6 +73,7 @@ class delayed_view:
                 f"{sorted(element_shapes)}"
             )
         self.source_list = list(sources)
+        self._source_lengths = [int(s[0]) for s in shapes]
         self._element_shape = shapes[0][1:] if shapes else ()
         dtypes = [getattr(s, "dtype", None) for s in sources]
         self._dtype = (np.result_type(*[d for d in dtypes if d is not None])
@@ -81,14 +88,39 @@ class delayed_view:
 
     @index_pairs.setter
     def index_pairs(self, pairs: Any) -> None:
-        pairs = np.asarray(pairs, dtype=np.intp)
+        """Take the order (and selection) of another array: ``b.index_pairs = a.index_pairs``.
+
+        Later :meth:`shuffle` calls permute this selection.
+        """
+        pairs = np.array(pairs, dtype=np.intp, copy=True)
+        if pairs.size == 0:
+            pairs = pairs.reshape(0, 2)
         if pairs.ndim != 2 or pairs.shape[1] != 2:
             raise ValueError(f"index_pairs must have shape (n, 2), got {pairs.shape}")
+        self._check_pairs(pairs)
         self._index_pairs = pairs
+        self._canonical = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+
+    def _check_pairs(self, pairs: np.ndarray) -> None:
+        if not len(pairs):
+            return
+        n_sources = len(self.source_list)
+        if pairs[:, 0].min() < 0 or pairs[:, 0].max() >= n_sources:
+            raise ValueError(
+                f"index_pairs: source numbers must be in [0, {n_sources}), got "
+                f"{pairs[:, 0].min()}..{pairs[:, 0].max()}"
+            )
+        for src in np.unique(pairs[:, 0]):
+            elements = pairs[pairs[:, 0] == src, 1]
+            n = self._source_lengths[src]
+            if elements.min() < 0 or elements.max() >= n:
+                raise ValueError(
+                    f"index_pairs: source {src} has {n} elements, got element index "
+                    f"{elements.max() if elements.max() >= n else elements.min()}"
+                )
 
     def _set_canonical(self, pairs: np.ndarray) -> None:
         self.index_pairs = pairs
-        self._canonical = self._index_pairs
 
     def shuffle(self, random_seed: Any = None) -> None:
         """Randomise the access order.
@@ -123,12 +155,19 @@ class delayed_view:
         return len(self._index_pairs)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        for i in range(len(self)):
-            yield self[i]
+        """Elements one by one, read in blocks (few calls to the sources)."""
+        element_bytes = max(1, int(np.prod(self._element_shape, dtype=np.int64))
+                            * self._dtype.itemsize)
+        block = int(np.clip(_ITER_BLOCK_BYTES // element_bytes, 1, 1024))
+        for start in range(0, len(self), block):
+            yield from self._read(np.arange(start, min(start + block, len(self))))
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if copy is False:
+            raise ValueError(f"{type(self).__name__} reads its data: it cannot be converted "
+                             "to an array without a copy (copy=False)")
         data = self[:]
-        return data if dtype is None else data.astype(dtype)
+        return data if dtype is None else data.astype(dtype, copy=False)
 
     @property
     def shape(self) -> tuple[int, ...]:

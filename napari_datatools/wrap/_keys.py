@@ -31,6 +31,8 @@ class FirstAxisKey:
 
 
 def _is_int(k: Any) -> bool:
+    if isinstance(k, np.ndarray):  # a 0-d integer array indexes like an int, as in numpy
+        return k.ndim == 0 and np.issubdtype(k.dtype, np.integer)
     return isinstance(k, (numbers.Integral, np.integer)) and not isinstance(k, (bool, np.bool_))
 
 
