@@ -212,7 +212,7 @@ class AugmentSection(QWidget):
             self.sampled.setText(f"Cannot preview: {err}")
             return False
         scale = tuple(image_layer.scale[-2:])
-        offset = np.asarray(image_layer.translate[-2:], float)
+        offset = np.array(image_layer.translate[-2:], dtype=float)  # a copy
         offset[1] += image.shape[1] * scale[1] * (1 + GAP)
         first = IMAGE_LAYER not in self.viewer.layers
         layer = show_preview(
@@ -239,10 +239,13 @@ class AugmentSection(QWidget):
         inputs = inputs or self._inputs()
         if inputs is None:
             return None
+        self.gallery_n.blockSignals(True)
+        self.gallery_n.setValue(n)
+        self.gallery_n.blockSignals(False)
         image_layer, image, mask = inputs
         grid = preview_grid(self.recipe, image, mask, n=n, columns=min(n + 1, 3))
         scale = tuple(image_layer.scale[-2:])
-        offset = np.asarray(image_layer.translate[-2:], float)
+        offset = np.array(image_layer.translate[-2:], dtype=float)  # a copy
         offset[0] += image.shape[0] * scale[0] * (1 + GAP)
         first = GALLERY_LAYER not in self.viewer.layers
         layer = show_preview(self.viewer, GALLERY_LAYER, grid, "image", True, rgb=True,

@@ -113,6 +113,7 @@ class CreateSection(QWidget):
         self.data_ok = True
         self._done = 0
         self._pbar: Any = None
+        self._in_activity = False
         links.on_close(self._viewer_closing)
         self._show_path(o.save_path)
         self._ready()
@@ -216,14 +217,31 @@ class CreateSection(QWidget):
 
     def _on_progress(self, p: Any) -> None:
         done, total = p
+        if done < self._done:
+            return  # an older value delivered late
         self._done = done
-        if self._pbar is None:
-            self._pbar = progress(total=total, desc="Creating patch dataset")
-        self._pbar.update(done - self._pbar.n)
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
         rate = done / max(time.perf_counter() - self.t0, 1e-9)
         self.status.setText(f"{done:,} / {total:,} patches ({rate:,.0f} patches/s)")
+        self._update_activity(total)
+
+    def _update_activity(self, total: int) -> None:
+        """napari's progress bar (activity dock); it may process events, so no re-entry."""
+        if self._in_activity:
+            return
+        self._in_activity = True
+        try:
+            if self._pbar is None:
+                pbar = progress(total=total, desc="Creating patch dataset")
+                if self.worker is None:  # the run ended while the bar was being made
+                    pbar.close()
+                    return
+                self._pbar = pbar
+            while self._pbar is not None and self._pbar.n < self._done:
+                self._pbar.update(self._done - self._pbar.n)
+        finally:
+            self._in_activity = False
 
     def _on_returned(self, result: Any) -> None:
         self.result = result

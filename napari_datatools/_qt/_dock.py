@@ -17,9 +17,15 @@ from ._patches_section import PatchesSection
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` at the top of a scroll area (its rows keep their natural height)."""
+    page = QWidget()
+    column = QVBoxLayout(page)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.addWidget(widget)
+    column.addStretch(1)
     area = QScrollArea()
     area.setWidgetResizable(True)
-    area.setWidget(widget)
+    area.setWidget(page)
     return area
 
 

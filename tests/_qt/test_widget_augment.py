@@ -88,6 +88,10 @@ def test_the_preview_is_sample_k_of_the_current_slice(setup, qtbot):
     widget.augment.new_sample.click()
     assert widget.augment.index.value() == 1
     _assert_shown(qtbot, viewer, widget, image, labels, 2)
+    # beside the data, which stays where it was
+    np.testing.assert_array_equal(viewer.layers["cells"].translate, (0, 0, 0))
+    np.testing.assert_allclose(viewer.layers[IMAGE_LAYER].translate, (0, 64 * 1.08))
+    np.testing.assert_allclose(viewer.layers[MASK_LAYER].translate, (0, 64 * 1.08))
 
 
 def test_every_control_drives_the_recipe_and_the_preview(setup, qtbot):
@@ -148,10 +152,11 @@ def test_gallery_shows_n_samples_and_follows_changes(setup, qtbot):
     widget.recipe.augment.rotation_range = 40.0
     z = viewer.dims.current_step[0]
     layer = widget.augment.show_gallery(n=5)
-    assert layer.name == GALLERY_LAYER and layer.rgb
+    assert layer.name == GALLERY_LAYER and layer.rgb and widget.augment.gallery_n.value() == 5
+    np.testing.assert_allclose(layer.translate, (48 * 1.08, 0))
+    np.testing.assert_array_equal(viewer.layers["cells"].translate, (0, 0, 0))
     np.testing.assert_array_equal(
         layer.data, preview_grid(widget.recipe, image[z], labels[z], n=5, columns=3))
-    widget.augment.gallery_n.setValue(5)
     widget.recipe.augment.seed = 3
     qtbot.waitUntil(lambda: np.array_equal(viewer.layers[GALLERY_LAYER].data, preview_grid(
         widget.recipe, image[z], labels[z], n=5, columns=3)), timeout=5000)

@@ -46,8 +46,10 @@ def test_run_writes_the_dataset_in_the_background(setup, qtbot, tmp_path):
     assert c.worker is not None and not c.run_button.isEnabled() and c.cancel_button.isEnabled()
     c.worker.yielded.connect(progress.append)
     _wait_done(qtbot, c)
+    qtbot.wait(50)  # late progress events do not overwrite the final status
     assert progress and progress[-1] == (120, 120)
     assert c.status.text().startswith("Done: 120 patches in ") and "patches/s" in c.status.text()
+    assert (c.bar.value(), c.bar.maximum()) == (1, 1)
     assert c.run_button.isEnabled() and c.open_button.isEnabled()
     plan = plan_from_recipe(r, image, labels)
     with h5py.File(tmp_path / "out.h5", "r") as f:
