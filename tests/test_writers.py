@@ -226,3 +226,26 @@ def test_background_thread_use_and_error_reaches_caller(tmp_path):
     w.buffered_write(np.zeros((2, 2), np.float32))  # the batch goes to the write thread
     with pytest.raises(OSError, match="disk full"):
         w.flush_buffer()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, ">f4", np.bool_, np.uint8])
+@pytest.mark.parametrize("chunks", [None, (3, 2, 3), (4, 1, 3), True])
+def test_uncompressed_hdf5_whole_chunk_writes(dtype, chunks, tmp_path):
+    """Uncompressed chunks are written raw: unaligned starts, partial tails, odd chunks."""
+    dtype = np.dtype(dtype)
+    data = _data(40, (2, 3), np.bool_ if dtype == np.bool_ else np.uint8, 3).astype(dtype)
+    kwargs = {"compression": None} if chunks is None else {"compression": None, "chunks": chunks}
+    path = tmp_path / "u.h5"
+    with h5py_array_writer((2, 3), dtype, 4, path, "x", kwargs=kwargs) as w:
+        w.buffered_write(data[:2])
+        w.buffered_write(data[2:11])  # crosses chunk borders, leaves a partial batch
+    with h5py_array_writer((2, 3), dtype, 4, path, "x", append=True) as w:
+        w.buffered_write(data[11:25])  # continues from 11: not chunk-aligned
+    with h5py_array_writer((2, 3), dtype, 3, path, "fixed", length=19, kwargs=kwargs) as w:
+        for element in data[:19]:
+            w.buffered_write(element)
+    with h5py.File(path, "r") as f:
+        assert f["x"].compression is None and f["x"].dtype == dtype
+        np.testing.assert_array_equal(f["x"][...], data[:25])
+        np.testing.assert_array_equal(f["fixed"][...], data[:19])
+        assert f["fixed"].attrs["complete"] and f["x"].attrs["n_written"] == 25

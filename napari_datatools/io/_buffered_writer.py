@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ from ._writer_checks import (
 COMPLETE = "complete"
 #: Attribute holding how many elements reached storage (updated after every batch).
 N_WRITTEN = "n_written"
+#: Written batch buffers kept for reuse (fresh memory for every batch costs page faults).
+MAX_SPARE_BUFFERS = 4
 
 
 class buffered_array_writer:
@@ -89,6 +92,8 @@ class buffered_array_writer:
             )
         self.storage_array = storage_array
         self._n_stored = int(start)
+        self._spare: list[np.ndarray] = []
+        self._spare_lock = threading.Lock()
         self._buffer = self._new_buffer()
         self._n_buffered = 0
         self._writes = BackgroundWrites(self._write_batches, type(self).__name__)
@@ -110,6 +115,10 @@ class buffered_array_writer:
     def _sync(self) -> None:
         """Make what was written durable (e.g. flush the HDF5 file)."""
 
+    def _store(self, start: int, batch: np.ndarray) -> None:
+        """Write ``batch`` to elements ``start:start + len(batch)``."""
+        self.storage_array[start : start + len(batch)] = batch
+
     def _grow(self, n: int) -> None:
         self.storage_array.resize((n,) + self.data_element_shape)
 
@@ -117,8 +126,23 @@ class buffered_array_writer:
         """Free the file handle once closed."""
 
     # -- writing -----------------------------------------------------------------
-    def _new_buffer(self) -> np.ndarray:
-        return np.empty((self.batch_size,) + self.data_element_shape, self.dtype)
+    def _new_buffer(self, n: int | None = None) -> np.ndarray:
+        """An array for ``n`` elements (default a batch): a written one if any fits."""
+        n = self.batch_size if n is None else n
+        with self._spare_lock:
+            for k, spare in enumerate(self._spare):
+                if len(spare) == n:
+                    return self._spare.pop(k)
+        return np.empty((n,) + self.data_element_shape, self.dtype)
+
+    def _recycle(self, batches: list[np.ndarray]) -> None:
+        """Keep the buffers of written batches for :meth:`_new_buffer`."""
+        with self._spare_lock:
+            for batch in batches:
+                whole = batch if batch.base is None else batch.base
+                if isinstance(whole, np.ndarray) and whole.ndim == batch.ndim:
+                    self._spare.append(whole)
+            del self._spare[:-MAX_SPARE_BUFFERS]
 
     def _write_batches(self, items: list[tuple[int, np.ndarray]]) -> None:
         """Write consecutive batches, then record the count and sync once."""
@@ -126,9 +150,10 @@ class buffered_array_writer:
         if self.length is None and self.storage_array.shape[0] < end:
             self._grow(end)
         for start, batch in items:
-            self.storage_array[start : start + len(batch)] = batch
+            self._store(start, batch)
         self._set_attrs({N_WRITTEN: end})
         self._sync()
+        self._recycle([batch for _, batch in items])
 
     def _submit(self) -> None:
         if self._n_buffered == 0:
@@ -157,7 +182,9 @@ class buffered_array_writer:
             if self._n_buffered == 0 and len(elements) - i >= self.batch_size:
                 # Whole batches go out as one write (a copy: the caller may reuse data).
                 k = (len(elements) - i) // self.batch_size * self.batch_size
-                self._writes.submit(self._n_stored, np.array(elements[i : i + k]))
+                batch = self._new_buffer(k)
+                batch[...] = elements[i : i + k]
+                self._writes.submit(self._n_stored, batch)
                 self._n_stored += k
                 i += k
                 continue

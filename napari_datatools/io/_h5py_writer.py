@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 from . import _h5py_files
 from ._buffered_writer import N_WRITTEN, buffered_array_writer
 from ._writer_checks import (
@@ -72,6 +74,7 @@ class h5py_array_writer(buffered_array_writer):
         self.file = _h5py_files.acquire(self.filename)
         try:
             dataset, start = self._open_dataset(shape, dtype, batch, length, append, kwargs)
+            self._direct_chunk = _direct_chunk_length(dataset, shape)
             super().__init__(dataset, shape, dtype, batch, length, attrs=attrs, start=start)
         except BaseException:
             _h5py_files.release(self.file)
@@ -114,8 +117,39 @@ class h5py_array_writer(buffered_array_writer):
         )
         return dataset, 0
 
+    def _store(self, start: int, batch: np.ndarray) -> None:
+        """Whole chunks of an unfiltered dataset go straight to the file (about
+        twice as fast as h5py's selection write); the rest through ``__setitem__``."""
+        c = self._direct_chunk
+        end = start + len(batch)
+        first = -(-start // c) * c if c else end
+        last = min(end, self.storage_array.shape[0]) // c * c if c else end
+        if first >= last or batch.dtype != self.storage_array.dtype:
+            self.storage_array[start:end] = batch
+            return
+        if first > start:
+            self.storage_array[start:first] = batch[: first - start]
+        chunk_id = self.storage_array.id
+        tail = (0,) * len(self.data_element_shape)
+        for s in range(first, last, c):
+            chunk_id.write_direct_chunk((s,) + tail,
+                                        np.ascontiguousarray(batch[s - start : s - start + c]))
+        if last < end:
+            self.storage_array[last:end] = batch[last - start :]
+
     def _sync(self) -> None:
         self.file.flush()
 
     def _release(self) -> None:
         _h5py_files.release(self.file)
+
+
+def _direct_chunk_length(dataset: Any, element_shape: tuple[int, ...]) -> int:
+    """Elements per chunk if whole chunks may be written raw (chunked, no filters,
+    one chunk spans whole elements), else 0."""
+    chunks = dataset.chunks
+    if chunks is None or tuple(chunks[1:]) != element_shape or 0 in element_shape:
+        return 0
+    if dataset.id.get_create_plist().get_nfilters() != 0:
+        return 0
+    return int(chunks[0])
