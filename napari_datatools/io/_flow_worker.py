@@ -1,4 +1,11 @@
-"""Worker processes of ``data_flow``: batches in and out through shared memory."""
+"""The loop of a ``data_flow`` worker process: batches in and out through shared memory.
+
+Messages (small, pickled through a pipe):
+
+* in: ``(seq, slot, in_name, in_parts, out_name)``, or ``None`` to stop;
+* out: ``("ok", seq, slot, result, grow_to)`` with ``result = (kind, parts)``
+  describing the preprocessor's return value, or ``("error", seq, slot, report)``.
+"""
 
 from __future__ import annotations
 
@@ -9,67 +16,105 @@ from typing import Any, Callable
 import numpy as np
 
 from ._flow_errors import ErrorReport
-
-ArrayMeta = tuple[tuple[int, ...], str, int]  # shape, dtype string, byte offset
-
-
-def pack(arrays: list[np.ndarray], shm: shared_memory.SharedMemory) -> list[ArrayMeta] | None:
-    """Copy ``arrays`` into ``shm``; None when they do not fit."""
-    metas, offset = [], 0
-    for a in arrays:
-        offset = (offset + 63) // 64 * 64
-        if offset + a.nbytes > shm.size:
-            return None
-        np.ndarray(a.shape, a.dtype, buffer=shm.buf, offset=offset)[...] = a
-        metas.append((a.shape, a.dtype.str, offset))
-        offset += a.nbytes
-    return metas
+from ._flow_shm import free_block, pack, packed_size, unpack
 
 
-def unpack(metas: list[ArrayMeta], shm: shared_memory.SharedMemory, copy: bool) -> list[np.ndarray]:
-    """Arrays described by ``metas`` in ``shm`` (views, or copies with ``copy``)."""
-    out = []
-    for shape, dtype, offset in metas:
-        view = np.ndarray(shape, np.dtype(dtype), buffer=shm.buf, offset=offset)
-        out.append(view.copy() if copy else view)
-    return out
+def encode_result(result: Any, out: shared_memory.SharedMemory) -> tuple[tuple, int]:
+    """Describe ``result`` with its arrays packed into ``out``.
+
+    Returns ``((kind, parts), grow_to)``: ``kind`` is ``"array"``, ``"tuple"``,
+    ``"list"`` or ``"object"``; when the arrays do not fit, they go through the
+    pipe and ``grow_to`` is the size ``out`` should have next time.
+    """
+    if isinstance(result, np.ndarray):
+        kind, values = "array", [result]
+    elif isinstance(result, (tuple, list)):
+        kind, values = type(result).__name__, list(result)
+    else:
+        return ("object", [("obj", result)]), 0
+    if kind not in ("tuple", "list"):  # a tuple or list subclass: keep it whole
+        return ("object", [("obj", result)]), 0
+    needed = packed_size(values)
+    if needed > out.size:
+        return (kind, [("obj", v) for v in values]), needed
+    return (kind, pack(values, out.buf)), 0
 
 
-def as_batch(result: Any) -> list[np.ndarray]:
-    """The preprocessor's return value as a list of arrays."""
-    if isinstance(result, (tuple, list)):
-        return [np.asarray(r) for r in result]
-    return [np.asarray(result)]
+def decode_result(encoded: tuple, buf: memoryview) -> Any:
+    """The value :func:`encode_result` described, with arrays copied out of ``buf``."""
+    kind, parts = encoded
+    values = unpack(parts, buf, copy=True)
+    if kind == "array" or kind == "object":
+        return values[0]
+    return tuple(values) if kind == "tuple" else values
 
 
-def _handle(message: tuple, in_shm: Any, out_shm: Any,
-            preprocessor: Callable[[tuple], Any], where: str) -> tuple:
-    seq, metas, pickled = message
+class _Attached:
+    """Shared-memory blocks this process has opened, by slot and role."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[tuple[int, str], shared_memory.SharedMemory] = {}
+
+    def get(self, slot: int, role: str, name: str) -> shared_memory.SharedMemory:
+        block = self.blocks.get((slot, role))
+        if block is None or block.name != name:
+            if block is not None:  # the slot was given a bigger block
+                free_block(block, unlink=False)
+            block = self.blocks[(slot, role)] = shared_memory.SharedMemory(name=name)
+        return block
+
+    def close(self) -> None:
+        for block in self.blocks.values():
+            free_block(block, unlink=False)
+        self.blocks.clear()
+
+
+def _handle(message: tuple, attached: _Attached, preprocessor: Callable[[Any], Any],
+            where: str) -> tuple:
+    seq, slot, in_name, in_parts, out_name = message
     try:
-        batch = pickled if metas is None else unpack(metas, in_shm, copy=False)
-        out = as_batch(preprocessor(tuple(batch)))
-        out_metas = pack(out, out_shm)
-        return ("ok", seq, out_metas, None if out_metas is not None else out)
-    except BaseException as err:
-        return ("error", seq, ErrorReport.from_exception(err, where), None)
+        batch = tuple(unpack(in_parts, attached.get(slot, "in", in_name).buf, copy=False))
+        result = preprocessor(batch)
+        del batch
+        encoded, grow_to = encode_result(result, attached.get(slot, "out", out_name))
+        return ("ok", seq, slot, encoded, grow_to)
+    except BaseException as err:  # reported to the consumer with its traceback
+        return ("error", seq, slot, ErrorReport.from_exception(err, where))
 
 
-def worker_main(conn: Any, in_name: str, out_name: str,
-                preprocessor: Callable[[tuple], Any], seed: int, index: int) -> None:
-    """Loop of worker process ``index``: receive a batch, preprocess, send it back."""
-    np.random.seed(seed % 2**32)  # the original's promise: a distinct RandomState per worker
+def worker_main(conn: Any, preprocessor: Callable[[Any], Any], seed: int, index: int) -> None:
+    """Run worker ``index``: seed numpy's global RandomState, then preprocess batches.
+
+    Parameters
+    ----------
+    conn : multiprocessing.connection.Connection
+        The worker's end of its pipe to the parent.
+    preprocessor : callable
+        Called with each batch (a tuple of arrays that live in shared memory).
+    seed : int
+        This worker's seed, drawn from the ``data_flow`` rng with ``spawn_seeds``.
+    index : int
+        Worker number (in error messages).
+    """
+    np.random.seed(seed % 2**32)  # every worker its own stream, reproducible from the rng
     where = f"data_flow worker process {index} (pid {multiprocessing.current_process().pid})"
-    in_shm = shared_memory.SharedMemory(name=in_name)
-    out_shm = shared_memory.SharedMemory(name=out_name)
+    attached = _Attached()
     try:
         while True:
             try:
                 message = conn.recv()
-            except (EOFError, OSError):
+            except (EOFError, OSError):  # the parent went away
                 return
             if message is None:
                 return
-            conn.send(_handle(message, in_shm, out_shm, preprocessor, where))
+            reply = _handle(message, attached, preprocessor, where)
+            try:
+                conn.send(reply)
+            except (BrokenPipeError, ConnectionResetError):  # the parent went away
+                return
+            except Exception as err:  # the result cannot be pickled: say so, keep going
+                conn.send(("error", reply[1], reply[2], ErrorReport.from_exception(
+                    err, f"{where}, sending the preprocessor's result")))
+            del reply
     finally:
-        in_shm.close()
-        out_shm.close()
+        attached.close()

@@ -16,6 +16,30 @@ def _positive(value: Any, name: str) -> int:
     return int(value)
 
 
+def check_weights(sample_weights: Any, n: int) -> np.ndarray:
+    """``sample_weights`` as float64, checked: ``n`` finite, non-negative, positive sum."""
+    try:
+        weights = np.asarray(sample_weights, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"sample_weights must be {n} numbers, got {sample_weights!r}") from err
+    if weights.shape != (n,) or not np.isfinite(weights).all() or np.any(weights < 0) \
+            or weights.sum() <= 0:
+        raise ValueError(
+            f"sample_weights must be {n} non-negative finite numbers with a positive sum, "
+            f"got shape {weights.shape}"
+        )
+    return weights
+
+
+def weighted_order(weights: np.ndarray, gen: np.random.Generator) -> np.ndarray:
+    """A random order of all elements, drawn one by one with probability proportional
+    to ``weights`` among those left (Efraimidis-Spirakis keys ``log(u) / w``, in the log
+    domain so that small weights do not underflow); zero weights come last, shuffled."""
+    with np.errstate(divide="ignore"):
+        keys = np.log(gen.random(len(weights))) / weights
+    return np.lexsort((gen.random(len(weights)), -keys))
+
+
 class index_sampler:
     """Batches of element indices for an array of ``array_length`` elements.
 
@@ -60,15 +84,14 @@ class index_sampler:
         n = self.array_length
         weights = None
         if sample_weights is not None:
-            weights = np.asarray(sample_weights, dtype=np.float64)
-            if weights.shape != (n,) or np.any(weights < 0) or not np.isfinite(weights).all() \
-                    or weights.sum() <= 0:
-                raise ValueError(
-                    f"sample_weights must be {n} non-negative finite numbers with a positive "
-                    f"sum, got shape {weights.shape}"
-                )
+            weights = check_weights(sample_weights, n)
             weights = weights / weights.sum()
-        gen = as_generator(rng)
+        return self._batches(batch_size, n, sample_random, sample_with_replacement, weights,
+                             loop_forever, as_generator(rng))
+
+    def _batches(self, batch_size: int, n: int, sample_random: bool,
+                 sample_with_replacement: bool, weights: np.ndarray | None, loop_forever: bool,
+                 gen: np.random.Generator) -> Iterator[np.ndarray]:
         n_batches = self.num_batches(batch_size)
         if n == 0 or n_batches == 0:
             return
@@ -82,9 +105,8 @@ class index_sampler:
                     order = np.arange(n)
                 elif weights is None:
                     order = gen.permutation(n)
-                else:  # weighted order without replacement: heavy elements come early
-                    keys = gen.random(n) ** (1.0 / np.maximum(weights, 1e-300))
-                    order = np.argsort(-keys, kind="stable")
+                else:  # weighted order without replacement: heavy elements tend to come early
+                    order = weighted_order(weights, gen)
                 for b in range(n_batches):
                     yield order[b * batch_size:(b + 1) * batch_size]
             if not loop_forever:

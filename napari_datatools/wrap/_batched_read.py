@@ -44,6 +44,8 @@ def _read_unique(source: Any, unique: np.ndarray) -> np.ndarray:
 def read_elements(source: Any, indices: np.ndarray) -> np.ndarray:
     """``source`` elements at ``indices`` (any order, repeats allowed), in that order."""
     indices = np.asarray(indices, dtype=np.intp)
+    if isinstance(source, np.ndarray):  # in memory (or a memmap): one gather, any order
+        return np.asarray(source[indices])
     if getattr(source, "_reads_batched", False):  # a delayed_view batches its own reads
         return source[indices]
     if len(indices) and np.all(np.diff(indices) == 1):
