@@ -26,6 +26,7 @@ from qtpy.QtWidgets import (
     QSpinBox,
     QWidget,
 )
+from superqt.utils import qthrottled
 
 from ..recipe import Recipe, dataset_job
 from ._binding import bind
@@ -35,6 +36,8 @@ from ._job import start_job
 from ._patches_section import human_bytes
 
 FORMATS = {"hdf5": "HDF5 (.h5)", "zarr": "Zarr (.zarr)", "bcolz": "blosc2 (directory of .b2nd)"}
+#: Progress is redrawn at most this often (each redraw repaints the window).
+PROGRESS_MS = 250
 SUFFIX = {"hdf5": ".h5", "zarr": ".zarr", "bcolz": ""}
 
 
@@ -111,7 +114,7 @@ class CreateSection(QWidget):
         self.result: Any = None
         self.error: Exception | None = None
         self.data_ok = True
-        self._done = 0
+        self._done = self._total = 0
         self._pbar: Any = None
         self._in_activity = False
         links.on_close(self._viewer_closing)
@@ -219,7 +222,15 @@ class CreateSection(QWidget):
         done, total = p
         if done < self._done:
             return  # an older value delivered late
-        self._done = done
+        self._done, self._total = done, total
+        self._show_progress()
+
+    @qthrottled(timeout=PROGRESS_MS, leading=True)
+    def _show_progress(self) -> None:
+        """Bar, rate and napari's activity bar, at most every ``PROGRESS_MS``."""
+        if self.worker is None:
+            return  # finished meanwhile; the final state is shown
+        done, total = self._done, self._total
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(done)
         rate = done / max(time.perf_counter() - self.t0, 1e-9)

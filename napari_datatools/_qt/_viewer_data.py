@@ -44,17 +44,29 @@ def show_preview(
     """
     if name in viewer.layers:
         layer = viewer.layers[name]
-        if kind == "points":
-            # features must match the new points; set everything in one go
-            layer.data = np.zeros((0, data.shape[1]))
         layer.data = data
         for key, value in kwargs.items():
-            setattr(layer, key, value)
+            if key in PER_ITEM or _differs(getattr(layer, key), value):
+                setattr(layer, key, value)
         return layer
     if not create:
         return None
     add = {"image": viewer.add_image, "labels": viewer.add_labels, "points": viewer.add_points}
     return add[kind](data, name=name, metadata={PREVIEW: True}, **kwargs)
+
+
+#: Properties with one value per point: always set together with new data.
+PER_ITEM = ("features", "border_color", "face_color")
+
+
+def _differs(old: Any, new: Any) -> bool:
+    """Whether setting ``new`` would change a layer property (each change costs a redraw)."""
+    if hasattr(old, "name") and isinstance(new, str):  # a colormap given by name
+        return old.name != new
+    try:
+        return not np.array_equal(np.asarray(old), np.asarray(new))
+    except (TypeError, ValueError):
+        return True
 
 
 def set_visible(viewer: napari.Viewer, names: tuple[str, ...], visible: bool) -> None:

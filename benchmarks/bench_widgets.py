@@ -1,0 +1,231 @@
+"""Responsiveness of the napari widgets (run under a display, e.g. xvfb-run).
+
+1. Preview latency: an augmentation parameter change until the preview layer
+   holds the new sample, for a 512 x 512 slice (target < 50 ms). Compared with a
+   naive widget that redraws synchronously on every slider event, for a burst of
+   slider events such as a drag.
+2. Event-loop stalls: a 5 ms QTimer records the longest gap between its ticks
+   while the widgets plan patches and write a dataset in the background (target
+   < 50 ms). Compared with doing the same work on the GUI thread.
+
+    xvfb-run -a python benchmarks/bench_widgets.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def pump(seconds: float = 0.0) -> None:
+    from qtpy.QtWidgets import QApplication
+
+    end = time.perf_counter() + seconds
+    QApplication.processEvents()
+    while time.perf_counter() < end:
+        QApplication.processEvents()
+        time.sleep(0.001)
+
+
+class StallMeter:
+    """A 5 ms timer; ``longest`` is the longest gap between ticks (seconds)."""
+
+    def __init__(self, interval_ms: int = 5) -> None:
+        from qtpy.QtCore import QTimer
+
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+        self.gaps: list[float] = []
+        self._last = None
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            self.gaps.append(now - self._last)
+        self._last = now
+
+    def start(self) -> None:
+        self.gaps.clear()
+        self._last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self) -> float:
+        self.timer.stop()
+        return max(self.gaps, default=0.0)
+
+
+def wait_until(condition, timeout: float = 60.0) -> None:
+    end = time.perf_counter() + timeout
+    while not condition():
+        if time.perf_counter() > end:
+            raise TimeoutError("condition not reached")
+        pump(0.002)
+
+
+def bench_preview(viewer, widget, image, labels) -> None:
+    from napari_datatools._qt._augment_section import IMAGE_LAYER
+    from napari_datatools.recipe import preview_sample
+
+    widget.show_tab("Augment")
+    wait_until(lambda: IMAGE_LAYER in viewer.layers)
+    a, controls = widget.recipe.augment, widget.augment.controls
+    a.spline_warp, a.warp_sigma, a.shear_range = True, 4.0, 5.0
+    z = viewer.dims.current_step[0]
+    pump(0.1)
+
+    def shown() -> bool:
+        x, _, _ = preview_sample(widget.recipe, image[z], labels[z], widget.augment.index.value())
+        return np.array_equal(viewer.layers[IMAGE_LAYER].data, x)
+
+    # single changes, as a user clicking or typing: change -> layer data updated
+    updated, drawn = [], []
+    for k in range(30):
+        pump(0.05)  # past the throttle interval
+        t0 = time.perf_counter()
+        controls["rotation_range"].setValue(float(5 + k))
+        layer_t = time.perf_counter() - t0
+        pump()
+        drawn.append(time.perf_counter() - t0)
+        assert shown()
+        updated.append(layer_t)
+    print(f"preview 512x512, one change -> layer data updated: median "
+          f"{1e3 * statistics.median(updated):.1f} ms, max {1e3 * max(updated):.1f} ms")
+    print(f"preview 512x512, one change -> events drained (canvas refreshed): median "
+          f"{1e3 * statistics.median(drawn):.1f} ms, max {1e3 * max(drawn):.1f} ms")
+
+    # a slider drag: 40 value changes 5 ms apart; latency of the last one and GUI stalls
+    def drag(set_value) -> tuple[float, float]:
+        meter = StallMeter()
+        meter.start()
+        for k in range(40):
+            set_value(float(40 + k % 30))
+            pump(0.005)
+        t_last = time.perf_counter()
+        wait_until(shown)
+        latency = time.perf_counter() - t_last
+        return latency, meter.stop()
+
+    lat, stall = drag(controls["rotation_range"].setValue)
+    print(f"slider drag (40 events, 5 ms apart): last value shown {1e3 * lat:.1f} ms after it, "
+          f"longest stall {1e3 * stall:.1f} ms")
+
+    # naive baseline: redraw synchronously for every event (no throttling)
+    def naive(value: float) -> None:
+        a.rotation_range = value
+        widget.augment.update_preview()
+
+    widget.augment.set_active(False)
+    widget.augment.active = True  # draw through update_preview only
+    t0 = time.perf_counter()
+    for k in range(40):
+        naive(float(40 + k % 30))
+    naive_total = time.perf_counter() - t0
+    widget.augment.set_active(True)
+    print(f"naive baseline (redraw per event): 40 events cost {1e3 * naive_total:.0f} ms of GUI "
+          f"time ({1e3 * naive_total / 40:.1f} ms each)")
+
+
+def repaint_floor(widget) -> float:
+    """Longest gap while only a label of the dock changes (each change repaints the window).
+
+    Nothing of ours runs; this is what one repaint costs on this machine (software
+    OpenGL under Xvfb is slow), the floor of every stall measured below.
+    """
+    from qtpy.QtWidgets import QLabel
+
+    label = QLabel("floor")
+    widget.layout().addWidget(label)
+    pump(0.2)
+    meter = StallMeter()
+    meter.start()
+    for k in range(20):
+        label.setText(f"repaint {k}")
+        pump(0.1)
+    floor = meter.stop()
+    label.deleteLater()
+    print(f"repaint floor (a dock label changes, 20 times): longest gap {1e3 * floor:.1f} ms")
+    return floor
+
+
+def bench_stalls(viewer, widget, image, labels, tmp: Path) -> None:
+    from napari_datatools.patches import create_dataset
+    from napari_datatools.recipe import dataset_kwargs, plan_from_recipe
+
+    r = widget.recipe
+    r.patches.patchsize, r.patches.mode, r.patches.max_per_class = 64, "pixel", 3000
+    r.output.batchsize, r.output.save_path = 64, str(tmp / "bench.h5")
+    r.output.overwrite = True
+
+    # planning the whole volume (pixel mode) behind the Patches tab
+    widget.show_tab("Patches")
+    wait_until(lambda: not widget.patches.busy and widget.patches.result is not None)
+    meter = StallMeter()
+    meter.start()
+    t0 = time.perf_counter()
+    r.patches.max_per_class = None  # every mask pixel: the heaviest plan
+    pump(0.01)
+    wait_until(lambda: not widget.patches.busy and widget.patches.result is not None)
+    plan_time, stall = time.perf_counter() - t0, meter.stop()
+    t0 = time.perf_counter()
+    plan_from_recipe(r, image, labels)
+    sync_plan = time.perf_counter() - t0
+    print(f"patch plan of {image.shape} (every pixel, {widget.patches.result.plan.total:,} "
+          f"patches) in the background: {plan_time:.2f} s, longest stall {1e3 * stall:.1f} ms "
+          f"(on the GUI thread it would stall {1e3 * sync_plan:.0f} ms)")
+    r.patches.max_per_class = 3000
+
+    # the dataset run
+    widget.show_tab("Create")
+    pump(0.3)
+    c = widget.create_section
+    meter.start()
+    t0 = time.perf_counter()
+    c.start()
+    wait_until(lambda: c.worker is None, timeout=300)
+    run_time, stall = time.perf_counter() - t0, meter.stop()
+    gaps = np.asarray(meter.gaps)
+    total = c.result.total
+    print(f"dataset run ({total:,} patches of 64 x 64, hdf5, batch 64) in the background: "
+          f"{run_time:.2f} s; event loop: longest stall {1e3 * stall:.1f} ms, "
+          f"99th percentile gap {1e3 * np.percentile(gaps, 99):.1f} ms, {len(gaps)} ticks")
+    t0 = time.perf_counter()
+    create_dataset(volume=image, mask=labels, **dataset_kwargs(r.snapshot()))
+    sync = time.perf_counter() - t0
+    print(f"baseline, the same run on the GUI thread: stall {1e3 * sync:.0f} ms "
+          f"(ratio {sync / max(stall, 1e-9):.0f}x longer)")
+
+
+def main() -> int:
+    import napari
+
+    from napari_datatools._qt import DataToolsWidget
+    from napari_datatools._sample_data import make_sample_arrays
+
+    image, labels = make_sample_arrays(shape=(8, 512, 512), seed=0)
+    viewer = napari.Viewer(show=True)
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels, name="cells labels")
+    viewer.dims.set_current_step(0, 4)
+    widget = DataToolsWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Data Tools")
+    viewer.window.resize(1200, 800)
+    pump(0.5)
+    print(f"napari {napari.__version__}, volume {image.shape} {image.dtype}, "
+          f"{os.cpu_count()} CPUs, Qt platform {os.environ.get('QT_QPA_PLATFORM', 'default')}")
+    with tempfile.TemporaryDirectory() as tmp:
+        bench_preview(viewer, widget, image, labels)
+        repaint_floor(widget)
+        bench_stalls(viewer, widget, image, labels, Path(tmp))
+        viewer.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
