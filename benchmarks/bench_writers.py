@@ -21,6 +21,7 @@ from zarr.codecs import BloscCodec
 from napari_datatools.io import bcolz_array_writer, h5py_array_writer, zarr_array_writer
 
 N, BATCH, SHAPE = 65536, 256, (1, 32, 32)
+REPEAT = 5
 
 
 def _batches():
@@ -29,15 +30,23 @@ def _batches():
     return [base + i for i in range(N // BATCH)]
 
 
-def _best(fn, repeat=3):
-    times = []
-    for _ in range(repeat):
-        d = Path(tempfile.mkdtemp())
+def _run(fn):
+    d = Path(tempfile.mkdtemp())
+    try:
         t0 = time.perf_counter()
         fn(d)
-        times.append(time.perf_counter() - t0)
+        return time.perf_counter() - t0
+    finally:
         shutil.rmtree(d)
-    return min(times)
+
+
+def _best_interleaved(raw, ours, repeat=REPEAT):
+    """Best times of raw and ours, run alternately (load on a shared machine drifts)."""
+    t_raw, t_ours = [], []
+    for _ in range(repeat):
+        t_raw.append(_run(raw))
+        t_ours.append(_run(ours))
+    return min(t_raw), min(t_ours)
 
 
 def raw_h5(d, compression):
@@ -90,7 +99,8 @@ BATCHES = _batches()
 
 def main() -> None:
     mb = N * np.prod(SHAPE) * 4 / 1e6
-    print(f"{N} elements of {SHAPE} float32 ({mb:.0f} MB), batches of {BATCH}; best of 3")
+    print(f"{N} elements of {SHAPE} float32 ({mb:.0f} MB), batches of {BATCH}; "
+          f"best of {REPEAT}, raw and ours alternating")
     cases = [
         ("HDF5, uncompressed", lambda d: raw_h5(d, None), lambda d: ours_h5(d, None)),
         ("HDF5, lzf", lambda d: raw_h5(d, "lzf"), lambda d: ours_h5(d, "lzf")),
@@ -98,7 +108,7 @@ def main() -> None:
         ("blosc2 .b2nd, lz4", raw_b2, ours_b2),
     ]
     for name, raw, ours in cases:
-        t_raw, t_ours = _best(raw), _best(ours)
+        t_raw, t_ours = _best_interleaved(raw, ours)
         print(f"{name:22s} raw {mb / t_raw:8.0f} MB/s   ours {mb / t_ours:8.0f} MB/s   "
               f"ratio ours/raw {t_raw / t_ours:5.2f}")
 

@@ -249,3 +249,39 @@ def test_uncompressed_hdf5_whole_chunk_writes(dtype, chunks, tmp_path):
         np.testing.assert_array_equal(f["x"][...], data[:25])
         np.testing.assert_array_equal(f["fixed"][...], data[:19])
         assert f["fixed"].attrs["complete"] and f["x"].attrs["n_written"] == 25
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_caller_may_reuse_its_array_at_once(kind, tmp_path):
+    """Batches are copied before the call returns; recycled buffers never mix data."""
+    block = np.empty((8, 3), np.float32)
+    with _make(kind, tmp_path, (3,), np.float32, batch=4) as w:
+        for i in range(30):
+            block[...] = np.arange(i * 8, i * 8 + 8, dtype=np.float32)[:, None]
+            w.buffered_write(block if i % 3 else block[:5])  # whole batches or a remainder
+    out, _ = _read(kind, tmp_path)
+    expected = np.concatenate([np.arange(i * 8, i * 8 + (8 if i % 3 else 5)) for i in range(30)])
+    np.testing.assert_array_equal(out[:, 2], expected)
+
+
+def test_zarr_batches_queued_meanwhile_go_out_as_one_write(tmp_path, monkeypatch):
+    import time
+
+    sizes = []
+    store = zarr_array_writer._store
+
+    def slow_store(self, start, batch):
+        sizes.append(len(batch))
+        if len(sizes) == 1:
+            time.sleep(0.3)  # the next batches queue up meanwhile
+        store(self, start, batch)
+
+    monkeypatch.setattr(zarr_array_writer, "_store", slow_store)
+    data = _data(40, (2,), np.int16)
+    with zarr_array_writer((2,), np.int16, 4, tmp_path / "m.zarr", "x") as w:
+        for element in data:
+            w.buffered_write(element)
+    assert max(sizes) > 4 and sum(sizes) == 40  # several batches in one write
+    a = zarr.open_group(tmp_path / "m.zarr", mode="r")["x"]
+    np.testing.assert_array_equal(a[...], data)
+    assert a.attrs["n_written"] == 40

@@ -93,6 +93,7 @@ class buffered_array_writer:
         self.storage_array = storage_array
         self._n_stored = int(start)
         self._spare: list[np.ndarray] = []
+        self._last_request = self.batch_size  # elements of the last whole-batch write
         self._spare_lock = threading.Lock()
         self._buffer = self._new_buffer()
         self._n_buffered = 0
@@ -140,7 +141,8 @@ class buffered_array_writer:
         with self._spare_lock:
             for batch in batches:
                 whole = batch if batch.base is None else batch.base
-                if isinstance(whole, np.ndarray) and whole.ndim == batch.ndim:
+                if (isinstance(whole, np.ndarray) and whole.ndim == batch.ndim
+                        and len(whole) in (self.batch_size, self._last_request)):
                     self._spare.append(whole)
             del self._spare[:-MAX_SPARE_BUFFERS]
 
@@ -182,6 +184,7 @@ class buffered_array_writer:
             if self._n_buffered == 0 and len(elements) - i >= self.batch_size:
                 # Whole batches go out as one write (a copy: the caller may reuse data).
                 k = (len(elements) - i) // self.batch_size * self.batch_size
+                self._last_request = k
                 batch = self._new_buffer(k)
                 batch[...] = elements[i : i + k]
                 self._writes.submit(self._n_stored, batch)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 from ._buffered_writer import N_WRITTEN, buffered_array_writer
 from ._writer_checks import (
     check_batch_size,
@@ -113,3 +115,12 @@ class zarr_array_writer(buffered_array_writer):
 
     def _set_attrs(self, values: dict[str, Any]) -> None:
         self.storage_array.attrs.update(values)  # one metadata write
+
+    def _write_batches(self, items: list[tuple[int, np.ndarray]]) -> None:
+        """Batches queued meanwhile go out as one write: zarr encodes its chunks
+        concurrently (blosc itself is single-threaded outside the main thread)."""
+        if len(items) > 1:
+            merged = np.concatenate([batch for _, batch in items])
+            self._recycle([batch for _, batch in items])
+            items = [(items[0][0], merged)]
+        super()._write_batches(items)
