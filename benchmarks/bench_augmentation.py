@@ -24,8 +24,8 @@ from napari_datatools.data_augmentation import (
 )
 
 SIZE = 512
-REPEATS = 7
-CALLS = 40
+REPEATS = 5
+CALLS = 20
 
 
 def make_inputs() -> tuple[np.ndarray, np.ndarray]:

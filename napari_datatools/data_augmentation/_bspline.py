@@ -88,11 +88,3 @@ def displacement_at(
     dx = np.einsum("mi,ij,mj->m", by, inner[..., 1], bx)
     return np.stack([dy, dx], axis=1)
 
-
-def dense_displacement(offsets: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Displacement field ``(dy, dx)`` at every pixel, shape ``(2, height, width)``."""
-    g = offsets.shape[0]
-    by = dense_basis(shape[0], g)
-    bx = dense_basis(shape[1], g)
-    inner = offsets[1:-1, 1:-1]
-    return np.stack([by @ inner[..., c] @ bx.T for c in (0, 1)])

@@ -34,6 +34,24 @@ def _finite(value: Any, name: str) -> float:
     return number
 
 
+# OpenBLAS runs a product single-threaded below m * n * k = 262144 (65536 x 4).
+_SINGLE_THREAD_PRODUCT = 200_000
+
+
+def _row_blocked_product(u: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``u @ p`` in row blocks small enough for BLAS to stay single-threaded.
+
+    The product is thin (``k + 2`` inner terms) and memory bound. A multi-threaded
+    BLAS call here wakes threads that then compete with OpenCV's remap threads,
+    which costs far more than the product itself on a busy machine.
+    """
+    out = np.empty((u.shape[0], p.shape[1]), dtype=np.result_type(u, p))
+    rows = max(1, _SINGLE_THREAD_PRODUCT // max(1, p.shape[0] * p.shape[1]))
+    for start in range(0, u.shape[0], rows):
+        np.matmul(u[start : start + rows], p, out=out[start : start + rows])
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class TransformParams:
     """The random parameters of one augmentation, applicable to any array of ``shape``.
@@ -222,9 +240,8 @@ class TransformParams:
             g_mat[k + 1, k] = a_x
             g_mat[k + 1, k + 1] = t
             p[:, :, axis] = g_mat @ v.T
-        map_xy = (u @ p.reshape(k + 2, 2 * out_w).astype(np.float32)).reshape(
-            out_h, out_w, 2
-        )
+        map_xy = _row_blocked_product(u, p.reshape(k + 2, 2 * out_w).astype(np.float32))
+        map_xy = map_xy.reshape(out_h, out_w, 2)
         map_xy.flags.writeable = False
         return map_xy
 
