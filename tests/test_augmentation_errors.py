@@ -91,6 +91,7 @@ def test_wrong_dimensions_and_mismatched_shapes(x, y, name):
         (X[None], np.zeros((2, 1, 16, 20)), {}, "y must have the shape of x"),
         (X[None], np.zeros((1, 16, 20)), {}, "y must have 4 dimensions"),
         (X[None], None, {"channel_axis": 4}, "channel_axis"),
+        (X[None], None, {"same_for_all": "yes"}, "same_for_all"),
     ],
 )
 def test_stack_wrong_dimensions_and_mismatched_shapes(x, y, kwargs, name):

@@ -14,6 +14,7 @@ from ._validation import (
     as_image,
     check_crop_size,
     check_cval,
+    check_flag,
     check_fill_mode,
     check_order,
     spatial_shape,
@@ -216,6 +217,7 @@ def image_stack_random_transform(
         ``crop_size`` is given.
     """
     options = _collect_options(args, kwargs)
+    same_for_all = check_flag(same_for_all, "same_for_all")
     x, channel_axis = as_image(x, "x", channel_axis, ndim=-3)
     x_stack = np.moveaxis(x, channel_axis, -3)
     leading, shape = x_stack.shape[:-3], x_stack.shape[-2:]
