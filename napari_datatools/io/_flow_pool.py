@@ -1,29 +1,29 @@
 """The preprocessing processes of one ``data_flow`` iteration.
 
-Loader threads gather a batch straight into a free shared-memory slot and send a
+Loader threads gather a batch straight into a shared-memory input block and send a
 small message to worker ``seq % n`` (batches reach each worker in order, so its
-random draws are reproducible); one collector thread waits on every worker's pipe
-*and* process sentinel with :func:`multiprocessing.connection.wait`, copies results
-out of the slots and notices a dead worker at once.
+random draws are reproducible); the worker writes the result into an output block.
+One collector thread waits on every worker's pipe *and* process sentinel with
+:func:`multiprocessing.connection.wait` (a dead worker is noticed at once) and hands
+each result to the consumer as views of its output block, without a copy.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import queue
 import signal
 import threading
 import time
 import weakref
-from dataclasses import dataclass
-from multiprocessing import connection, shared_memory
+from multiprocessing import connection
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ._flow_blocks import BlockPool, lease_views
 from ._flow_errors import WorkerDiedError
-from ._flow_shm import batch_bytes, free_block, gather_into, new_block
-from ._flow_worker import decode_result, worker_main
+from ._flow_shm import batch_bytes, gather_into, unpack
+from ._flow_worker import assemble_result, worker_main
 
 #: Batches sent to one worker and not yet returned (one being processed, one waiting).
 DEPTH = 2
@@ -48,15 +48,6 @@ def mp_context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
-@dataclass
-class _Slot:
-    """Shared memory for one batch on its way through a worker."""
-
-    index: int
-    inputs: shared_memory.SharedMemory
-    outputs: shared_memory.SharedMemory
-
-
 def _describe_death(index: int, process: Any) -> str:
     code = process.exitcode
     how = f"exit code {code}"
@@ -69,22 +60,20 @@ def _describe_death(index: int, process: Any) -> str:
             "the OS may have killed it (out of memory?)")
 
 
-def _release(processes: list, conns: list, slots: list[_Slot]) -> None:
-    """Kill what is left and free every shared-memory block (idempotent)."""
+def _release(processes: list, conns: list, pools: list[BlockPool]) -> None:
+    """Kill what is left, close the pipes, free every shared-memory block (idempotent)."""
     for p in processes:
         if p.is_alive():
             p.kill()
         p.join(1.0)
     for c in conns:
         c.close()
-    for s in slots:
-        free_block(s.inputs)
-        free_block(s.outputs)
-    slots.clear()
+    for pool in pools:
+        pool.close()
 
 
 class ProcessPool:
-    """``len(seeds)`` worker processes, their slots and their collector thread.
+    """``len(seeds)`` worker processes, their shared memory and their collector thread.
 
     Parameters
     ----------
@@ -93,11 +82,15 @@ class ProcessPool:
     seeds : list of int
         One per worker, for ``np.random.seed``.
     layouts : list of (element shape, dtype)
-        Of the ``data`` arrays, to size the slots.
+        Of the ``data`` arrays, to size the input blocks.
     batch_size : int
         Largest batch.
     nb_loaders : int
         Loader threads that will call :meth:`submit`.
+    ready_batches : int
+        Most batches the consumer may be handed before taking them; that many
+        results (plus two) reach it as views of their output block, later ones
+        are copied out so the pool stays bounded.
     deliver : callable
         ``deliver(seq, kind, payload)`` hands a result (``"batch"``) or an error
         (``"error"``) to the consumer.
@@ -107,7 +100,7 @@ class ProcessPool:
 
     def __init__(self, preprocessor: Callable[[Any], Any], seeds: Sequence[int],
                  layouts: Sequence[tuple[tuple[int, ...], np.dtype]], batch_size: int,
-                 nb_loaders: int, deliver: Callable[[Any, str, Any], None],
+                 nb_loaders: int, ready_batches: int, deliver: Callable[[Any, str, Any], None],
                  stopping: threading.Event) -> None:
         ctx = mp_context()
         self.n = len(seeds)
@@ -116,22 +109,24 @@ class ProcessPool:
         self.stopping = stopping
         self.nb_loaders = nb_loaders
         size = batch_bytes(self.layouts, batch_size)
+        in_flight = DEPTH * self.n + nb_loaders  # gathered or being gathered, not returned
+        self.max_leases = ready_batches + 2
+        self.leases = 0
+        self.inputs = BlockPool(size, in_flight)
+        self.outputs = BlockPool(size, in_flight + self.max_leases)
         self.processes: list[Any] = []
         self.conns: list[Any] = []
-        self.slots: list[_Slot] = []
-        self._finalizer = weakref.finalize(self, _release, self.processes, self.conns, self.slots)
-        for i in range(DEPTH * self.n + nb_loaders):
-            self.slots.append(_Slot(i, new_block(size), new_block(size)))
-        self.free_slots: queue.Queue = queue.Queue()
-        for slot in self.slots:
-            self.free_slots.put(slot)
+        self._finalizer = weakref.finalize(self, _release, self.processes, self.conns,
+                                           [self.inputs, self.outputs])
         self.cond = threading.Condition()
         self.turn = list(range(self.n))  # the next seq each worker takes
         self.in_flight = [0] * self.n
+        self.tasks: dict[int, tuple[Any, Any]] = {}  # seq -> (input block, output block)
         self.send_locks = [threading.Lock() for _ in range(self.n)]
+        keep = 2 * (self.inputs.limit + self.outputs.limit)
         for i, seed in enumerate(seeds):
             parent, child = ctx.Pipe(duplex=True)
-            process = ctx.Process(target=worker_main, args=(child, preprocessor, seed, i),
+            process = ctx.Process(target=worker_main, args=(child, preprocessor, seed, i, keep),
                                   daemon=True, name=f"data_flow-worker-{i}")
             self.conns.append(parent)
             self.processes.append(process)
@@ -143,14 +138,17 @@ class ProcessPool:
 
     # -- loader side ----------------------------------------------------------------------
     def submit(self, seq: int, indices: np.ndarray, data: Sequence[Any]) -> bool:
-        """Gather batch ``seq`` into a slot and send it to its worker (False: stopping)."""
-        slot = self.free_slots.get()
-        if slot is None or self.stopping.is_set():
+        """Gather batch ``seq`` into shared memory and send it to its worker
+        (False: the iteration is stopping)."""
+        block_in = self.inputs.take()
+        block_out = self.outputs.take() if block_in is not None else None
+        if block_out is None or self.stopping.is_set():
             return False
         try:
-            parts = gather_into(data, self.layouts, indices, slot.inputs.buf)
+            parts = gather_into(data, self.layouts, indices, block_in.buf)
         except BaseException:
-            self.free_slots.put(slot)
+            self.inputs.give_back(block_in)
+            self.outputs.give_back(block_out)
             raise
         w = seq % self.n
         with self.cond:
@@ -159,9 +157,10 @@ class ProcessPool:
             if self.stopping.is_set():
                 return False
             self.in_flight[w] += 1
+            self.tasks[seq] = (block_in, block_out)
         try:
             with self.send_locks[w]:
-                self.conns[w].send((seq, slot.index, slot.inputs.name, parts, slot.outputs.name))
+                self.conns[w].send((seq, block_in.name, parts, block_out.name))
         except (BrokenPipeError, ConnectionResetError, EOFError):
             self.processes[w].join(0.5)
             raise WorkerDiedError(_describe_death(w, self.processes[w])) from None
@@ -204,30 +203,42 @@ class ProcessPool:
         self.processes[w].join(0.5)  # the exit code arrives with the sentinel
         self.deliver(None, "error", WorkerDiedError(_describe_death(w, self.processes[w])))
 
-    def _on_reply(self, w: int, reply: tuple) -> None:
-        status, seq, slot_index, payload = reply[:4]
-        slot = self.slots[slot_index]
-        if status == "ok":
-            item = (seq, "batch", decode_result(payload, slot.outputs.buf))
-            grow_to = reply[4]
-            if grow_to:  # the result did not fit: a bigger block for this slot next time
-                old, slot.outputs = slot.outputs, new_block(max(grow_to, 2 * old.size))
-                free_block(old)
-        else:
-            item = (seq, "error", payload)
-        self.free_slots.put(slot)
+    def _end_lease(self, block: Any) -> None:
         with self.cond:
+            self.leases -= 1
+        self.outputs.give_back(block)
+
+    def _on_reply(self, w: int, reply: tuple) -> None:
+        status, seq, payload = reply[:3]
+        with self.cond:
+            block_in, block_out = self.tasks.pop(seq)
             self.in_flight[w] -= 1
             self.cond.notify_all()
-        self.deliver(*item)
+        self.inputs.give_back(block_in)
+        if status != "ok":
+            self.outputs.give_back(block_out)
+            self.deliver(seq, "error", payload)
+            return
+        (kind, parts), grow_to = payload, reply[3]
+        if grow_to:  # the result did not fit: bigger output blocks from now on
+            self.outputs.grow(grow_to)
+        with self.cond:
+            lease = self.leases < self.max_leases
+            self.leases += lease
+        if lease:  # zero copy: the consumer gets views, the block returns when they are gone
+            values = lease_views(parts, block_out, self._end_lease)
+        else:  # the consumer holds on to many batches: copy, keep the pool bounded
+            values = unpack(parts, block_out.buf, copy=True)
+            self.outputs.give_back(block_out)
+        self.deliver(seq, "batch", assemble_result(kind, values))
 
     # -- shutdown -----------------------------------------------------------------------
     def stop(self) -> None:
         """Wake waiting loaders, stop the workers (kill them if they do not stop at once)."""
         with self.cond:
             self.cond.notify_all()
-        for _ in range(self.nb_loaders):
-            self.free_slots.put(None)
+        self.inputs.stop_taking()
+        self.outputs.stop_taking()
         for w, c in enumerate(self.conns):
             if self.send_locks[w].acquire(timeout=0.5):
                 try:

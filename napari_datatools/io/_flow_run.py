@@ -11,7 +11,7 @@ import numpy as np
 from .._rng import spawn_seeds
 from ..wrap._batched_read import read_elements
 from ._flow_errors import ErrorReport
-from ._flow_pool import ProcessPool
+from ._flow_pool import DEPTH, ProcessPool
 from ._flow_shm import element_layout
 
 if TYPE_CHECKING:
@@ -44,8 +44,11 @@ class FlowRun:
         self.lock = threading.Lock()
         self.total: int | None = None
         self.seq = 0
-        n_workers = flow.nb_io_workers + flow.nb_proc_workers
-        self.permits = threading.Semaphore(2 * n_workers + 2)  # batches taken, not yet yielded
+        processes = flow.nb_proc_workers if flow.preprocessor is not None else 0
+        # batches taken from the sampler and not yet yielded: enough to keep every
+        # thread and process busy, few enough to bound memory
+        ready = DEPTH * processes + 2 * flow.nb_io_workers + 2
+        self.permits = threading.Semaphore(ready)
         self.indices = flow.sampler.get_generator(
             flow.batch_size, flow.sample_random, flow.sample_with_replacement,
             flow.sample_weights, flow.loop_forever, flow.rng,
@@ -53,11 +56,11 @@ class FlowRun:
         self.pool: ProcessPool | None = None
         self.loaders: list[threading.Thread] = []
         try:
-            if flow.nb_proc_workers and flow.preprocessor is not None:
+            if processes:
                 self.pool = ProcessPool(
-                    flow.preprocessor, _worker_seeds(flow.rng, flow.nb_proc_workers),
+                    flow.preprocessor, _worker_seeds(flow.rng, processes),
                     [element_layout(d) for d in flow.data], flow.batch_size,
-                    flow.nb_io_workers, self.deliver, self.stopping,
+                    flow.nb_io_workers, ready, self.deliver, self.stopping,
                 )
             for i in range(flow.nb_io_workers):
                 thread = threading.Thread(target=self.load, daemon=True, name=f"data_flow-io-{i}")

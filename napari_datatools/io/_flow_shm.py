@@ -91,8 +91,9 @@ def gather_into(data: Sequence[Any], layouts: Sequence[tuple[tuple[int, ...], np
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         fits = offset + nbytes <= len(buf) and not dtype.hasobject
         if fits and isinstance(array, np.ndarray) and array.dtype == dtype:
-            view = np.ndarray(shape, dtype, buffer=buf, offset=offset)
-            np.take(array, indices, axis=0, out=view, mode="clip")  # indices are in range
+            # (no local name for the view: a kept traceback must not hold one)
+            np.take(array, indices, axis=0, mode="clip",  # indices are in range
+                    out=np.ndarray(shape, dtype, buffer=buf, offset=offset))
         else:
             values = np.asarray(read_elements(array, indices))
             if not (fits and values.shape == shape and values.dtype == dtype):
@@ -119,10 +120,14 @@ def new_block(size: int) -> shared_memory.SharedMemory:
 
 
 def free_block(block: shared_memory.SharedMemory, unlink: bool = True) -> None:
-    """Unmap ``block`` (if no view of it is left) and remove its name."""
+    """Unmap ``block`` and remove its name.
+
+    numpy arrays over shared memory do not keep it mapped: only call this when no
+    view of ``block`` can be used any more.
+    """
     try:
         block.close()
-    except BufferError:  # a view is still referenced (an error's traceback...): freed at exit
+    except BufferError:
         pass
     if unlink:
         try:

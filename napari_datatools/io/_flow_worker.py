@@ -2,14 +2,15 @@
 
 Messages (small, pickled through a pipe):
 
-* in: ``(seq, slot, in_name, in_parts, out_name)``, or ``None`` to stop;
-* out: ``("ok", seq, slot, result, grow_to)`` with ``result = (kind, parts)``
-  describing the preprocessor's return value, or ``("error", seq, slot, report)``.
+* in: ``(seq, in_name, in_parts, out_name)``, or ``None`` to stop;
+* out: ``("ok", seq, result, grow_to)`` with ``result = (kind, parts)``
+  describing the preprocessor's return value, or ``("error", seq, report)``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+from collections import OrderedDict
 from multiprocessing import shared_memory
 from typing import Any, Callable
 
@@ -40,27 +41,28 @@ def encode_result(result: Any, out: shared_memory.SharedMemory) -> tuple[tuple, 
     return (kind, pack(values, out.buf)), 0
 
 
-def decode_result(encoded: tuple, buf: memoryview) -> Any:
-    """The value :func:`encode_result` described, with arrays copied out of ``buf``."""
-    kind, parts = encoded
-    values = unpack(parts, buf, copy=True)
-    if kind == "array" or kind == "object":
+def assemble_result(kind: str, values: list[Any]) -> Any:
+    """The preprocessor's return value from the ``values`` of an :func:`encode_result`."""
+    if kind in ("array", "object"):
         return values[0]
     return tuple(values) if kind == "tuple" else values
 
 
 class _Attached:
-    """Shared-memory blocks this process has opened, by slot and role."""
+    """Shared-memory blocks this process has opened, by name (the most recent ones)."""
 
-    def __init__(self) -> None:
-        self.blocks: dict[tuple[int, str], shared_memory.SharedMemory] = {}
+    def __init__(self, keep: int = 64) -> None:
+        self.keep = keep
+        self.blocks: OrderedDict[str, shared_memory.SharedMemory] = OrderedDict()
 
-    def get(self, slot: int, role: str, name: str) -> shared_memory.SharedMemory:
-        block = self.blocks.get((slot, role))
-        if block is None or block.name != name:
-            if block is not None:  # the slot was given a bigger block
-                free_block(block, unlink=False)
-            block = self.blocks[(slot, role)] = shared_memory.SharedMemory(name=name)
+    def get(self, name: str) -> shared_memory.SharedMemory:
+        block = self.blocks.get(name)
+        if block is None:
+            block = self.blocks[name] = shared_memory.SharedMemory(name=name)
+            while len(self.blocks) > self.keep:  # the parent replaced or freed old blocks
+                free_block(self.blocks.popitem(last=False)[1], unlink=False)
+        else:
+            self.blocks.move_to_end(name)
         return block
 
     def close(self) -> None:
@@ -71,18 +73,19 @@ class _Attached:
 
 def _handle(message: tuple, attached: _Attached, preprocessor: Callable[[Any], Any],
             where: str) -> tuple:
-    seq, slot, in_name, in_parts, out_name = message
+    seq, in_name, in_parts, out_name = message
     try:
-        batch = tuple(unpack(in_parts, attached.get(slot, "in", in_name).buf, copy=False))
+        batch = tuple(unpack(in_parts, attached.get(in_name).buf, copy=False))
         result = preprocessor(batch)
         del batch
-        encoded, grow_to = encode_result(result, attached.get(slot, "out", out_name))
-        return ("ok", seq, slot, encoded, grow_to)
+        encoded, grow_to = encode_result(result, attached.get(out_name))
+        return ("ok", seq, encoded, grow_to)
     except BaseException as err:  # reported to the consumer with its traceback
-        return ("error", seq, slot, ErrorReport.from_exception(err, where))
+        return ("error", seq, ErrorReport.from_exception(err, where))
 
 
-def worker_main(conn: Any, preprocessor: Callable[[Any], Any], seed: int, index: int) -> None:
+def worker_main(conn: Any, preprocessor: Callable[[Any], Any], seed: int, index: int,
+                keep_blocks: int = 64) -> None:
     """Run worker ``index``: seed numpy's global RandomState, then preprocess batches.
 
     Parameters
@@ -95,10 +98,12 @@ def worker_main(conn: Any, preprocessor: Callable[[Any], Any], seed: int, index:
         This worker's seed, drawn from the ``data_flow`` rng with ``spawn_seeds``.
     index : int
         Worker number (in error messages).
+    keep_blocks : int
+        Shared-memory blocks kept open at once (the parent's pools hold no more).
     """
     np.random.seed(seed % 2**32)  # every worker its own stream, reproducible from the rng
     where = f"data_flow worker process {index} (pid {multiprocessing.current_process().pid})"
-    attached = _Attached()
+    attached = _Attached(keep_blocks)
     try:
         while True:
             try:
@@ -113,7 +118,7 @@ def worker_main(conn: Any, preprocessor: Callable[[Any], Any], seed: int, index:
             except (BrokenPipeError, ConnectionResetError):  # the parent went away
                 return
             except Exception as err:  # the result cannot be pickled: say so, keep going
-                conn.send(("error", reply[1], reply[2], ErrorReport.from_exception(
+                conn.send(("error", reply[1], ErrorReport.from_exception(
                     err, f"{where}, sending the preprocessor's result")))
             del reply
     finally:
