@@ -72,6 +72,7 @@ class CreateSection(QWidget):
         for key, text in FORMATS.items():
             self.format.addItem(text, key)
         bind(self.format, o, "file_format")
+        o.events.file_format.connect(self._match_suffix)
         form.addRow("Format", self.format)
         self.batchsize = QSpinBox()
         self.batchsize.setRange(1, 2**20)
@@ -125,6 +126,14 @@ class CreateSection(QWidget):
     def _show_path(self, path: str) -> None:
         if self.path.text() != path:
             self.path.setText(path)
+
+    def _match_suffix(self, fmt: str) -> None:
+        """A path ending in another format's suffix gets this format's (a.h5 -> a.zarr)."""
+        path = self.recipe.output.save_path
+        for other, suffix in SUFFIX.items():
+            if other != fmt and suffix and path.lower().endswith(suffix):
+                self.recipe.output.save_path = path[: -len(suffix)] + SUFFIX[fmt]
+                return
 
     def _path_edited(self) -> None:
         self.recipe.output.save_path = self.path.text().strip()

@@ -8,7 +8,14 @@ import napari
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QFileDialog, QFormLayout, QLabel, QPushButton, QWidget
+from qtpy.QtWidgets import (
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QWidget,
+)
 
 from ..recipe import ArraySource, Recipe
 from ._connections import Connections
@@ -44,11 +51,17 @@ class DataSection(QWidget):
         self.open_button = QPushButton(icon("open"), "Open file...")
         self.open_button.setToolTip("Load HDF5, Zarr or blosc2 arrays with the plugin's reader")
         self.open_button.clicked.connect(self.open_dialog)
+        self.open_folder_button = QPushButton(icon("open"), "Open folder...")
+        self.open_folder_button.setToolTip("Load a Zarr store or a directory of blosc2 arrays")
+        self.open_folder_button.clicked.connect(self.open_folder_dialog)
         form = QFormLayout(self)
         form.addRow("Image", self.image_picker)
         form.addRow("Labels", self.mask_picker)
         form.addRow(self.status)
-        form.addRow(self.open_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.open_folder_button)
+        form.addRow(buttons)
         self.image_picker.layer_changed.connect(self._update)
         self.mask_picker.layer_changed.connect(self._update)
         recipe.data.image.events.layer.connect(
@@ -77,6 +90,11 @@ class DataSection(QWidget):
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open arrays", "", FILE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a Zarr store or blosc2 directory")
         if path:
             self.open_path(path)
 

@@ -84,6 +84,19 @@ def test_zarr_without_compression_and_the_recipe_snapshot(setup, qtbot, tmp_path
     assert not group["class_2"].compressors
 
 
+def test_the_path_suffix_follows_the_format(setup, tmp_path):
+    viewer, widget, image, labels = setup
+    c, o = widget.create_section, widget.recipe.output
+    o.save_path = str(tmp_path / "set.h5")
+    c.format.setCurrentIndex(c.format.findData("zarr"))
+    assert o.save_path == str(tmp_path / "set.zarr") == c.path.text()
+    c.format.setCurrentIndex(c.format.findData("hdf5"))
+    assert o.save_path == str(tmp_path / "set.h5")
+    o.save_path = str(tmp_path / "plain")
+    c.format.setCurrentIndex(c.format.findData("bcolz"))
+    assert o.save_path == str(tmp_path / "plain")
+
+
 def test_existing_output_is_replaced_only_when_confirmed(setup, qtbot, tmp_path):
     viewer, widget, image, labels = setup
     c, r = widget.create_section, widget.recipe

@@ -104,6 +104,20 @@ def test_open_file_uses_the_plugin_reader_and_records_the_source(setup, tmp_path
     assert widget.data.open_path(str(tmp_path / "missing.h5")) == []
 
 
+def test_open_folder_opens_a_zarr_store(setup, tmp_path, monkeypatch):
+    import zarr
+
+    from napari_datatools._qt import _data_section
+
+    viewer, widget, image, labels = setup
+    group = zarr.open_group(str(tmp_path / "vol.zarr"), mode="w")
+    group.create_array("raw", data=image[:1])
+    monkeypatch.setattr(_data_section.QFileDialog, "getExistingDirectory",
+                        lambda *a, **k: str(tmp_path / "vol.zarr"))
+    widget.data.open_folder_button.click()
+    np.testing.assert_array_equal(np.asarray(viewer.layers["raw"].data), image[:1])
+
+
 def test_a_loaded_recipe_selects_its_layers(setup):
     viewer, widget, image, labels = setup
     viewer.add_image(image + 1, name="other")
