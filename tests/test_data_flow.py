@@ -8,10 +8,8 @@ import signal
 import threading
 import time
 
-import h5py
 import numpy as np
 import pytest
-import zarr
 
 from napari_datatools.io import data_flow, index_sampler
 from napari_datatools.io._flow_errors import WorkerDiedError
@@ -30,6 +28,36 @@ def seeded_noise(batch):
     """Draws from numpy's global RandomState, which data_flow seeds per worker."""
     x, y = batch
     return x + np.random.random(len(x))[:, None, None].astype(np.float32), y
+
+
+def sleepy(batch):
+    time.sleep(0.4)
+    return batch
+
+
+def structured(batch):
+    """Results of every kind: a list with a grown array, an object array, a plain value."""
+    x, y = batch
+    labels = np.array([str(v) for v in y], dtype=object)
+    return [np.repeat(x, 50, axis=0).astype(np.float64), labels, {"n": len(y)}, y]
+
+
+def only_images(batch):
+    return batch[0] + 1
+
+
+class FlakySource:
+    """An array whose element 42 cannot be read."""
+
+    shape, dtype = X.shape, X.dtype
+
+    def __len__(self):
+        return len(X)
+
+    def __getitem__(self, key):
+        if 42 in np.arange(len(X))[key].ravel():
+            raise OSError("sector 42 unreadable")
+        return X[key]
 
 
 def fail_on_batch_with(batch, element=50):
@@ -104,8 +132,9 @@ def test_workers_draw_different_reproducible_augmentations():
 
     noise = run(2)
     assert len(np.unique(noise)) == 64  # no two workers repeat each other's draws
-    np.testing.assert_array_equal(run(1), run(1))  # the same rng, the same draws
-    assert not np.array_equal(run(1), run(1, rng=8))
+    np.testing.assert_array_equal(run(2), noise)  # the same rng, the same draws
+    np.testing.assert_array_equal(run(1), run(1))
+    assert not np.array_equal(run(2), run(2, rng=8))
 
 
 @pytest.mark.parametrize("proc", [0, 2])
@@ -166,6 +195,10 @@ def test_break_close_and_drop_stop_everything():
 
 
 def test_h5py_zarr_and_multi_source_with_processes(tmp_path):
+    # imported here: worker processes import this module for its preprocessors
+    import h5py
+    import zarr
+
     with h5py.File(tmp_path / "x.h5", "w") as f:
         f["x"] = X
     z = zarr.create_array(tmp_path / "y.zarr", shape=Y.shape, dtype=Y.dtype, chunks=(16,))
@@ -181,3 +214,94 @@ def test_h5py_zarr_and_multi_source_with_processes(tmp_path):
         flow = data_flow([msa, labels], 20, nb_io_workers=2)
         x = np.concatenate([b[0] for b in flow.flow()])
         np.testing.assert_array_equal(x, msa[:])
+
+
+@pytest.mark.parametrize("proc", [0, 2])
+def test_loader_error_reaches_the_consumer(proc):
+    flow = data_flow([FlakySource(), Y], 8, nb_io_workers=2, nb_proc_workers=proc,
+                     preprocessor=double)
+    with pytest.raises(OSError, match="sector 42 unreadable") as info:
+        list(flow)
+    assert any(entry.name == "__getitem__" for entry in info.traceback)
+    time.sleep(0.2)
+    assert not _threads()
+
+
+def test_batches_from_processes_stay_valid_while_held():
+    flow = data_flow([X, Y], 5, nb_proc_workers=2, preprocessor=double, sample_random=True,
+                     rng=1)
+    held = list(flow)  # more batches than the pool lends out: the rest are copies
+    gen = data_flow([X, Y], 5, nb_proc_workers=2, preprocessor=double, loop_forever=True).flow()
+    first = next(gen)
+    for _ in range(40):  # the blocks go round many times meanwhile
+        next(gen)
+    gen.close()
+    np.testing.assert_array_equal(first[0], X[:5] * 2)
+    y = np.concatenate([b[1] for b in held])
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in held]), X[y] * 2)
+    assert sorted(y.tolist()) == list(range(103))
+
+
+@pytest.mark.parametrize("proc", [0, 1])
+def test_preprocessor_results_of_any_kind(proc):
+    batches = list(data_flow([X, Y], 10, nb_proc_workers=proc, preprocessor=structured))
+    assert len(batches) == 11 and all(isinstance(b, list) for b in batches)
+    big, labels, info, y = batches[3]
+    np.testing.assert_array_equal(big, np.repeat(X[30:40], 50, axis=0))  # grew the blocks
+    assert labels.tolist() == [str(v) for v in range(30, 40)] and info == {"n": 10}
+    single = list(data_flow([X, Y], 50, nb_proc_workers=proc, preprocessor=only_images))
+    assert isinstance(single[0], np.ndarray)
+    np.testing.assert_array_equal(np.concatenate(single), X + 1)
+    plain = next(iter(data_flow([X, Y], 4, nb_proc_workers=proc)))
+    assert isinstance(plain, tuple) and plain[1].tolist() == [0, 1, 2, 3]
+
+
+def test_idle_worker_killed_is_reported_at_the_next_batch():
+    flow = data_flow([X, Y], 4, nb_proc_workers=2, preprocessor=double, loop_forever=True)
+    gen = flow.flow()
+    next(gen)
+    time.sleep(0.3)  # every worker idle, its batches done
+    victim = next(p for p in multiprocessing.active_children() if p.name.startswith("data_flow"))
+    os.kill(victim.pid, signal.SIGKILL)
+    time.sleep(0.3)
+    with pytest.raises(data_flow.WorkerDiedError, match="killed by SIGKILL"):
+        for _ in range(50):
+            next(gen)
+
+
+def test_waiting_does_not_poll():
+    flow = data_flow([X, Y], 50, nb_io_workers=2, nb_proc_workers=1, preprocessor=sleepy)
+    gen = flow.flow()
+    next(gen)  # workers started
+    cpu, wall = time.process_time(), time.monotonic()
+    next(gen)  # about 0.4 s waiting for the worker
+    assert time.monotonic() - wall > 0.3
+    assert time.process_time() - cpu < 0.05
+    gen.close()
+
+
+def test_arguments_checked_up_front():
+    with pytest.raises(ValueError, match="preprocessor must be picklable when nb_proc_workers"):
+        data_flow([X], 4, nb_proc_workers=1, preprocessor=lambda b: b)
+    with pytest.warns(UserWarning, match="sample_with_replacement has no effect without"):
+        data_flow([X], 4, sample_with_replacement=True)
+    with pytest.raises(ValueError, match="nb_io_workers must be a positive integer, got 0"):
+        data_flow([X], 4, nb_io_workers=0)
+    with pytest.raises(ValueError, match="data must be a non-empty list"):
+        data_flow(X, 4)
+
+
+def test_weighted_order_without_replacement_keeps_every_element_once():
+    weights = np.ones(103)
+    weights[:5] = 1000.0
+    firsts = []
+    for seed in range(5):
+        flow = data_flow([Y], 103, sample_random=True, sample_weights=weights, rng=seed)
+        (order,) = next(iter(flow))
+        assert sorted(order.tolist()) == list(range(103))
+        firsts.append(set(order[:5].tolist()))
+    assert sum(f == {0, 1, 2, 3, 4} for f in firsts) >= 4  # heavy elements come first
+    tiny = np.full(20000, 1e-3)
+    (order,) = next(iter(data_flow([np.arange(20000)], 20000, sample_random=True,
+                                   sample_weights=tiny, rng=0)))
+    assert np.mean(np.diff(order) > 0) < 0.6  # small weights: still a random order
