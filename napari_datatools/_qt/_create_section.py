@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 )
 from superqt.utils import qthrottled
 
-from ..recipe import Recipe, dataset_job
+from ..recipe import Recipe, dataset_job, dataset_kwargs
 from ._binding import bind
 from ._connections import Connections
 from ._icons import icon
@@ -190,10 +190,11 @@ class CreateSection(QWidget):
                 return None
             recipe.output.overwrite = True
         mask_layer = self.data.mask_layer()
+        image = image_layer.data
+        mask = None if mask_layer is None else mask_layer.data
         try:
-            job = dataset_job(recipe, image=image_layer.data,
-                              mask=None if mask_layer is None else mask_layer.data)
-        except (ValueError, OSError) as err:
+            dataset_kwargs(recipe)  # cheap checks here; files are opened in the worker
+        except ValueError as err:
             show_error(f"Create: {err}")
             self.status.setText(f"Not started: {err}")
             return None
@@ -201,7 +202,8 @@ class CreateSection(QWidget):
         self.result = self.error = None
         self._done = 0
         self.t0 = time.perf_counter()
-        self.worker = start_job(job, self.cancel_event, self.job_ended)
+        self.worker = start_job(lambda: dataset_job(recipe, image=image, mask=mask),
+                                self.cancel_event, self.job_ended)
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_error)

@@ -169,8 +169,11 @@ def test_errors_are_notified_and_the_tab_returns_to_ready(
     r.output.save_path = ""  # checked before starting
     assert c.start() is None and "save_path" in errors[-1] and c.run_button.isEnabled()
     (tmp_path / "afile").write_text("")
-    r.output.save_path = str(tmp_path / "afile" / "out.h5")
-    assert c.start() is None and "is a file" in errors[-1]
+    r.output.save_path = str(tmp_path / "afile" / "out.h5")  # found when opening the output
+    assert c.start() is not None
+    _wait_done(qtbot, c)
+    assert errors[-1].startswith("Create failed: NotADirectoryError:") and "is a file" in errors[-1]
+    assert c.status.text().startswith("Failed:") and c.run_button.isEnabled()
     r.patches.patchsize, r.output.batchsize = 8, 4
     r.output.save_path = str(tmp_path / "fails.h5")
     _slow_job(monkeypatch, threading.Event(), fail=True)  # fails in the worker
@@ -195,4 +198,22 @@ def test_closing_the_viewer_during_a_run_cancels_it(setup, qtbot, tmp_path, monk
     assert QThreadPool.globalInstance().waitForDone(3000)
     assert time.monotonic() - t0 < 2.0
     with h5py.File(tmp_path / "closed.h5", "r") as f:
+        assert not f.attrs["complete"]
+
+
+def test_worker_quit_alone_closes_the_file(setup, qtbot, tmp_path, monkeypatch):
+    """napari quits every worker when the app exits: the job must close its file."""
+    viewer, widget, image, labels = setup
+    c, r = widget.create_section, widget.recipe
+    r.patches.patchsize, r.output.batchsize = 16, 8
+    r.output.save_path = str(tmp_path / "quit.h5")
+    started = threading.Event()
+    _slow_job(monkeypatch, started)
+    worker = c.start()
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    worker.quit()
+    assert c.job_ended.wait(2.0)
+    _wait_done(qtbot, c, timeout=2000)
+    assert c.status.text().startswith("Cancelled after")
+    with h5py.File(tmp_path / "quit.h5", "r") as f:
         assert not f.attrs["complete"]
