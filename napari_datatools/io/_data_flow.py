@@ -21,21 +21,23 @@ class data_flow:
     Elements are gathered in ``nb_io_workers`` threads (reading each source with
     as few calls as possible) and preprocessed in those threads or, with
     ``nb_proc_workers > 0``, in that many processes that receive and return
-    batches through shared memory. Batches come out in order, as tuples of numpy
-    arrays (one per array of ``data``).
+    batches through shared memory. Batches come out in sampler order whatever
+    the number of threads and processes.
 
     Parameters
     ----------
     data : list of array-like
-        Arrays of equal length (numpy, h5py, zarr, ``multi_source_array``...).
+        Arrays of equal length (numpy, memmap, h5py, zarr, ``multi_source_array``,
+        anything with ``__len__`` and ``__getitem__``).
     batch_size : int
         Elements per batch (the last batch of an epoch may be smaller).
     nb_io_workers : int
         Loader threads.
     nb_proc_workers : int
         Preprocessing processes (0: preprocess in the loader threads). Each
-        process seeds numpy's global RandomState differently, reproducibly
-        from ``rng``.
+        seeds numpy's global RandomState (``np.random.seed``) with its own seed
+        from ``spawn_seeds``, reproducibly from ``rng``; batch ``i`` always goes
+        to process ``i % nb_proc_workers``, so draws are reproducible too.
     loop_forever : bool
         Start a new epoch after each one instead of stopping.
     sample_random : bool
@@ -43,22 +45,37 @@ class data_flow:
     sample_with_replacement : bool
         With ``sample_random``: draw every batch independently.
     sample_weights : sequence of float, optional
-        Relative probability of each element under random sampling.
+        With ``sample_random``: relative probability of each element. Without
+        replacement every element still comes once per epoch, heavier ones
+        earlier on average.
     drop_incomplete_batches : bool
         Skip the smaller last batch of an epoch.
     preprocessor : callable, optional
-        Called with a batch (a tuple arranged like ``data``); returns the
-        processed batch. Must be picklable when ``nb_proc_workers > 0``.
+        Called with a batch (a tuple arranged like ``data``); its return value
+        is yielded. Must be picklable when ``nb_proc_workers > 0`` (a
+        module-level function or a class instance).
     rng : None, int, numpy.random.RandomState or numpy.random.Generator
         Sampling order and worker seeds.
 
     Notes
     -----
+    Without a preprocessor a batch is a tuple of numpy arrays, one per array of
+    ``data``. Arrays coming from worker processes are views of shared memory
+    that stays valid as long as they are referenced.
+
     An exception in a loader thread, the preprocessor or a worker process is
-    raised by the iteration with its original type, message and traceback
-    text; a worker process killed by the OS raises :class:`WorkerDiedError`.
+    raised by the iteration at once with its original type and message; from
+    a process, its ``__cause__`` (:attr:`RemoteTraceback`) holds the original
+    traceback text. A worker process killed by the OS raises
+    :attr:`WorkerDiedError` (a ``RuntimeError``) as soon as it is noticed.
     Leaving the loop (``break``, ``close()``, garbage collection) stops every
     thread and process and frees the shared memory.
+
+    Examples
+    --------
+    >>> flow = data_flow([np.zeros((10, 3)), np.arange(10)], batch_size=4)
+    >>> len(flow), [len(y) for x, y in flow]
+    (3, [4, 4, 2])
     """
 
     def __init__(
