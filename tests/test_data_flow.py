@@ -1,6 +1,5 @@
 """io.data_flow and io.index_sampler: batches, sampling, workers, faults, clean-up."""
 
-import functools
 import gc
 import multiprocessing
 import os

@@ -87,7 +87,7 @@ class data_flow:
         loop_forever: bool = False,
         sample_random: bool = False,
         sample_with_replacement: bool = False,
-        sample_weights: Any = None,
+        sample_weights: Sequence[float] | np.ndarray | None = None,
         drop_incomplete_batches: bool = False,
         preprocessor: Callable[[tuple], Any] | None = None,
         rng: Any = None,

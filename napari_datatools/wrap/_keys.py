@@ -85,9 +85,8 @@ def split_key(key: Any, length: int, ndim: int) -> FirstAxisKey:
         array = np.asarray(first)
         if array.dtype == bool:
             if array.shape != (length,) + () and array.ndim == 1:
-                raise IndexError(
-                    f"boolean index of length {array.shape[0]} does not match axis 0 of size {length}"
-                )
+                raise IndexError(f"boolean index of length {array.shape[0]} does not match "
+                                 f"axis 0 of size {length}")
             if array.ndim > 1:
                 nz = np.nonzero(array)
                 if array.shape[0] != length:
