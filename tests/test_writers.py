@@ -285,3 +285,45 @@ def test_zarr_batches_queued_meanwhile_go_out_as_one_write(tmp_path, monkeypatch
     a = zarr.open_group(tmp_path / "m.zarr", mode="r")["x"]
     np.testing.assert_array_equal(a[...], data)
     assert a.attrs["n_written"] == 40
+
+
+def test_blosc2_published_state_is_readable_and_never_rewritten(tmp_path):
+    """Published chunk files are immutable; the directory is a plain blosc2 array at all times."""
+    data = _data(30, (4, 6), np.float32, 5)
+    path = tmp_path / "p.b2nd"
+    w = bcolz_array_writer((4, 6), np.float32, 8, tmp_path / "p",
+                           kwargs={"chunks": (8, 2, 6), "blocks": (4, 2, 6)})
+    w.buffered_write(data[:11])
+    w.flush_buffer()  # chunk row 1 (elements 8..15) is partly written and published
+    a = blosc2.open(str(path))
+    assert a.vlmeta["n_written"] == 11 and not a.vlmeta["complete"]
+    np.testing.assert_array_equal(a[:11], data[:11])
+    row1 = [path / f"{n:08X}.chunk" for n in (2, 3)]  # two chunks per row
+    handles = [open(f, "rb") for f in row1]
+    before = [f.read_bytes() for f in row1]
+    w.buffered_write(data[11:30])
+    w.flush_buffer()
+    for h, old in zip(handles, before):
+        assert h.read() == old  # the published inode was not rewritten in place
+        h.close()
+    np.testing.assert_array_equal(blosc2.open(str(path))[:30], data)
+    w.close()
+    assert not (path / ".in_progress").exists()
+    a = blosc2.open(str(path))
+    assert a.vlmeta["complete"] and a.chunks == (8, 2, 6)
+    np.testing.assert_array_equal(a[...], data)
+
+
+def test_failed_construction_leaves_nothing_behind(tmp_path):
+    with pytest.raises(Exception):
+        bcolz_array_writer((4,), np.float32, 8, tmp_path / "bad", kwargs={"no_such": 1})
+    assert not (tmp_path / "bad.b2nd").exists()
+    with bcolz_array_writer((4,), np.float32, 8, tmp_path / "ok") as w:
+        w.buffered_write(np.ones((3, 4), np.float32))
+    with pytest.raises(ValueError, match="append=True"):
+        bcolz_array_writer((5,), np.float32, 8, tmp_path / "ok", append=True)
+    assert sorted(p.name for p in (tmp_path / "ok.b2nd").iterdir()) == [
+        "00000000.chunk", "chunks.b2frame"]
+    blosc2.asarray(np.ones((3, 4), np.float32), urlpath=str(tmp_path / "plain.b2nd"), mode="w")
+    with pytest.raises(ValueError, match="not a .b2nd directory written by bcolz_array_writer"):
+        bcolz_array_writer((4,), np.float32, 8, tmp_path / "plain", append=True)

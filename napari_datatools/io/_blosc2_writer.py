@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ._blosc2_publish import INDEX, Publisher
 from ._buffered_writer import N_WRITTEN, buffered_array_writer
 from ._writer_checks import (
     check_batch_size,
@@ -24,13 +29,20 @@ def blosc2_path(save_path: str | os.PathLike) -> Path:
 
 
 class bcolz_array_writer(buffered_array_writer):
-    """Write an array batch-wise into a blosc2 ``.b2nd`` file (bcolz's successor).
+    """Write an array batch-wise into a blosc2 ``.b2nd`` array (bcolz's successor).
 
     bcolz, which the original stored with, no longer installs; blosc2 is its
     maintained successor from the same authors. The data is one blosc2 NDArray
-    (``save_path`` + ``.b2nd``) that grows as data arrives, compressed with
-    LZ4 and byte shuffle on all cores; read it with ``blosc2.open(path)``.
-    ``n_written`` and ``complete`` are kept in its ``vlmeta``.
+    (``save_path`` + ``.b2nd``, a sparse frame: a directory holding an index and
+    one file per chunk) that grows as data arrives, compressed with LZ4 and byte
+    shuffle on all cores; read it with ``blosc2.open(path)``. ``n_written`` and
+    ``complete`` are kept in its ``vlmeta``.
+
+    blosc2 rewrites its index in place, which a killed process can leave half
+    written; so blosc2 writes into a working frame (``.in_progress`` inside the
+    directory, removed on close) and after every batch the new chunks and the
+    index are published atomically: a process killed at any moment leaves the
+    array readable with every batch published so far.
 
     Parameters
     ----------
@@ -41,12 +53,13 @@ class bcolz_array_writer(buffered_array_writer):
     batch_size : int
         Elements per write; also the chunk length by default.
     save_path : str or os.PathLike
-        The array's file; ``.b2nd`` is appended when missing.
+        The array's directory; ``.b2nd`` is appended when missing.
     length : int, optional
         Final number of elements; ``None`` grows the array as data arrives.
     append : bool
-        Continue an existing array (from its ``n_written`` elements); without it
-        an existing file is an error, never overwritten.
+        Continue an existing array written by this writer (from its
+        ``n_written`` elements); without it an existing path is an error, never
+        overwritten.
     kwargs : dict
         Arguments of ``blosc2.empty`` (e.g. ``{"cparams": {"clevel": 0}}`` for no
         compression, ``chunks``, ``blocks``).
@@ -66,44 +79,109 @@ class bcolz_array_writer(buffered_array_writer):
         *,
         attrs: dict[str, Any] | None = None,
     ) -> None:
-        import blosc2
-
         shape = check_element_shape(data_element_shape)
         dtype = check_dtype(dtype)
         batch = check_batch_size(batch_size)
         length = check_length(length)
         self.path = blosc2_path(save_path)
+        self._publisher = Publisher(self.path)
+        created = not self.path.exists()
+        try:
+            array, start = self._open_array(shape, dtype, batch, length, append, kwargs)
+            self._chunk_rows = int(array.chunks[0])
+            self._row_chunks = math.prod(-(-s // c) for s, c in zip(shape, array.chunks[1:]))
+            self._touched: set[int] = set()  # chunk rows changed since the last publish
+            super().__init__(array, shape, dtype, batch, length, attrs=attrs, start=start,
+                             trim=True)
+        except BaseException:
+            if created:
+                shutil.rmtree(self.path, ignore_errors=True)
+            elif append:
+                shutil.rmtree(self._publisher.work, ignore_errors=True)
+            raise
+
+    def _open_array(self, shape: tuple[int, ...], dtype: np.dtype, batch: int,
+                    length: int | None, append: bool,
+                    kwargs: dict[str, Any] | None) -> tuple[Any, int]:
+        """The working blosc2 array (new, or a copy of the published one) and its start."""
+        import blosc2
+
         if self.path.exists():
             if not append:
                 raise FileExistsError(
                     f"save_path {os.fspath(self.path)!r} already exists; pass append=True "
                     "to continue it (nothing is overwritten)"
                 )
-            array = blosc2.open(os.fspath(self.path), mode="a")
+            if not (self.path / INDEX).is_file():
+                raise ValueError(
+                    f"append=True: {os.fspath(self.path)!r} is not a .b2nd directory written "
+                    "by bcolz_array_writer (a sparse blosc2 frame)"
+                )
+            self._publisher.start_from_public()
+            array = blosc2.open(os.fspath(self._publisher.work), mode="a")
             if tuple(array.shape[1:]) != shape or array.dtype != dtype:
                 raise ValueError(
                     f"append=True: {os.fspath(self.path)!r} holds elements "
                     f"{tuple(array.shape[1:])} {array.dtype}, got "
                     f"data_element_shape={shape}, dtype={dtype}"
                 )
+            if length is not None and array.shape[0] != length:
+                raise ValueError(
+                    f"append=True: {os.fspath(self.path)!r} has length {array.shape[0]}, "
+                    f"got length={length}"
+                )
             meta = array.vlmeta
             start = int(meta[N_WRITTEN]) if N_WRITTEN in meta else int(array.shape[0])
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.mkdir(parents=True)
             options = dict(kwargs or {})
             cparams = {"codec": blosc2.Codec.LZ4, "clevel": 5,
                        "filters": [blosc2.Filter.SHUFFLE], "nthreads": os.cpu_count() or 1}
             cparams.update(options.pop("cparams", {}) or {})
+            options.pop("contiguous", None)  # the crash-safe publishing needs a sparse frame
             chunk0 = batch if not length else min(batch, length)
             options.setdefault("chunks", (max(1, chunk0),) + shape)
             n = 0 if length is None else length
-            array = blosc2.zeros((n,) + shape, dtype=dtype, urlpath=os.fspath(self.path),
-                                 mode="w", cparams=cparams, **options)
+            array = blosc2.zeros((n,) + shape, dtype=dtype,
+                                 urlpath=os.fspath(self._publisher.work), mode="w",
+                                 contiguous=False, cparams=cparams, **options)
             start = 0
-        super().__init__(array, shape, dtype, batch, length, attrs=attrs, start=start)
+        return array, start
 
     def _attrs(self) -> Any:
         return self.storage_array.vlmeta
 
-    def _grow(self, n: int) -> None:
+    # -- publishing (see _blosc2_publish) -----------------------------------------
+    def _nchunks(self, row: int) -> range:
+        return range(row * self._row_chunks, (row + 1) * self._row_chunks)
+
+    def _touch(self, first: int, end: int) -> None:
+        """Elements ``first:end`` are about to change: unshare their published chunks."""
+        c = self._chunk_rows
+        for row in range(first // c, -(-end // c)):
+            if row not in self._touched:
+                self._publisher.unshare(self._nchunks(row))
+                self._touched.add(row)
+
+    def _resize(self, n: int) -> None:
+        old = self.storage_array.shape[0]
+        if min(old, n):
+            self._touch(min(old, n) - 1, old)  # the chunk row at the new end may be rewritten
         self.storage_array.resize((n,) + self.data_element_shape)
+
+    def _store(self, start: int, batch: np.ndarray) -> None:
+        self._touch(start, start + len(batch))
+        super()._store(start, batch)
+
+    def _sync(self) -> None:
+        rows, self._touched = sorted(self._touched), set()
+        self._publisher.publish(n for row in rows for n in self._nchunks(row))
+
+    def _release(self) -> None:
+        import blosc2
+
+        if not self._publisher.work.exists():
+            return
+        self.storage_array = None  # blosc2 frees the working frame
+        self._publisher.finish()
+        self.storage_array = blosc2.open(os.fspath(self.path), mode="r")

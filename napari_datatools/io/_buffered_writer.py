@@ -51,6 +51,14 @@ class buffered_array_writer:
     length : int, optional
         Final number of elements (the array is not resized); ``None`` grows the
         array as data arrives.
+    attrs : dict, optional
+        Extra attributes stored with the array (keyword only).
+    start : int
+        Index of the first element to write (keyword only; appending writers
+        pass the elements already written).
+    trim : bool
+        With ``length=None``, first shrink the array to ``start`` elements
+        (keyword only; drops what a killed run left past its ``n_written``).
 
     Raises
     ------
@@ -72,6 +80,7 @@ class buffered_array_writer:
         *,
         attrs: dict[str, Any] | None = None,
         start: int = 0,
+        trim: bool = False,
     ) -> None:
         self._closed = True  # until fully constructed (see __del__)
         self.data_element_shape = check_element_shape(data_element_shape)
@@ -92,6 +101,8 @@ class buffered_array_writer:
             )
         self.storage_array = storage_array
         self._n_stored = int(start)
+        if trim and self.length is None and shape[0] > self._n_stored:
+            self._resize(self._n_stored)  # elements past ``start`` are left from a killed run
         self._spare: list[np.ndarray] = []
         self._last_request = self.batch_size  # elements of the last whole-batch write
         self._spare_lock = threading.Lock()
@@ -120,7 +131,7 @@ class buffered_array_writer:
         """Write ``batch`` to elements ``start:start + len(batch)``."""
         self.storage_array[start : start + len(batch)] = batch
 
-    def _grow(self, n: int) -> None:
+    def _resize(self, n: int) -> None:
         self.storage_array.resize((n,) + self.data_element_shape)
 
     def _release(self) -> None:
@@ -150,7 +161,7 @@ class buffered_array_writer:
         """Write consecutive batches, then record the count and sync once."""
         end = items[-1][0] + len(items[-1][1])
         if self.length is None and self.storage_array.shape[0] < end:
-            self._grow(end)
+            self._resize(end)
         for start, batch in items:
             self._store(start, batch)
         self._set_attrs({N_WRITTEN: end})

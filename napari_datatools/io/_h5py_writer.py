@@ -75,7 +75,8 @@ class h5py_array_writer(buffered_array_writer):
         try:
             dataset, start = self._open_dataset(shape, dtype, batch, length, append, kwargs)
             self._direct_chunk = _direct_chunk_length(dataset, shape)
-            super().__init__(dataset, shape, dtype, batch, length, attrs=attrs, start=start)
+            super().__init__(dataset, shape, dtype, batch, length, attrs=attrs, start=start,
+                             trim=True)
         except BaseException:
             _h5py_files.release(self.file)
             raise

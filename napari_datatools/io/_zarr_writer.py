@@ -111,7 +111,8 @@ class zarr_array_writer(buffered_array_writer):
             array = group.create_array(array_name, shape=(n,) + shape, dtype=dtype,
                                        fill_value=0, **options)
             start = 0
-        super().__init__(array, shape, dtype, batch, length, attrs=attrs, start=start)
+        super().__init__(array, shape, dtype, batch, length, attrs=attrs, start=start,
+                             trim=True)
 
     def _set_attrs(self, values: dict[str, Any]) -> None:
         self.storage_array.attrs.update(values)  # one metadata write
