@@ -1,4 +1,4 @@
-"""A writer killed with SIGKILL mid-run leaves every flushed batch readable, and can be continued."""
+"""SIGKILL mid-run leaves every flushed batch readable, and the array can be continued."""
 
 import os
 import signal
