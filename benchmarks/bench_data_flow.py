@@ -15,6 +15,11 @@ state (after a warm-up, start-up excluded), batches per second:
   batch sampler so each worker call gathers and preprocesses a whole batch.
 
 Without torch (``pip install torch``) the torch figures are skipped.
+
+The allocator is warmed first (one 16 MB block allocated and freed): glibc then keeps
+512 KB arrays on the heap instead of mapping fresh, page-faulting memory for every
+batch. This makes the plain numpy loop about 4x faster -- the strongest baseline --
+and no longer depends on whether torch (which does the same at import) is loaded.
 """
 
 from __future__ import annotations
@@ -115,7 +120,14 @@ def _measure_flow(x, io, proc):
     return once
 
 
+def _warm_allocator() -> None:
+    """Raise glibc's dynamic mmap threshold above the batch size (see the module notes)."""
+    block = np.ones(16 * 2**20, np.uint8)
+    del block
+
+
 def main(rounds: int = 3) -> None:
+    _warm_allocator()
     x = np.random.default_rng(0).standard_normal((N,) + SHAPE, dtype=np.float32)
     print(f"data_flow benchmark: {N} elements {SHAPE} float32, batches of {BATCH}, "
           f"preprocessor x * 2, random order; batches/s, steady state, best of {rounds} "
