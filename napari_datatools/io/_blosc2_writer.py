@@ -12,12 +12,7 @@ import numpy as np
 
 from ._blosc2_publish import INDEX, Publisher
 from ._buffered_writer import N_WRITTEN, buffered_array_writer
-from ._writer_checks import (
-    check_batch_size,
-    check_dtype,
-    check_element_shape,
-    check_length,
-)
+from ._writer_checks import check_writer_args
 
 SUFFIX = ".b2nd"
 
@@ -79,10 +74,8 @@ class bcolz_array_writer(buffered_array_writer):
         *,
         attrs: dict[str, Any] | None = None,
     ) -> None:
-        shape = check_element_shape(data_element_shape)
-        dtype = check_dtype(dtype)
-        batch = check_batch_size(batch_size)
-        length = check_length(length)
+        shape, dtype, batch, length = check_writer_args(data_element_shape, dtype, batch_size,
+                                                        length)
         self.path = blosc2_path(save_path)
         self._publisher = Publisher(self.path)
         created = not self.path.exists()

@@ -9,12 +9,7 @@ import numpy as np
 
 from . import _h5py_files
 from ._buffered_writer import N_WRITTEN, buffered_array_writer
-from ._writer_checks import (
-    check_batch_size,
-    check_dtype,
-    check_element_shape,
-    check_length,
-)
+from ._writer_checks import check_array_name, check_writer_args
 
 
 class h5py_array_writer(buffered_array_writer):
@@ -63,12 +58,9 @@ class h5py_array_writer(buffered_array_writer):
         *,
         attrs: dict[str, Any] | None = None,
     ) -> None:
-        shape = check_element_shape(data_element_shape)
-        dtype = check_dtype(dtype)
-        batch = check_batch_size(batch_size)
-        length = check_length(length)
-        if not isinstance(array_name, str) or not array_name:
-            raise ValueError(f"array_name must be a non-empty string, got {array_name!r}")
+        shape, dtype, batch, length = check_writer_args(data_element_shape, dtype, batch_size,
+                                                        length)
+        check_array_name(array_name)
         self.filename = os.fspath(filename)
         self.array_name = array_name
         self.file = _h5py_files.acquire(self.filename)

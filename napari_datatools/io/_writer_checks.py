@@ -41,6 +41,20 @@ def check_dtype(dtype: Any) -> np.dtype:
         raise TypeError(f"dtype must be a numpy dtype, got {dtype!r}: {err}") from None
 
 
+def check_writer_args(
+    data_element_shape: Any, dtype: Any, batch_size: Any, length: Any
+) -> tuple[tuple[int, ...], np.dtype, int, int | None]:
+    """The arguments every writer shares, checked: (shape, dtype, batch_size, length)."""
+    return (check_element_shape(data_element_shape), check_dtype(dtype),
+            check_batch_size(batch_size), check_length(length))
+
+
+def check_array_name(array_name: Any) -> str:
+    if not isinstance(array_name, str) or not array_name:
+        raise ValueError(f"array_name must be a non-empty string, got {array_name!r}")
+    return array_name
+
+
 def as_elements(data: Any, element_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """``data`` as an (n,) + element_shape array, without casting.
 

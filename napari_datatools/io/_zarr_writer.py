@@ -8,12 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._buffered_writer import N_WRITTEN, buffered_array_writer
-from ._writer_checks import (
-    check_batch_size,
-    check_dtype,
-    check_element_shape,
-    check_length,
-)
+from ._writer_checks import check_array_name, check_writer_args
 
 
 def _default_compressor(zarr_format: int) -> Any:
@@ -75,12 +70,9 @@ class zarr_array_writer(buffered_array_writer):
     ) -> None:
         import zarr
 
-        shape = check_element_shape(data_element_shape)
-        dtype = check_dtype(dtype)
-        batch = check_batch_size(batch_size)
-        length = check_length(length)
-        if not isinstance(array_name, str) or not array_name:
-            raise ValueError(f"array_name must be a non-empty string, got {array_name!r}")
+        shape, dtype, batch, length = check_writer_args(data_element_shape, dtype, batch_size,
+                                                        length)
+        check_array_name(array_name)
         options = dict(kwargs or {})
         zarr_format = options.pop("zarr_format", None)
         self.filename = os.fspath(filename)
