@@ -1,1 +1,39 @@
 """Shared fixtures. GUI tests live in tests/_qt and use napari's make_napari_viewer."""
+
+import h5py
+import pytest
+
+from napari_datatools._sample_data import make_sample_arrays
+from napari_datatools.recipe import Recipe
+
+
+def read_h5(path):
+    """Every array of an HDF5 file, and the file's attributes."""
+    with h5py.File(path, "r") as f:
+        return {k: f[k][...] for k in f}, dict(f.attrs)
+
+
+@pytest.fixture(scope="module")
+def volume_file(tmp_path_factory):
+    """A small sample volume and its labels in one HDF5 file."""
+    image, labels = make_sample_arrays(shape=(3, 64, 80), seed=5)
+    path = tmp_path_factory.mktemp("data") / "vol.h5"
+    with h5py.File(path, "w") as f:
+        f["raw"], f["labels"] = image, labels
+    return path, image, labels
+
+
+@pytest.fixture
+def recipe(volume_file, tmp_path):
+    """A recipe over ``volume_file`` writing small patch datasets to ``tmp_path``."""
+    path = volume_file[0]
+    r = Recipe()
+    r.data.image.path, r.data.image.array_name = str(path), "raw"
+    r.data.mask.path, r.data.mask.array_name = str(path), "labels"
+    a = r.augment
+    a.rotation_range, a.zoom_range, a.horizontal_flip, a.seed = 20, (0.9, 1.1), True, 3
+    r.patches.patchsize, r.patches.max_per_class, r.patches.seed = 12, 40, 1
+    r.output.save_path = str(tmp_path / "patches.h5")
+    r.output.batchsize = 16
+    r.loader.batch_size, r.loader.seed = 8, 4
+    return r

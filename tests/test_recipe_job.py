@@ -11,6 +11,7 @@ import pytest
 
 from napari_datatools._sample_data import make_sample_arrays
 from napari_datatools.patches import create_dataset
+from conftest import read_h5
 from napari_datatools.recipe import (
     Recipe,
     RecipeError,
@@ -20,43 +21,14 @@ from napari_datatools.recipe import (
 )
 
 
-@pytest.fixture(scope="module")
-def volume_file(tmp_path_factory):
-    image, labels = make_sample_arrays(shape=(3, 64, 80), seed=5)
-    path = tmp_path_factory.mktemp("data") / "vol.h5"
-    with h5py.File(path, "w") as f:
-        f["raw"], f["labels"] = image, labels
-    return path, image, labels
-
-
-@pytest.fixture
-def recipe(volume_file, tmp_path):
-    path = volume_file[0]
-    r = Recipe()
-    r.data.image.path, r.data.image.array_name = str(path), "raw"
-    r.data.mask.path, r.data.mask.array_name = str(path), "labels"
-    a = r.augment
-    a.rotation_range, a.zoom_range, a.horizontal_flip, a.seed = 20, (0.9, 1.1), True, 3
-    r.patches.patchsize, r.patches.max_per_class, r.patches.seed = 12, 40, 1
-    r.output.save_path = str(tmp_path / "patches.h5")
-    r.output.batchsize = 16
-    r.loader.batch_size, r.loader.seed = 8, 4
-    return r
-
-
-def _arrays(path):
-    with h5py.File(path, "r") as f:
-        return {k: f[k][...] for k in f}, dict(f.attrs)
-
-
 def test_run_dataset_equals_create_dataset(recipe, volume_file, tmp_path):
     _, image, labels = volume_file
     result = run_dataset(recipe)
     assert result.complete and result.counts == {0: 40, 1: 40, 2: 40, 3: 40}
     direct = tmp_path / "direct.h5"
     create_dataset(str(direct), 12, image, labels, batchsize=16, max_per_class=40, rng=1)
-    ours, attrs = _arrays(recipe.output.save_path)
-    theirs, _ = _arrays(direct)
+    ours, attrs = read_h5(recipe.output.save_path)
+    theirs, _ = read_h5(direct)
     assert sorted(ours) == sorted(theirs)
     for name in ours:
         np.testing.assert_array_equal(ours[name], theirs[name])
@@ -75,7 +47,7 @@ def test_dataset_job_progress_and_cancel(recipe, volume_file):
     second = next(job)
     assert second.done > first.done and second.total == first.total
     job.close()  # cancel
-    arrays, attrs = _arrays(recipe.output.save_path)
+    arrays, attrs = read_h5(recipe.output.save_path)
     written = sum(len(v) for k, v in arrays.items() if k.count("_") == 1)
     assert written == second.done
     with pytest.raises(FileExistsError):

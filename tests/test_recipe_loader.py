@@ -4,14 +4,12 @@ import pickle
 import subprocess
 import sys
 
-import h5py
 import numpy as np
 import pytest
 
-from napari_datatools._sample_data import make_sample_arrays
+from conftest import read_h5
 from napari_datatools.recipe import (
     AugmentPreprocessor,
-    Recipe,
     build_data_flow,
     build_preprocessor,
     dataset_sources,
@@ -19,35 +17,6 @@ from napari_datatools.recipe import (
     run_dataset,
     to_script,
 )
-
-
-@pytest.fixture(scope="module")
-def volume_file(tmp_path_factory):
-    image, labels = make_sample_arrays(shape=(3, 64, 80), seed=5)
-    path = tmp_path_factory.mktemp("data") / "vol.h5"
-    with h5py.File(path, "w") as f:
-        f["raw"], f["labels"] = image, labels
-    return path, image, labels
-
-
-@pytest.fixture
-def recipe(volume_file, tmp_path):
-    path = volume_file[0]
-    r = Recipe()
-    r.data.image.path, r.data.image.array_name = str(path), "raw"
-    r.data.mask.path, r.data.mask.array_name = str(path), "labels"
-    a = r.augment
-    a.rotation_range, a.zoom_range, a.horizontal_flip, a.seed = 20, (0.9, 1.1), True, 3
-    r.patches.patchsize, r.patches.max_per_class, r.patches.seed = 12, 40, 1
-    r.output.save_path = str(tmp_path / "patches.h5")
-    r.output.batchsize = 16
-    r.loader.batch_size, r.loader.seed = 8, 4
-    return r
-
-
-def _arrays(path):
-    with h5py.File(path, "r") as f:
-        return {k: f[k][...] for k in f}, dict(f.attrs)
 
 
 def test_loader_epoch_covers_the_dataset(recipe):
@@ -114,8 +83,8 @@ def test_exported_script_rebuilds_the_same_objects(recipe, volume_file, tmp_path
             np.testing.assert_array_equal(npz[f"image_{k}"], x)
             np.testing.assert_array_equal(npz[f"mask_{k}"], y)
     assert "class_1" in run("create")
-    ours, _ = _arrays(recipe.output.save_path)
-    theirs, _ = _arrays(expected_result.path)
+    ours, _ = read_h5(recipe.output.save_path)
+    theirs, _ = read_h5(expected_result.path)
     for name in theirs:
         np.testing.assert_array_equal(ours[name], theirs[name])
     run("loader", "--batches", "2", "--out", "batches.npz")
