@@ -145,6 +145,20 @@ def test_grid_mode():
     np.testing.assert_array_equal(on_mask.centres[:, 1:], [[i, i] for i in range(0, 9, 2)])
 
 
+@pytest.mark.parametrize("random_order", [False, True])
+def test_centres_in_slice_equal_filtering_the_plan(random_order):
+    rng = np.random.default_rng(3)
+    mask = rng.integers(0, 3, (5, 20, 17)).astype(np.uint8)
+    plan = plan_patches(mask.shape, 5, mask, max_num=40, random_order=random_order, rng=1)
+    for z in (3, 0, 4, 3):  # repeated queries reuse the slice index
+        per_class = plan.centres_in_slice(z)
+        assert list(per_class) == list(plan.classes)
+        for c, yx in per_class.items():
+            cz = plan.centres[c]
+            np.testing.assert_array_equal(yx, cz[cz[:, 0] == z, 1:])  # same order too
+            assert yx.dtype == cz.dtype and yx.shape[1] == 2
+
+
 def test_class_balancing_and_counts():
     rng = np.random.default_rng(0)
     mask = rng.choice([0, 1, 7], size=(4, 20, 20), p=[0.8, 0.15, 0.05]).astype(np.int32)

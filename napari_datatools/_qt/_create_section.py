@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import napari
-from napari.utils import progress
+from napari.utils import cancelable_progress
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import Qt, Signal
+from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -116,8 +116,12 @@ class CreateSection(QWidget):
         self.error: Exception | None = None
         self.data_ok = True
         self._done = self._total = 0
-        self._pbar: Any = None
+        #: napari's progress bar of the running job (activity dock), or None.
+        self.activity: Any = None
         self._in_activity = False
+        self._watch = QTimer(self)  # notices Cancel pressed in napari's activity dock
+        self._watch.setInterval(PROGRESS_MS)
+        self._watch.timeout.connect(self._check_activity_cancel)
         links.on_close(self._viewer_closing)
         self._show_path(o.save_path)
         self._ready()
@@ -211,6 +215,10 @@ class CreateSection(QWidget):
         self.bar.setRange(0, 0)  # busy until the first batch
         self.status.setText(f"Planning and writing {Path(path).name}...")
         self._ready()
+        # napari lays out and repaints its activity dock when a bar appears: done here,
+        # on the click, rather than in the middle of the run; total is known later
+        self.activity = cancelable_progress(total=0, desc="Creating patch dataset")
+        self._watch.start()
         self.worker.start()
         return self.worker
 
@@ -249,21 +257,22 @@ class CreateSection(QWidget):
         self._update_activity(total)
 
     def _update_activity(self, total: int) -> None:
-        """napari's progress bar (activity dock); it may process events, so no re-entry."""
+        """napari's progress bar; napari processes events in it, so it is never re-entered."""
         if self._in_activity:
             return
         self._in_activity = True
         try:
-            if self._pbar is None:
-                pbar = progress(total=total, desc="Creating patch dataset")
-                if self.worker is None:  # the run ended while the bar was being made
-                    pbar.close()
-                    return
-                self._pbar = pbar
-            while self._pbar is not None and self._pbar.n < self._done:
-                self._pbar.update(self._done - self._pbar.n)
+            if self.activity is not None and self.activity.total != total:
+                self.activity.total = total
+            while self.activity is not None and self.activity.n < self._done:
+                self.activity.update(self._done - self.activity.n)
         finally:
             self._in_activity = False
+
+    def _check_activity_cancel(self) -> None:
+        if self.activity is not None and self.activity.is_canceled and self.worker is not None:
+            if not self.cancel_event.is_set():
+                self.cancel()
 
     def _on_returned(self, result: Any) -> None:
         self.result = result
@@ -285,9 +294,10 @@ class CreateSection(QWidget):
                                 f"({n / max(elapsed, 1e-9):,.0f} patches/s). "
                                 + self.result.summary().replace("\n", " "))
             show_info(f"Patch dataset written to {self.result.path}")
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
+        self._watch.stop()
+        if self.activity is not None:
+            self.activity.close()
+            self.activity = None
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if self.result is not None and self.result.complete else 0)
         self.worker = None

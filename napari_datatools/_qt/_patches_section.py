@@ -8,7 +8,7 @@ from typing import Any
 import napari
 import numpy as np
 from napari.utils.notifications import show_error
-from qtpy.QtCore import Qt, Signal
+from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,9 +30,18 @@ from ._viewer_data import current_z, set_visible, show_preview
 OVERLAY = "patch overlay"
 #: At most this many patches of one slice are drawn (evenly thinned beyond).
 MAX_DRAWN = 2000
+#: ... and at most as many as cover the slice this many times over: more overlapping
+#: outlines are unreadable, and each drawn pixel costs (software OpenGL draws them all).
+MAX_COVER = 3
 #: Colours of classes 0, 1, 2, ... when there is no Labels layer to take them from.
 CLASS_COLOURS = ["#ffb000", "#00c0ff", "#ff4fa0", "#7fff4f", "#b28cff", "#ff7f2a"]
 MODES = {"pixel": "every mask pixel", "grid": "grid with stride"}
+
+
+def max_drawn(slice_shape: tuple[int, ...], patchsize: int) -> int:
+    """How many patch outlines of one ``(Y, X)`` slice are drawn at most."""
+    cover = MAX_COVER * int(np.prod(slice_shape[-2:])) // max(patchsize, 1) ** 2
+    return max(1, min(MAX_DRAWN, cover))
 
 
 def human_bytes(n: float) -> str:
@@ -68,6 +77,8 @@ class PlanResult:
 def compute_plan(recipe: Recipe, image: Any, mask: Any) -> PlanResult:
     """Plan the patches of the whole volume (runs in a worker thread on a snapshot)."""
     plan = plan_from_recipe(recipe, image, mask)
+    if plan.volume_shape[0]:
+        plan.centres_in_slice(0)  # sorts the centres by slice here, not on the GUI thread
     counts = {} if mask is None else class_pixel_counts(mask)
     mask_dtype = np.uint8 if mask is None else np.dtype(mask.dtype)
     nbytes = estimate_dataset_bytes(recipe, plan, mask_dtype)
@@ -84,6 +95,9 @@ class PatchesSection(QWidget):
 
     plan_ready = Signal(object)
     DEBOUNCE_MS = 100
+    #: The overlay is redrawn this long after a slice or plan change, in its own turn
+    #: of the event loop: napari repaints the slice first, then the outlines.
+    OVERLAY_DELAY_MS = 10
 
     def __init__(
         self, viewer: napari.Viewer, recipe: Recipe, data: Any, links: Connections
@@ -145,7 +159,12 @@ class PatchesSection(QWidget):
         self._stale = True
         self._create = False
         self._waiting = False
+        self._overlay_timer = QTimer(self)
+        self._overlay_timer.setSingleShot(True)
+        self._overlay_timer.setInterval(self.OVERLAY_DELAY_MS)
+        self._overlay_timer.timeout.connect(self._draw_scheduled)
         self._worker = LatestWorker(compute_plan, self._on_plan, self._on_plan_error, self)
+        links.on_close(self._overlay_timer.stop)
         links.on_close(self._worker.close)
         p.events.connect(lambda *_: self.request_plan(create=True))
         p.events.mode.connect(self._enable_dependent)
@@ -204,8 +223,8 @@ class PatchesSection(QWidget):
 
     @property
     def busy(self) -> bool:
-        """Whether a new plan is being computed or waits to be."""
-        return self._worker.busy or self._waiting
+        """Whether a new plan is being computed or waits to be, or the overlay to be drawn."""
+        return self._worker.busy or self._waiting or self._overlay_timer.isActive()
 
     def _on_plan_error(self, err: Exception) -> None:
         self.result = None
@@ -224,12 +243,15 @@ class PatchesSection(QWidget):
             text += f" Not in the mask: class {missing}."
         self.summary.setText(text)
         self._show_classes(result.class_counts)
-        self.draw_overlay(create=self._create)
-        self._create = False
+        self._overlay_timer.start()  # create if self._create
         self.plan_ready.emit(result)
 
     def _on_step(self, *_: Any) -> None:
-        self.draw_overlay(create=False)  # a slice change never adds layers
+        self._overlay_timer.start()  # drawn after napari has repainted the new slice
+
+    def _draw_scheduled(self) -> None:
+        self.draw_overlay(create=self._create)
+        self._create = False
 
     # -- classes ---------------------------------------------------------------------
     def _show_classes(self, counts: dict[int, int]) -> None:
@@ -278,22 +300,34 @@ class PatchesSection(QWidget):
         return out
 
     def overlay_points(self, z: int | None) -> tuple[np.ndarray, np.ndarray, int]:
-        """Centres (Z, Y, X) or (Y, X) and classes of slice ``z`` to draw, and the total."""
-        per_class = self.result.plan.centres_in_slice(z or 0)
-        pts = [np.asarray(v, float).reshape(-1, 2) for v in per_class.values()]
-        cls = [np.full(len(v), c) for c, v in zip(per_class, pts)]
-        centres = np.concatenate(pts) if pts else np.zeros((0, 2))
-        classes = np.concatenate(cls).astype(int) if cls else np.zeros(0, int)
-        total = len(centres)
-        if total > MAX_DRAWN:
-            keep = np.linspace(0, total - 1, MAX_DRAWN).round().astype(int)
-            centres, classes = centres[keep], classes[keep]
+        """Centres (Z, Y, X) or (Y, X) and classes of slice ``z`` to draw, and the total.
+
+        Beyond :func:`max_drawn` centres an evenly spaced subset (over the classes
+        in order) is drawn; only that subset is gathered.
+        """
+        plan = self.result.plan
+        per_class = plan.centres_in_slice(z or 0)
+        sizes = np.array([len(v) for v in per_class.values()], dtype=np.intp)
+        total = int(sizes.sum())
+        keep = np.arange(total)
+        limit = max_drawn(plan.volume_shape, plan.patchsize)
+        if total > limit:
+            keep = np.linspace(0, total - 1, limit).round().astype(np.intp)
+        ends = np.cumsum(sizes)
+        which = np.searchsorted(ends, keep, side="right")  # class position of each kept row
+        local = keep - (ends - sizes)[which]
+        centres = np.zeros((len(keep), 2))
+        values = list(per_class.values())
+        for i in np.unique(which).tolist():
+            rows = which == i
+            centres[rows] = values[i][local[rows]]
+        classes = np.asarray(list(per_class), dtype=int)[which] if total else np.zeros(0, int)
         if z is not None:
             centres = np.column_stack([np.full(len(centres), float(z)), centres])
         return centres, classes, total
 
     def draw_overlay(self, create: bool = False) -> Any:
-        """Outline this slice's patches, coloured by class, thinned to ``MAX_DRAWN``."""
+        """Outline this slice's patches, coloured by class, thinned to :func:`max_drawn`."""
         layer = self.data.image_layer()
         if not self.active or self.result is None or layer is None:
             return None

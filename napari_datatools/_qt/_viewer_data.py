@@ -64,7 +64,10 @@ def _differs(old: Any, new: Any) -> bool:
     if hasattr(old, "name") and isinstance(new, str):  # a colormap given by name
         return old.name != new
     try:
-        return not np.array_equal(np.asarray(old), np.asarray(new))
+        old, new = np.asarray(old), np.asarray(new)
+        if new.ndim == 0 and old.ndim > 0:  # one value for every point (size, symbol...)
+            return not bool(np.all(old == new))
+        return not np.array_equal(old, new)
     except (TypeError, ValueError):
         return True
 

@@ -67,7 +67,7 @@ class PatchPlan:
     mode: str = "pixel"
     stride: tuple | None = None
     random_order: bool = False
-    _slice_index: dict = field(default_factory=dict, repr=False)
+    _slice_index: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def counts(self) -> dict:
@@ -83,15 +83,28 @@ class PatchPlan:
         return self.total
 
     def centres_in_slice(self, z: int) -> dict:
-        """Patch centres ``(y, x)`` in slice ``z`` per class: ``{class: (k, 2) int32}``."""
+        """Patch centres ``(y, x)`` in slice ``z`` per class: ``{class: (k, 2) int32}``.
+
+        The first call sorts the centres by slice once (O(N log N)); every call
+        after that costs only the size of its answer.
+        """
         z = int(z)
         if not 0 <= z < self.volume_shape[0]:
             raise IndexError(f"z must be in [0, {self.volume_shape[0]}), got {z}")
         out = {}
         for c in self.classes:
-            cz = self.centres[c]
-            out[c] = np.ascontiguousarray(cz[cz[:, 0] == z, 1:])
+            by_z, starts = self._by_slice(c)
+            out[c] = by_z[starts[z]:starts[z + 1]]
         return out
+
+    def _by_slice(self, c: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Class ``c``'s centres ``(y, x)`` sorted by slice, and where each slice starts."""
+        if c not in self._slice_index:
+            cz = self.centres[c]
+            order = np.argsort(cz[:, 0], kind="stable")  # keeps extraction order per slice
+            starts = np.searchsorted(cz[order, 0], np.arange(self.volume_shape[0] + 1))
+            self._slice_index[c] = (np.ascontiguousarray(cz[order, 1:]), starts)
+        return self._slice_index[c]
 
     def all_centres(self) -> np.ndarray:
         """All centres ``(z, y, x)`` as one ``(N, 3)`` int32 array, class after class."""

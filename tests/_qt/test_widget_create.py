@@ -160,6 +160,28 @@ def test_cancel_stops_within_a_second_and_leaves_a_consistent_file(
         assert 16 <= written < 3 * 48 * 64
 
 
+def test_napari_activity_bar_follows_the_run_and_its_cancel_stops_it(
+        setup, qtbot, tmp_path, monkeypatch):
+    viewer, widget, image, labels = setup
+    c, r = widget.create_section, widget.recipe
+    r.patches.patchsize, r.output.batchsize = 16, 8
+    r.output.save_path = str(tmp_path / "activity.h5")
+    _slow_job(monkeypatch, threading.Event())
+    c.start()
+    bar = c.activity
+    assert bar is not None and bar.desc.startswith("Creating patch dataset")
+    total = plan_from_recipe(r, image, labels).total
+    qtbot.waitUntil(lambda: bar.total == total and bar.n >= 16, timeout=10000)
+    assert bar.n == c.bar.value() <= total
+    t0 = time.monotonic()
+    bar.cancel()  # what the Cancel button of napari's activity dock does
+    _wait_done(qtbot, c, timeout=1000)
+    assert time.monotonic() - t0 < 1.0
+    assert c.activity is None and c.status.text().startswith("Cancelled after")
+    with h5py.File(tmp_path / "activity.h5", "r") as f:
+        assert not f.attrs["complete"]
+
+
 def test_errors_are_notified_and_the_tab_returns_to_ready(
         setup, qtbot, tmp_path, monkeypatch):
     viewer, widget, image, labels = setup

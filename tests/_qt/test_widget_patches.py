@@ -5,7 +5,7 @@ import pytest
 from qtpy.QtCore import Qt
 
 from napari_datatools._qt import DataToolsWidget
-from napari_datatools._qt._patches_section import MAX_DRAWN, OVERLAY, human_bytes
+from napari_datatools._qt._patches_section import OVERLAY, human_bytes, max_drawn
 from napari_datatools._sample_data import make_sample_arrays
 from napari_datatools.recipe import estimate_dataset_bytes, plan_from_recipe
 
@@ -46,6 +46,7 @@ def test_overlay_is_the_plan_of_the_current_slice(setup, qtbot):
     _settle(qtbot, widget)
     for z in (0, 2):
         viewer.dims.set_current_step(0, z)
+        _settle(qtbot, widget)
         plan, centres, classes = _expected_overlay(widget, image, labels, z)
         layer = viewer.layers[OVERLAY]
         np.testing.assert_array_equal(layer.data[:, 1:], centres)
@@ -114,10 +115,17 @@ def test_too_many_patches_are_thinned(setup, qtbot):
     _settle(qtbot, widget)
     z = viewer.dims.current_step[0]
     layer = viewer.layers[OVERLAY]
-    assert len(layer.data) == min(48 * 64, MAX_DRAWN)
-    if 48 * 64 > MAX_DRAWN:
-        assert f"{48 * 64:,} patches centred in slice {z}; {MAX_DRAWN:,} of them drawn." == \
-            widget.patches.slice_info.text()
+    limit = max_drawn((48, 64), 8)
+    assert limit == 3 * 48 * 64 // 8**2 < 48 * 64  # outlines covering the slice 3 times
+    assert len(layer.data) == limit
+    assert f"{48 * 64:,} patches centred in slice {z}; {limit:,} of them drawn." == \
+        widget.patches.slice_info.text()
+    # an evenly spaced subset of the slice's centres, over the classes in order
+    _, centres, classes = _expected_overlay(widget, image, labels, z)
+    keep = np.linspace(0, len(centres) - 1, len(layer.data)).round().astype(int)
+    np.testing.assert_array_equal(layer.data[:, 1:], centres[keep])
+    np.testing.assert_array_equal(layer.features["class"], classes[keep])
+    assert len(set(classes[keep].tolist())) > 1
 
 
 def test_overlay_hides_with_the_tab_and_closing_is_clean(setup, qtbot):
@@ -130,3 +138,11 @@ def test_overlay_hides_with_the_tab_and_closing_is_clean(setup, qtbot):
     viewer.close()
     qtbot.wait(300)
     assert len(viewer.layers) == 0
+
+
+def test_max_drawn_limits_outlines_by_count_and_by_cover():
+    from napari_datatools._qt._patches_section import MAX_DRAWN
+
+    assert max_drawn((2048, 2048), 4) == MAX_DRAWN  # small patches: the count limit
+    assert max_drawn((8, 512, 512), 64) == 3 * 512 * 512 // 64**2  # large: 3x cover
+    assert max_drawn((16, 16), 256) == 1  # one patch larger than the slice: still drawn
