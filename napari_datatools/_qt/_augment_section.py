@@ -26,6 +26,7 @@ from ..recipe import Recipe, preview_grid, preview_sample
 from ._binding import bind
 from ._connections import Connections
 from ._icons import icon
+from ._size_box import SizeBox
 from ._viewer_data import current_slice, set_visible, show_preview
 
 IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER = "augmented", "augmented labels", "augmentation gallery"
@@ -109,11 +110,10 @@ class AugmentSection(QWidget):
         order = QComboBox()
         order.addItems(["linear", "nearest", "cubic"])
         add("order", order, "Interpolation", "Image interpolation (labels: always nearest)")
-        crop = _spin(0, 65536)
-        crop.setSpecialValueText("no crop")
-        add("crop_size", crop, "Crop size", "Square random crop of this size (0: no crop)",
-            to_recipe=lambda v: None if v == 0 else (v, v),
-            to_widget=lambda v: 0 if v is None else int(v[0]))
+        add("crop_size", SizeBox(none_text="no crop"), "Crop size",
+            "Random crop of height x width pixels (0: no crop)",
+            to_recipe=lambda v: None if v is None else tuple(v),
+            to_widget=lambda v: None if v is None else tuple(v))
         add("seed", _spin(0, 2**31 - 1), "Seed", "Sample k of seed s is the same everywhere")
 
         row = QHBoxLayout()

@@ -57,7 +57,7 @@ CONTROLS = [
     ("cval_x", 0.5, 0.5),
     ("cval_y", 2.0, 2.0),
     ("order", "nearest", "nearest"),
-    ("crop_size", 32, (32, 32)),
+    ("crop_size", (32, 40), (32, 40)),
     ("seed", 17, 17),
 ]
 
@@ -122,7 +122,21 @@ def test_recipe_changes_update_the_controls(setup):
         setattr(a, name, field)
         assert _get(widget.augment.controls[name]) == pytest.approx(value), name
     a.crop_size = None
-    assert widget.augment.controls["crop_size"].value() == 0
+    assert widget.augment.controls["crop_size"].value() is None
+
+
+def test_crop_size_box_edits_height_and_width(setup):
+    viewer, widget, image, labels = setup
+    box, a = widget.augment.controls["crop_size"], widget.recipe.augment
+    assert box.value() is None and a.crop_size is None
+    box.height_box.setValue(24)  # one side given: square until the other is edited
+    assert a.crop_size == (24, 24) and box.width_box.value() == 24
+    box.width_box.setValue(40)
+    assert a.crop_size == (24, 40)
+    a.crop_size = (16, 48)  # a loaded recipe keeps its non-square crop
+    assert (box.height_box.value(), box.width_box.value()) == (16, 48)
+    box.width_box.setValue(0)  # 'no crop' on one side turns the crop off
+    assert a.crop_size is None and box.height_box.value() == 0
 
 
 def test_dependent_controls_are_enabled_with_their_switch(setup):

@@ -32,7 +32,7 @@ def _edit_everything(widget, tmp_path):
     aug["spline_warp"].setChecked(True)
     aug["warp_sigma"].setValue(3.0)
     aug["fill_mode"].setCurrentText("reflect")
-    aug["crop_size"].setValue(40)
+    aug["crop_size"].setValue((40, 56))
     aug["seed"].setValue(5)
     widget.patches.mode.setCurrentIndex(widget.patches.mode.findData("grid"))
     widget.patches.stride.setValue(20)
