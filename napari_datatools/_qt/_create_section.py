@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -39,6 +40,17 @@ FORMATS = {"hdf5": "HDF5 (.h5)", "zarr": "Zarr (.zarr)", "bcolz": "blosc2 (direc
 #: Progress is redrawn at most this often (each redraw repaints the window).
 PROGRESS_MS = 250
 SUFFIX = {"hdf5": ".h5", "zarr": ".zarr", "bcolz": ""}
+
+
+def free_space(path: str) -> int | None:
+    """Free bytes on the disk that would hold ``path`` (its nearest existing folder)."""
+    folder = Path(path or ".").expanduser().absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
 
 
 class CreateSection(QWidget):
@@ -87,6 +99,9 @@ class CreateSection(QWidget):
         form.addRow("Labels", self.save_labels)
         self.plan_info = QLabel("The patch counts appear once the patches are planned.")
         self.plan_info.setWordWrap(True)
+        self._plan_result: Any = None
+        self.space_short = False  # the planned dataset is larger than the free space
+        o.events.save_path.connect(lambda *_: self.show_plan())
         form.addRow(self.plan_info)
         buttons = QHBoxLayout()
         self.run_button = QPushButton(icon("run"), "Run")
@@ -149,12 +164,21 @@ class CreateSection(QWidget):
         if path:
             self.recipe.output.save_path = path
 
-    def show_plan(self, result: Any) -> None:
-        """Counts per class and size on disk of the planned dataset (before writing)."""
+    def show_plan(self, result: Any = None) -> None:
+        """Counts per class and size of the planned dataset, against the free disk space."""
+        self._plan_result = result = result if result is not None else self._plan_result
+        if result is None:
+            return
         plan = result.plan
         counts = ", ".join(f"class {c}: {n:,}" for c, n in plan.counts.items())
-        self.plan_info.setText(f"Will write {plan.total:,} patches ({counts}), about "
-                               f"{human_bytes(result.nbytes)} before compression.")
+        text = (f"Will write {plan.total:,} patches ({counts}), about "
+                f"{human_bytes(result.nbytes)} before compression.")
+        free = free_space(self.recipe.output.save_path)
+        self.space_short = free is not None and result.nbytes > free
+        if self.space_short:
+            text += (f" Only {human_bytes(free)} free there: fewer patches (N per class), "
+                     "compression or another disk.")
+        self.plan_info.setText(text)
 
     def set_data_ok(self, ok: bool) -> None:
         """Run needs usable data (see the Data tab)."""
@@ -172,6 +196,11 @@ class CreateSection(QWidget):
         """Ask before replacing an existing output."""
         answer = QMessageBox.question(
             self, "Replace the dataset?", f"{path} already exists. Replace it?")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def confirm_space(self, message: str) -> bool:
+        """Ask before writing a dataset larger than the free space."""
+        answer = QMessageBox.question(self, "Not enough free space?", message)
         return answer == QMessageBox.StandardButton.Yes
 
     def start(self) -> Any:
@@ -193,6 +222,10 @@ class CreateSection(QWidget):
                 self.status.setText("Not written: the output exists.")
                 return None
             recipe.output.overwrite = True
+        if self.space_short and not self.confirm_space(
+                self.plan_info.text() + " Write anyway (compression may make it fit)?"):
+            self.status.setText("Not written: not enough free space.")
+            return None
         mask_layer = self.data.mask_layer()
         image = image_layer.data
         mask = None if mask_layer is None else mask_layer.data

@@ -239,3 +239,28 @@ def test_worker_quit_alone_closes_the_file(setup, qtbot, tmp_path, monkeypatch):
     assert c.status.text().startswith("Cancelled after")
     with h5py.File(tmp_path / "quit.h5", "r") as f:
         assert not f.attrs["complete"]
+
+
+def test_a_dataset_larger_than_the_free_space_is_flagged(setup, qtbot, tmp_path, monkeypatch):
+    viewer, widget, image, labels = setup
+    c, r = widget.create_section, widget.recipe
+    r.output.save_path = str(tmp_path / "new" / "deeper" / "out.h5")  # folders not made yet
+    assert _create_section.free_space(r.output.save_path) > 0  # measured at tmp_path
+    widget.show_tab("Patches")
+    qtbot.waitUntil(lambda: widget.patches.result is not None and not widget.patches.busy,
+                    timeout=10000)
+    nbytes = widget.patches.result.nbytes
+    assert not c.space_short and "free there" not in c.plan_info.text()
+    monkeypatch.setattr(_create_section, "free_space", lambda path: nbytes - 1)
+    r.output.save_path = str(tmp_path / "other.h5")  # a new place: the space is checked again
+    assert c.space_short and "free there" in c.plan_info.text()
+    asked = []
+    c.confirm_space = lambda message: asked.append(message) or False
+    assert c.start() is None and "free there" in asked[0]  # Run asks first
+    assert c.status.text() == "Not written: not enough free space."
+    assert not (tmp_path / "other.h5").exists()
+    monkeypatch.setattr(_create_section, "free_space", lambda path: nbytes)
+    r.patches.max_per_class = 3  # a new plan is checked too
+    qtbot.waitUntil(lambda: widget.patches.result.plan.total == 12 and not widget.patches.busy,
+                    timeout=10000)
+    assert not c.space_short and "Will write 12 patches" in c.plan_info.text()
