@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..readers import ARRAY_NAME_KEY
 from ..recipe import ArraySource, Recipe
 from ._connections import Connections
 from ._icons import icon
@@ -148,4 +149,7 @@ def _record(source: ArraySource, layer: Any) -> None:
     path = None if layer is None else layer.source.path
     source.layer = None if layer is None else layer.name
     source.path = None if path is None else str(path)
-    source.array_name = None if path is None or str(path).endswith(".b2nd") else layer.name
+    if path is None or str(path).endswith(".b2nd"):  # in memory, or a file of one array
+        source.array_name = None
+    else:  # the name in the file, which the layer's name may no longer be
+        source.array_name = layer.metadata.get(ARRAY_NAME_KEY, layer.name)

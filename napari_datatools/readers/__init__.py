@@ -12,10 +12,10 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ._layers import LayerData, arrays_to_layers
+from ._layers import ARRAY_NAME_KEY, LayerData, arrays_to_layers
 from ._sources import SUFFIXES, list_arrays, open_array
 
-__all__ = ["SUFFIXES", "get_reader", "list_arrays", "open_array", "read_arrays"]
+__all__ = ["ARRAY_NAME_KEY", "SUFFIXES", "get_reader", "list_arrays", "open_array", "read_arrays"]
 
 
 def read_arrays(path: str | os.PathLike) -> list[LayerData]:

@@ -15,6 +15,9 @@ _LABEL_WORDS = ("label", "mask", "seg", "annot", "gt")
 _MAX_LABEL_VALUES = 32
 
 
+#: Layer-metadata key holding the name of the array a layer was read from.
+ARRAY_NAME_KEY = "napari_datatools_array_name"
+
 def _lazy(arr: Any) -> Any:
     """Wrap an on-disk array in dask so napari reads only what it displays."""
     import dask.array as da
@@ -55,19 +58,24 @@ def _is_centres(name: str, arr: Any) -> bool:
 
 
 def arrays_to_layers(arrays: list[NamedArray]) -> list[LayerData]:
-    """Layer data for each array: Image, Labels or (patch centres) Points."""
+    """Layer data for each array: Image, Labels or (patch centres) Points.
+
+    Each layer's metadata keeps the array's name in the file under
+    :data:`ARRAY_NAME_KEY` (the layer itself may be renamed, by napari or the user).
+    """
     layers: list[LayerData] = []
     for name, arr in arrays:
+        meta = {"name": name, "metadata": {ARRAY_NAME_KEY: name}}
         if _is_centres(name, arr):
             points = np.asarray(arr[:])
-            layers.append((points, {"name": name, "visible": False, "size": 3}, "points"))
+            layers.append((points, {**meta, "visible": False, "size": 3}, "points"))
             continue
         data = _lazy(arr)
         if data.ndim == 4 and data.shape[1] == 1:
             data = data[:, 0]  # a stack of single-channel patches
         if looks_like_labels(name, arr):
             data = data.astype(np.uint8) if np.dtype(arr.dtype) == bool else data
-            layers.append((data, {"name": name}, "labels"))
+            layers.append((data, meta, "labels"))
         else:
-            layers.append((data, {"name": name}, "image"))
+            layers.append((data, meta, "image"))
     return layers

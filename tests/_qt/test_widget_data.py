@@ -6,7 +6,7 @@ import pytest
 
 from napari_datatools._qt import DataToolsWidget
 from napari_datatools._sample_data import make_sample_arrays
-from napari_datatools.recipe import Recipe
+from napari_datatools.recipe import Recipe, load_sources
 
 
 @pytest.fixture
@@ -102,6 +102,13 @@ def test_open_file_uses_the_plugin_reader_and_records_the_source(setup, tmp_path
     assert (src.path, src.array_name, src.layer) == (str(path), "raw", "raw")
     assert not widget.data.ok  # the labels of the sample do not fit 2 slices
     assert widget.data.open_path(str(tmp_path / "missing.h5")) == []
+    # napari names a second 'raw' 'raw [1]'; renaming keeps the array's name in the file
+    again = widget.data.open_path(str(path))[0]
+    assert again.name != "raw"
+    again.name = "renamed"
+    widget.data.image_picker.select(again)
+    assert (src.path, src.array_name, src.layer) == (str(path), "raw", "renamed")
+    np.testing.assert_array_equal(load_sources(widget.recipe)[0], image[:2])
 
 
 def test_open_folder_opens_a_zarr_store(setup, tmp_path, monkeypatch):
