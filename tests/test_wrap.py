@@ -43,6 +43,14 @@ def _same(ours, expected, key):
     np.testing.assert_array_equal(ours[key], want, err_msg=repr(key))
 
 
+@pytest.mark.parametrize("kwargs", [{"idx_min": 1.5}, {"idx_max": "3"}, {"idx_min": True}])
+def test_view_bounds_must_be_integers(kwargs):
+    name = next(iter(kwargs))
+    with pytest.raises(TypeError, match=f"{name}: expected an integer or None"):
+        delayed_view(BASE, **kwargs)
+    assert len(delayed_view(BASE, idx_min=np.int64(2), idx_max=-1)) == len(BASE) - 3
+
+
 def test_delayed_view_matches_numpy_for_every_key_kind():
     rng = np.random.default_rng(0)
     view = delayed_view(BASE, idx_min=3, idx_max=20)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._rng import as_generator
 from ._batched_read import read_elements
-from ._keys import apply_rest, split_key
+from ._keys import _is_int, apply_rest, split_key
 
 #: Iteration reads blocks of about this many bytes.
 _ITER_BLOCK_BYTES = 4 * 2**20
@@ -53,6 +53,9 @@ class delayed_view:
     def __init__(self, arr: Any, shuffle: bool = False, idx_min: int | None = None,
                  idx_max: int | None = None, rng: Any = None) -> None:
         n, shape = _check_source(arr, "arr")
+        for name, value in (("idx_min", idx_min), ("idx_max", idx_max)):
+            if value is not None and not _is_int(value):
+                raise TypeError(f"{name}: expected an integer or None, got {value!r}")
         start, stop, step = slice(idx_min, idx_max).indices(n)
         self._init_sources([arr], [shape], None)
         self._set_canonical(np.stack(
