@@ -8,6 +8,7 @@ import threading
 import time
 import tracemalloc
 import warnings
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -408,3 +409,34 @@ def test_result_summary_lines():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert DatasetProgress(1, 2).done == 1
+
+
+@pytest.mark.parametrize("cancel", [False, True])
+def test_blosc2_dataset_attributes_come_with_the_last_publish(data, tmp_path, monkeypatch,
+                                                              cancel):
+    """No array of the 'bcolz' layout is opened for writing in place after it is published
+    (a process killed then could leave it unreadable): the dataset attributes go with
+    each array's final atomic publish."""
+    import blosc2
+
+    volume, mask = data
+    path = tmp_path / OUT["bcolz"]
+    real_open, in_place = blosc2.open, []
+
+    def spy(urlpath, *args, **kwargs):
+        mode = kwargs.get("mode", args[0] if args else "a")
+        if mode != "r" and path in Path(urlpath).parents:
+            in_place.append(str(urlpath))
+        return real_open(urlpath, *args, **kwargs)
+
+    monkeypatch.setattr(blosc2, "open", spy)
+    event = threading.Event()
+    result = create_dataset(path, 5, volume, mask, batchsize=4, file_format="bcolz",
+                            progress=lambda done, total: done >= 8 and event.set(),
+                            cancel_event=event if cancel else None, rng=0)
+    assert in_place == [] and result.complete is not cancel
+    attrs = _attrs(path, "bcolz")
+    assert bool(attrs["complete"]) is not cancel
+    last = json.loads(attrs["provenance"])[-1]
+    assert last["complete"] is not cancel and last["counts"] == {
+        str(c): n for c, n in result.counts.items()}

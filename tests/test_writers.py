@@ -71,6 +71,19 @@ def test_round_trip_growing(kind, dtype, tmp_path):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("finish", ["close", "abort"])
+def test_attributes_given_at_close_are_stored_with_the_last_write(kind, finish, tmp_path):
+    data = _data(9, (3,), np.float32)
+    w = _make(kind, tmp_path, (3,), np.float32, batch=4)
+    w.buffered_write(data)
+    getattr(w, finish)({"note": "run 2", "complete": "ignored: the writer's own wins"})
+    out, attrs = _read(kind, tmp_path)
+    np.testing.assert_array_equal(out, data)
+    assert attrs["note"] == "run 2" and attrs["n_written"] == 9
+    assert bool(attrs["complete"]) is (finish == "close")
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_fixed_length_append_and_eof(kind, tmp_path):
     data = _data(12, (3,), np.float32)
     w = _make(kind, tmp_path, (3,), np.float32, batch=5, length=12)

@@ -216,7 +216,7 @@ class buffered_array_writer:
         self._writes.wait()
 
     # -- closing -----------------------------------------------------------------
-    def _finish(self, complete: bool) -> None:
+    def _finish(self, complete: bool, attrs: dict[str, Any] | None = None) -> None:
         if self._closed:
             return
         self._closed = True
@@ -225,18 +225,22 @@ class buffered_array_writer:
             self._writes.shutdown()
             if self.length is not None and complete and self._n_stored < self.length:
                 complete = False  # fewer elements than announced
-            self._set_attrs({COMPLETE: complete, N_WRITTEN: self._n_stored})
+            self._set_attrs({**(attrs or {}), COMPLETE: complete, N_WRITTEN: self._n_stored})
             self._sync()
         finally:
             self._release()
 
-    def close(self) -> None:
-        """Flush, mark the array complete and release the file."""
-        self._finish(complete=True)
+    def close(self, attrs: dict[str, Any] | None = None) -> None:
+        """Flush, mark the array complete and release the file.
 
-    def abort(self) -> None:
+        ``attrs`` are stored with the last write, in the same final sync (for
+        blosc2, the same atomic publish), so no attribute is written afterwards.
+        """
+        self._finish(complete=True, attrs=attrs)
+
+    def abort(self, attrs: dict[str, Any] | None = None) -> None:
         """Flush what was given, but leave the array marked incomplete (a cancelled run)."""
-        self._finish(complete=False)
+        self._finish(complete=False, attrs=attrs)
 
     @property
     def closed(self) -> bool:

@@ -153,17 +153,29 @@ class DatasetSink:
             return
         self._closed = True
         error: BaseException | None = None
-        for writers in self.writers.values():
-            for writer in writers:
-                try:
-                    writer.close() if complete else writer.abort()
-                except BaseException as err:  # keep closing the others
-                    error = error or err
-                    complete = False
         self.record["counts"] = {str(_attr_value(c)): int(n) for c, n in counts.items()}
+        carries_attrs = self.layout.file_format == "bcolz"  # on each class_<v> array
+        # the arrays carrying the dataset attributes close last, when the outcome is known
+        order = [(w, i == 0 and carries_attrs) for ws in self.writers.values()
+                 for i, w in enumerate(ws)]
+        order.sort(key=lambda item: item[1])
+        closed_with: list[Any] = []
+        for writer, with_attrs in order:
+            attrs = self._dataset_attrs(complete) if with_attrs else None
+            try:
+                writer.close(attrs) if complete else writer.abort(attrs)
+                if with_attrs:
+                    closed_with.append(writer)
+            except BaseException as err:  # keep closing the others
+                error = error or err
+                complete = False
         self.record["complete"] = bool(complete)
         try:
-            self._set_dataset_attrs(complete=complete)
+            if not carries_attrs:
+                self._set_dataset_attrs(complete=complete)
+            elif error is not None and closed_with:
+                # a later writer failed: the arrays closed before say complete; mend them
+                self._set_dataset_attrs(complete=complete)
         except BaseException as err:
             error = error or err
         if error is not None:
@@ -175,10 +187,14 @@ class DatasetSink:
         return provenance_json(self._previous,
                                {**self.record, "complete": self.record.get("complete", False)})
 
+    def _dataset_attrs(self, complete: bool) -> dict:
+        self.record["complete"] = bool(complete)
+        return {COMPLETE_ATTR: bool(complete), PROVENANCE_ATTR: self._provenance(),
+                VERSION_ATTR: self.record["napari_datatools_version"]}
+
     def _set_dataset_attrs(self, complete: bool, kwargs: dict | None = None,
                            at_start: bool = False) -> None:
-        values = {COMPLETE_ATTR: bool(complete), PROVENANCE_ATTR: self._provenance(),
-                  VERSION_ATTR: self.record["napari_datatools_version"]}
+        values = self._dataset_attrs(complete)
         fmt, path = self.layout.file_format, os.fspath(self.path)
         if fmt == "hdf5":
             import h5py
