@@ -170,8 +170,18 @@ def _shm():
     return {f for f in os.listdir("/dev/shm") if f.startswith("psm_")}
 
 
-def test_break_close_and_drop_stop_everything():
-    before = _shm()
+def test_break_close_and_drop_stop_everything(monkeypatch):
+    from napari_datatools.io import _flow_blocks
+
+    created = []  # only this test's blocks: other processes may use /dev/shm meanwhile
+
+    def recording_new_block(size):
+        block = real_new_block(size)
+        created.append(block.name.lstrip("/"))
+        return block
+
+    real_new_block = _flow_blocks.new_block
+    monkeypatch.setattr(_flow_blocks, "new_block", recording_new_block)
     for stop in ("break", "close", "drop"):
         flow = data_flow([X, Y], 4, nb_io_workers=2, nb_proc_workers=2, preprocessor=double,
                          loop_forever=True)
@@ -190,7 +200,7 @@ def test_break_close_and_drop_stop_everything():
         assert not _threads(), stop
         assert not [p for p in multiprocessing.active_children()
                     if p.name.startswith("data_flow")], stop
-    assert _shm() <= before  # shared memory freed
+    assert created and not set(created) & _shm()  # shared memory freed
 
 
 def test_h5py_zarr_and_multi_source_with_processes(tmp_path):
