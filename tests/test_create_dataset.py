@@ -23,6 +23,7 @@ from napari_datatools.patches import (
     iter_create_dataset,
     plan_patches,
 )
+from napari_datatools.io._write_thread import MAX_PENDING_BYTES_ALL
 from napari_datatools.readers import list_arrays, read_arrays
 
 FORMATS = ["hdf5", "zarr", "bcolz"]
@@ -384,7 +385,10 @@ def test_large_volumes_are_read_slice_by_slice_in_bounded_memory(tmp_path):
         tracemalloc.stop()
         written = result.total * 16 * 16 * 5  # float32 patches + uint8 labels
         assert result.total == np.prod(shape) and written > 150 * 2**20
-        assert peak < 16 * 2**20, peak  # a few batches and one block, never all patches
+        # bounded, whatever the volume: writes waiting (MAX_PENDING_BYTES_ALL, plus a
+        # batch per writer), the writers' buffers and one block; never all 150 MiB
+        batch = 256 * 16 * 16 * 5
+        assert peak < MAX_PENDING_BYTES_ALL + 4 * 3 * batch + 6 * 2**20, peak
         assert (volume.reads == 1).all() and (mask.reads <= 2).all()
 
 
@@ -440,3 +444,26 @@ def test_blosc2_dataset_attributes_come_with_the_last_publish(data, tmp_path, mo
     last = json.loads(attrs["provenance"])[-1]
     assert last["complete"] is not cancel and last["counts"] == {
         str(c): n for c, n in result.counts.items()}
+
+
+def test_a_cancelled_run_holds_a_share_of_every_class(data, tmp_path, monkeypatch):
+    from napari_datatools.patches import _plan
+
+    volume, mask = data
+    monkeypatch.setattr(_plan, "ROUND_BYTES", 20 * 4 * 5**2)  # rounds of ~20 patches
+    plan = plan_patches(volume, 5, mask, random_order=True, rng=0)
+    chunks = list(_plan.iter_plan_chunks(plan, 4))
+    for c in plan.classes:  # each class in order, every centre once
+        mine = [(a, b) for _, k, a, b in chunks if k == c]
+        assert mine[0][0] == 0 and mine[-1][1] == len(plan.centres[c])
+        assert all(b == a2 for (_, b), (a2, _) in zip(mine, mine[1:]))
+    assert {k for _, k, _, _ in chunks[:len(chunks) // 3]} == set(plan.classes)
+    event = threading.Event()
+    total = plan.total
+    result = create_dataset(tmp_path / "part.h5", 5, volume, mask, batchsize=4, rng=0,
+                            progress=lambda done, _: done >= total // 2 and event.set(),
+                            cancel_event=event)
+    assert not result.complete
+    for c, n in result.counts.items():
+        share = n / len(plan.centres[c])
+        assert 0.25 < share < 0.75, (c, share)  # not class after class

@@ -1,6 +1,7 @@
 """Buffered writers: round trips, growth, append, errors, read back with plain libraries."""
 
 import threading
+import time
 
 import blosc2
 import h5py
@@ -340,3 +341,29 @@ def test_failed_construction_leaves_nothing_behind(tmp_path):
     blosc2.asarray(np.ones((3, 4), np.float32), urlpath=str(tmp_path / "plain.b2nd"), mode="w")
     with pytest.raises(ValueError, match="not a .b2nd directory written by bcolz_array_writer"):
         bcolz_array_writer((4,), np.float32, 8, tmp_path / "plain", append=True)
+
+
+def test_writers_share_one_budget_of_pending_bytes(monkeypatch):
+    """Many writers fed faster than they write hold at most MAX_PENDING_BYTES_ALL
+    (plus one batch each) in total, and every batch is still written once."""
+    from napari_datatools.io import _write_thread
+
+    monkeypatch.setattr(_write_thread, "MAX_PENDING_BYTES_ALL", 4 * 2**20)
+    budget, peak, written = _write_thread._BUDGET, [0], []
+
+    def slow_write(items):
+        peak[0] = max(peak[0], budget.used)
+        time.sleep(0.005)
+        written.extend(start for start, _ in items)
+
+    writers = [_write_thread.BackgroundWrites(slow_write, f"w{i}") for i in range(6)]
+    batch = np.zeros(2**20 // 8)  # 1 MiB
+    for k in range(10):
+        for w in writers:
+            w.submit(k, batch.copy())
+            peak[0] = max(peak[0], budget.used)
+    for w in writers:
+        w.shutdown()
+    assert sorted(written) == sorted(list(range(10)) * 6)
+    assert 2 * 2**20 < peak[0] <= 4 * 2**20 + 6 * 2**20
+    assert budget.used == 0

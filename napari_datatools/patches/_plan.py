@@ -433,13 +433,33 @@ def _order(centres, classes, shape, patchsize, random_order, shuffle_block, item
     return blocks, offsets, ordered
 
 
+#: Within a block of slices the classes take turns in rounds of about this many
+#: bytes of patches (a run stopped early holds a share of every class, while one
+#: class at a time is written).
+ROUND_BYTES = 32 * 2**20
+
+
 def iter_plan_chunks(plan: PatchPlan, chunk: int) -> Iterator[tuple[int, Hashable, int, int]]:
-    """Yield ``(block_index, class, start, stop)`` ranges of at most ``chunk`` centres."""
+    """Yield ``(block_index, class, start, stop)`` ranges of at most ``chunk`` centres.
+
+    Each class's ranges come in order. A block holding more than
+    :data:`ROUND_BYTES` of patches is split into rounds, and every round takes
+    the same fraction of every class.
+    """
+    patch_bytes = 4 * plan.patchsize**2
     for b in range(len(plan.blocks)):
-        for c in plan.classes:
-            lo, hi = int(plan.block_offsets[c][b]), int(plan.block_offsets[c][b + 1])
+        spans = {c: (int(plan.block_offsets[c][b]), int(plan.block_offsets[c][b + 1]))
+                 for c in plan.classes}
+        n = sum(hi - lo for lo, hi in spans.values())
+        rounds = max(1, -(-n * patch_bytes // ROUND_BYTES))
+        ranges = []
+        for order, (c, (lo, hi)) in enumerate(spans.items()):
             for start in range(lo, hi, chunk):
-                yield b, c, start, min(start + chunk, hi)
+                turn = (start - lo) * rounds // (hi - lo)
+                ranges.append((turn, order, start, c, min(start + chunk, hi)))
+        ranges.sort(key=lambda r: r[:3])
+        for _, _, start, c, stop in ranges:
+            yield b, c, start, stop
 
 
 def _volume_shape(volume) -> tuple[tuple[int, int, int], int, int]:
