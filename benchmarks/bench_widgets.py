@@ -261,9 +261,9 @@ def napari_progress_floor() -> None:
     print(out.strip().splitlines()[-1])
 
 
-def progress_floor_main() -> int:
+def sample_viewer():
+    """A shown 1200 x 800 viewer with the (8, 512, 512) sample volume and its labels."""
     import napari
-    from napari.utils import progress
 
     from napari_datatools._sample_data import make_sample_arrays
 
@@ -271,7 +271,15 @@ def progress_floor_main() -> int:
     viewer = napari.Viewer(show=True)
     viewer.add_image(image, name="cells")
     viewer.add_labels(labels, name="cells labels")
+    viewer.dims.set_current_step(0, 4)
     viewer.window.resize(1200, 800)
+    return viewer, image, labels
+
+
+def progress_floor_main() -> int:
+    from napari.utils import progress
+
+    viewer, _, _ = sample_viewer()
     pump(1.0)
     meter = StallMeter()
     stalls = []
@@ -295,16 +303,10 @@ def main() -> int:
     import napari
 
     from napari_datatools._qt import DataToolsWidget
-    from napari_datatools._sample_data import make_sample_arrays
 
-    image, labels = make_sample_arrays(shape=(8, 512, 512), seed=0)
-    viewer = napari.Viewer(show=True)
-    viewer.add_image(image, name="cells")
-    viewer.add_labels(labels, name="cells labels")
-    viewer.dims.set_current_step(0, 4)
+    viewer, image, labels = sample_viewer()
     widget = DataToolsWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Data Tools")
-    viewer.window.resize(1200, 800)
     pump(0.5)
     print(f"napari {napari.__version__}, volume {image.shape} {image.dtype}, "
           f"{os.cpu_count()} CPUs, Qt platform {os.environ.get('QT_QPA_PLATFORM', 'default')}")
