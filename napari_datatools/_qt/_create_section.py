@@ -245,14 +245,15 @@ class CreateSection(QWidget):
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_finished)
-        self.bar.setRange(0, 0)  # busy until the first batch
-        self.status.setText(f"Planning and writing {Path(path).name}...")
-        self._ready()
-        # napari lays out and repaints its activity dock when a bar appears: done here,
-        # on the click, rather than in the middle of the run; total is known later
+        # napari lays out and repaints its activity dock when a bar appears (it
+        # processes events): done on the click, before this tab changes, rather than
+        # in the middle of the run; the total is known later
         self.activity = cancelable_progress(total=0, desc="Creating patch dataset")
         self._watch.start()
         self.worker.start()
+        self.bar.setRange(0, 0)  # busy until the first batch
+        self.status.setText(f"Planning and writing {Path(path).name}...")
+        self._ready()
         return self.worker
 
     def cancel(self) -> None:
