@@ -245,6 +245,33 @@ def test_cancel_before_start_writes_nothing(data, tmp_path):
     assert not (tmp_path / "n.h5").exists()
 
 
+class SlowMask:
+    """A mask whose slices take 50 ms each to read (a large mask on a slow disk)."""
+
+    def __init__(self, mask):
+        self.mask, self.shape, self.dtype, self.ndim = mask, mask.shape, mask.dtype, mask.ndim
+
+    def __getitem__(self, index):
+        time.sleep(0.05)
+        return self.mask[index]
+
+
+def test_the_generator_cancel_event_also_stops_planning(tmp_path):
+    volume = np.zeros((40, 16, 16), np.float32)
+    mask = SlowMask(np.ones((40, 16, 16), np.uint8))  # 2 s to scan
+    event = threading.Event()
+    gen = iter_create_dataset(tmp_path / "p.h5", 5, volume, mask, cancel_event=event)
+    threading.Timer(0.2, event.set).start()
+    t0 = time.perf_counter()
+    with pytest.raises(StopIteration) as stop:
+        next(gen)  # planning, stopped part way: nothing written
+    assert time.perf_counter() - t0 < 1.0
+    assert not stop.value.value.complete and stop.value.value.total == 0
+    assert not (tmp_path / "p.h5").exists()
+    with pytest.raises(TypeError, match="cancel_event must be a threading.Event"):
+        iter_create_dataset(tmp_path / "q.h5", 5, volume, cancel_event=True)
+
+
 def test_existing_output_overwrite_and_append(data, tmp_path):
     volume, mask = data
     path = tmp_path / "e.h5"

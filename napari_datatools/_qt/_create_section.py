@@ -239,8 +239,10 @@ class CreateSection(QWidget):
         self.result = self.error = None
         self._done = 0
         self.t0 = time.perf_counter()
-        self.worker = start_job(lambda: dataset_job(recipe, image=image, mask=mask),
-                                self.cancel_event, self.job_ended)
+        cancel = self.cancel_event
+        self.worker = start_job(
+            lambda: dataset_job(recipe, image=image, mask=mask, cancel_event=cancel),
+            cancel, self.job_ended)
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_error)

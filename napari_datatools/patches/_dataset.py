@@ -44,11 +44,14 @@ def iter_create_dataset(
     overwrite: bool = False,
     append: bool = False,
     rng: Any = None,
+    cancel_event: threading.Event | None = None,
 ) -> Generator[DatasetProgress, None, DatasetResult]:
     """Write a patch dataset step by step: a generator of progress, returning the result.
 
-    Takes the arguments of :func:`create_dataset` except ``show_progress``,
-    ``progress`` and ``cancel_event``. Every argument is checked when this
+    Takes the arguments of :func:`create_dataset` except ``show_progress`` and
+    ``progress``. A set ``cancel_event`` also ends the planning, which comes
+    before the first progress (a large mask can take seconds to scan): the run
+    then returns an empty, incomplete result. Every argument is checked when this
     function is called (errors are raised here, before anything is written);
     the returned generator then plans the patches, writes them and yields a
     :class:`DatasetProgress` ``(done, total)`` after each batch. Its return value
@@ -66,7 +69,16 @@ def iter_create_dataset(
         file_format=file_format, kwargs=kwargs, mode=mode, stride=stride,
         max_per_class=max_per_class, mirrored=mirrored, save_labels=save_labels,
         overwrite=overwrite, append=append, rng=rng)
-    return _run(job)
+    return _run(job, stop=_stop_of(cancel_event))
+
+
+def _stop_of(cancel_event: Any) -> Callable[[], bool] | None:
+    """``cancel_event.is_set``, after checking that it is an event."""
+    if cancel_event is None:
+        return None
+    if not callable(getattr(cancel_event, "is_set", None)):
+        raise TypeError(f"cancel_event must be a threading.Event, got {cancel_event!r}")
+    return cancel_event.is_set
 
 
 def create_dataset(
@@ -180,15 +192,13 @@ def create_dataset(
         raise TypeError(f"show_progress must be True or False, got {show_progress!r}")
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable (done, total), got {progress!r}")
-    if cancel_event is not None and not callable(getattr(cancel_event, "is_set", None)):
-        raise TypeError(f"cancel_event must be a threading.Event, got {cancel_event!r}")
+    cancelled = _stop_of(cancel_event)
     job = prepare_job(
         save_path=save_path, patchsize=patchsize, volume=volume, mask=mask,
         class_list=class_list, random_order=random_order, batchsize=batchsize,
         file_format=file_format, kwargs=kwargs, mode=mode, stride=stride,
         max_per_class=max_per_class, mirrored=mirrored, save_labels=save_labels,
         overwrite=overwrite, append=append, rng=rng)
-    cancelled = None if cancel_event is None else cancel_event.is_set
     gen = _run(job, stop=cancelled)
     bar = None
     done = 0

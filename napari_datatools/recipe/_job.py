@@ -45,7 +45,8 @@ def dataset_kwargs(recipe: Recipe) -> dict[str, Any]:
     )
 
 
-def dataset_job(recipe: Recipe, image: Any = None, mask: Any = None) -> Generator[Any, None, Any]:
+def dataset_job(recipe: Recipe, image: Any = None, mask: Any = None,
+                cancel_event: Any = None) -> Generator[Any, None, Any]:
     """Start the recipe's dataset run as a generator (what the GUI's worker runs).
 
     The recipe is copied first, so editing it while the job runs changes nothing.
@@ -58,6 +59,9 @@ def dataset_job(recipe: Recipe, image: Any = None, mask: Any = None) -> Generato
     image, mask : array_like, optional
         In-memory volume and mask (e.g. napari layer data); they replace the
         recipe's data sources.
+    cancel_event : threading.Event, optional
+        Also stops the planning, before the first progress (see
+        :func:`~napari_datatools.patches.iter_create_dataset`).
 
     Returns
     -------
@@ -71,7 +75,8 @@ def dataset_job(recipe: Recipe, image: Any = None, mask: Any = None) -> Generato
 
     snapshot = recipe.snapshot()
     volume, mask_array = load_sources(snapshot, image, mask)
-    return iter_create_dataset(volume=volume, mask=mask_array, **dataset_kwargs(snapshot))
+    return iter_create_dataset(volume=volume, mask=mask_array, cancel_event=cancel_event,
+                               **dataset_kwargs(snapshot))
 
 
 def run_dataset(

@@ -117,11 +117,16 @@ def test_existing_output_is_replaced_only_when_confirmed(setup, qtbot, tmp_path)
 
 
 def _slow_job(monkeypatch, started, fail=False):
-    """The real job, slowed down per batch (so cancel and close land mid-run)."""
-    real = _create_section.dataset_job
+    """The real job, slowed down per batch (so cancel and close land mid-run).
 
-    def slow(recipe, image=None, mask=None):
-        job = real(recipe, image=image, mask=mask)
+    Returns the cancel events the jobs were given (it also stops their planning).
+    """
+    real = _create_section.dataset_job
+    events = []
+
+    def slow(recipe, image=None, mask=None, cancel_event=None):
+        events.append(cancel_event)
+        job = real(recipe, image=image, mask=mask, cancel_event=cancel_event)
 
         def gen():
             try:
@@ -137,6 +142,7 @@ def _slow_job(monkeypatch, started, fail=False):
         return gen()
 
     monkeypatch.setattr(_create_section, "dataset_job", slow)
+    return events
 
 
 @pytest.mark.parametrize("how", ["tab", "activity dock"])
@@ -146,7 +152,7 @@ def test_cancel_stops_within_a_second_and_leaves_a_consistent_file(
     c, r = widget.create_section, widget.recipe
     r.patches.patchsize, r.output.batchsize = 16, 8
     r.output.save_path = str(tmp_path / "big.h5")
-    _slow_job(monkeypatch, threading.Event())
+    events = _slow_job(monkeypatch, threading.Event())
     c.start()
     bar = c.activity  # napari's progress bar of the run (activity dock)
     assert bar is not None and bar.desc.startswith("Creating patch dataset")
@@ -162,6 +168,7 @@ def test_cancel_stops_within_a_second_and_leaves_a_consistent_file(
     assert time.monotonic() - t0 < 1.0
     assert c.status.text().startswith("Cancelled after") and c.run_button.isEnabled()
     assert c.activity is None
+    assert events == [c.cancel_event] and c.cancel_event.is_set()  # planning stops too
     with h5py.File(tmp_path / "big.h5", "r") as f:
         assert not f.attrs["complete"]
         written = sum(len(f[k]) for k in f if not k.endswith("_centres"))
