@@ -27,7 +27,7 @@ from ._binding import bind
 from ._connections import Connections
 from ._icons import icon
 from ._size_box import SizeBox
-from ._viewer_data import current_slice, set_visible, show_preview
+from ._viewer_data import current_slice, preview_layer, set_visible, show_preview
 
 IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER = "augmented", "augmented labels", "augmentation gallery"
 LAYERS = (IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER)
@@ -214,7 +214,7 @@ class AugmentSection(QWidget):
         scale = tuple(image_layer.scale[-2:])
         offset = np.array(image_layer.translate[-2:], dtype=float)  # a copy
         offset[1] += image.shape[1] * scale[1] * (1 + GAP)
-        first = IMAGE_LAYER not in self.viewer.layers
+        first = preview_layer(self.viewer, IMAGE_LAYER) is None
         layer = show_preview(
             self.viewer, IMAGE_LAYER, x, "image", create, translate=offset, scale=scale,
             contrast_limits=image_layer.contrast_limits, colormap=image_layer.colormap.name,
@@ -224,9 +224,9 @@ class AugmentSection(QWidget):
         if y is not None:
             show_preview(self.viewer, MASK_LAYER, y, "labels", create,
                          translate=offset, scale=scale, opacity=0.5)
-        elif MASK_LAYER in self.viewer.layers:
-            self.viewer.layers.remove(MASK_LAYER)
-        if GALLERY_LAYER in self.viewer.layers:
+        elif (mask_layer := preview_layer(self.viewer, MASK_LAYER)) is not None:
+            self.viewer.layers.remove(mask_layer)
+        if preview_layer(self.viewer, GALLERY_LAYER) is not None:
             self.show_gallery(self.gallery_n.value(), inputs)
         if first:
             self.viewer.reset_view()  # make room for the preview beside the data
@@ -247,7 +247,7 @@ class AugmentSection(QWidget):
         scale = tuple(image_layer.scale[-2:])
         offset = np.array(image_layer.translate[-2:], dtype=float)  # a copy
         offset[0] += image.shape[0] * scale[0] * (1 + GAP)
-        first = GALLERY_LAYER not in self.viewer.layers
+        first = preview_layer(self.viewer, GALLERY_LAYER) is None
         layer = show_preview(self.viewer, GALLERY_LAYER, grid, "image", True, rgb=True,
                              translate=offset, scale=scale)
         if first:

@@ -7,13 +7,27 @@ from typing import Any
 import napari
 import numpy as np
 
-#: Metadata key marking the layers the widgets draw (layer pickers skip them).
+#: Metadata key marking the layers the widgets draw (layer pickers skip them); its
+#: value is the preview's role, e.g. 'augmented'.
 PREVIEW = "napari_datatools_preview"
 
 
 def is_preview(layer: Any) -> bool:
     """Whether ``layer`` is one of the widgets' own preview layers."""
     return bool(layer.metadata.get(PREVIEW))
+
+
+def preview_layer(viewer: napari.Viewer, role: str) -> Any:
+    """The preview layer drawn for ``role``, or None.
+
+    Found by its metadata, not its name: a user's layer of the same name is never
+    touched (napari names the preview 'augmented [1]' then), and a renamed
+    preview is still found.
+    """
+    for layer in viewer.layers:
+        if layer.metadata.get(PREVIEW) == role:
+            return layer
+    return None
 
 
 def current_z(viewer: napari.Viewer, layer: Any) -> int | None:
@@ -36,14 +50,14 @@ def current_slice(viewer: napari.Viewer, layer: Any) -> np.ndarray | None:
 def show_preview(
     viewer: napari.Viewer, name: str, data: Any, kind: str, create: bool = True, **kwargs: Any
 ) -> Any:
-    """Put ``data`` into the preview layer ``name``.
+    """Put ``data`` into the preview layer of role ``name`` (see :func:`preview_layer`).
 
-    The layer is updated in place when it exists; otherwise it is added only if
-    ``create`` (updates caused by viewer events never add layers). Returns the
-    layer, or None when it was not drawn.
+    The layer is updated in place when it exists; otherwise it is added, named
+    ``name``, only if ``create`` (updates caused by viewer events never add
+    layers). Returns the layer, or None when it was not drawn.
     """
-    if name in viewer.layers:
-        layer = viewer.layers[name]
+    layer = preview_layer(viewer, name)
+    if layer is not None:
         layer.data = data
         for key, value in kwargs.items():
             if key in PER_ITEM or _differs(getattr(layer, key), value):
@@ -52,7 +66,7 @@ def show_preview(
     if not create:
         return None
     add = {"image": viewer.add_image, "labels": viewer.add_labels, "points": viewer.add_points}
-    return add[kind](data, name=name, metadata={PREVIEW: True}, **kwargs)
+    return add[kind](data, name=name, metadata={PREVIEW: name}, **kwargs)
 
 
 #: Properties with one value per point: always set together with new data.
@@ -75,5 +89,6 @@ def _differs(old: Any, new: Any) -> bool:
 def set_visible(viewer: napari.Viewer, names: tuple[str, ...], visible: bool) -> None:
     """Show or hide the preview layers ``names`` that exist."""
     for name in names:
-        if name in viewer.layers:
-            viewer.layers[name].visible = visible
+        layer = preview_layer(viewer, name)
+        if layer is not None:
+            layer.visible = visible

@@ -201,3 +201,28 @@ def test_closing_the_viewer_with_the_preview_shown(setup, qtbot):
     assert len(viewer.layers) == 0
     qtbot.wait(20)  # pending redraws find nothing to draw
     assert len(viewer.layers) == 0
+
+
+def test_a_users_layer_named_like_a_preview_is_never_touched(make_napari_viewer, qtbot):
+    from napari_datatools._qt._viewer_data import preview_layer
+
+    viewer = make_napari_viewer()
+    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels, name="cells labels")
+    mine = viewer.add_image(np.ones((5, 5)), name=IMAGE_LAYER)  # the user's own 'augmented'
+    widget = DataToolsWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Data Tools")
+    widget.show_tab("Augment")
+    qtbot.waitUntil(lambda: preview_layer(viewer, IMAGE_LAYER) is not None, timeout=5000)
+    preview = preview_layer(viewer, IMAGE_LAYER)
+    assert preview is not mine and preview.name != IMAGE_LAYER  # napari renamed ours
+    np.testing.assert_array_equal(mine.data, np.ones((5, 5)))
+    preview.name = "my name for it"  # renamed by the user: still the preview
+    widget.recipe.augment.rotation_range = 30.0
+    z = viewer.dims.current_step[0]
+    x, _, _ = _expected(widget, image, labels, z)
+    qtbot.waitUntil(lambda: np.array_equal(preview.data, x), timeout=5000)
+    np.testing.assert_array_equal(mine.data, np.ones((5, 5)))
+    widget.show_tab("Data")  # previews hide, the user's layer stays visible
+    assert not preview.visible and mine.visible
