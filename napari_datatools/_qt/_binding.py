@@ -27,6 +27,24 @@ def _getter_setter(widget: QWidget) -> tuple[Callable[[], Any], Callable[[Any], 
     return widget.value, widget.setValue, widget.valueChanged
 
 
+def _widen(widget: QWidget, value: Any) -> None:
+    """Stretch a slider's or spin box's range to hold ``value`` (a loaded recipe may go
+    beyond the range offered for editing; showing less would change it when touched)."""
+    if isinstance(widget, (QCheckBox, QComboBox)) or not hasattr(widget, "minimum"):
+        return
+    try:
+        values = [float(v) for v in (value if isinstance(value, (tuple, list)) else [value])]
+    except (TypeError, ValueError):
+        return
+    if not values:
+        return
+    lo, hi = min(values), max(values)
+    if lo < widget.minimum():
+        widget.setMinimum(lo if isinstance(widget.minimum(), float) else int(lo))
+    if hi > widget.maximum():
+        widget.setMaximum(hi if isinstance(widget.maximum(), float) else int(hi))
+
+
 def bind(widget: QWidget, section: Any, name: str,
          to_recipe: Callable[[Any], Any] = lambda v: v,
          to_widget: Callable[[Any], Any] = lambda v: v) -> None:
@@ -43,7 +61,9 @@ def bind(widget: QWidget, section: Any, name: str,
             return
         busy[0] = True
         try:
-            set_(to_widget(getattr(section, name)))
+            value = to_widget(getattr(section, name))
+            _widen(widget, value)
+            set_(value)
         finally:
             busy[0] = False
 

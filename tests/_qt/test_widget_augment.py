@@ -226,3 +226,15 @@ def test_a_users_layer_named_like_a_preview_is_never_touched(make_napari_viewer,
     np.testing.assert_array_equal(mine.data, np.ones((5, 5)))
     widget.show_tab("Data")  # previews hide, the user's layer stays visible
     assert not preview.visible and mine.visible
+
+
+def test_recipe_values_beyond_the_slider_ranges_are_shown_and_kept(setup):
+    viewer, widget, image, labels = setup
+    a, c = widget.recipe.augment, widget.augment.controls
+    a.shear_range, a.zoom_range, a.intensity_shift_range = 75.0, (0.1, 6.0), 3.5
+    assert c["shear_range"].value() == pytest.approx(75.0)
+    assert tuple(c["zoom_range"].value()) == pytest.approx((0.1, 6.0))
+    assert c["intensity_shift_range"].value() == pytest.approx(3.5)
+    c["rotation_range"].setValue(10.0)  # editing another control keeps them
+    c["shear_range"].setValue(c["shear_range"].value())  # touching it too
+    assert (a.shear_range, a.zoom_range, a.intensity_shift_range) == (75.0, (0.1, 6.0), 3.5)
