@@ -38,6 +38,11 @@ CLASS_COLOURS = ["#ffb000", "#00c0ff", "#ff4fa0", "#7fff4f", "#b28cff", "#ff7f2a
 MODES = {"pixel": "every mask pixel", "grid": "grid with stride"}
 
 
+def hex_rgba(colour: str) -> np.ndarray:
+    """'#rrggbb' as RGBA floats in [0, 1]."""
+    return np.array([int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [1.0])
+
+
 def max_drawn(slice_shape: tuple[int, ...], patchsize: int) -> int:
     """How many patch outlines of one ``(Y, X)`` slice are drawn at most."""
     cover = MAX_COVER * int(np.prod(slice_shape[-2:])) // max(patchsize, 1) ** 2
@@ -283,8 +288,6 @@ class PatchesSection(QWidget):
     # -- overlay ---------------------------------------------------------------------
     def _colours(self, classes: np.ndarray) -> np.ndarray:
         """RGBA per point: the Labels layer's colour of the class, else a fixed palette."""
-        from napari.utils.colormaps.standardize_color import transform_color
-
         mask_layer = self.data.mask_layer()
         palette = {}
         for c in np.unique(classes).tolist():
@@ -292,7 +295,7 @@ class PatchesSection(QWidget):
             if mask_layer is not None and c != 0:
                 colour = np.asarray(mask_layer.get_color(c), float)
             if colour is None or colour[3] == 0:
-                colour = transform_color(CLASS_COLOURS[c % len(CLASS_COLOURS)])[0]
+                colour = hex_rgba(CLASS_COLOURS[c % len(CLASS_COLOURS)])
             palette[c] = colour
         out = np.ones((len(classes), 4))
         for c, colour in palette.items():

@@ -59,6 +59,10 @@ def test_overlay_is_the_plan_of_the_current_slice(setup, qtbot):
     for c in (1, 2):
         rows = layer.features["class"].to_numpy() == c
         np.testing.assert_allclose(layer.border_color[rows][0], mask.get_color(c), atol=1e-6)
+    # background (transparent in the Labels layer) takes the first palette colour
+    rows = layer.features["class"].to_numpy() == 0
+    assert rows.any()
+    np.testing.assert_allclose(layer.border_color[rows], [[1.0, 0xb0 / 255, 0.0, 1.0]] * rows.sum())
 
 
 def test_counts_size_and_classes_are_shown_before_writing(setup, qtbot):
