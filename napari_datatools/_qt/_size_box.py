@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qtpy.QtCore import Signal
-from qtpy.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QWidget
+from qtpy.QtWidgets import QAbstractSpinBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 
 class SizeBox(QWidget):
@@ -23,11 +23,15 @@ class SizeBox(QWidget):
         for box, tip in ((self.height_box, "height (rows)"), (self.width_box, "width (columns)")):
             box.setRange(0, maximum)
             box.setSpecialValueText(none_text)
+            # two boxes in one row: no step buttons and a small minimum width, so the
+            # row is no wider than the others (the dock would scroll sideways)
+            box.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
             box.setToolTip(f"{tip}; 0: {none_text}")
             box.valueChanged.connect(lambda _, b=box: self._edited(b))
         layout.addWidget(self.height_box)
         layout.addWidget(QLabel("x"))
         layout.addWidget(self.width_box)
+        self.setStyleSheet("QSpinBox { min-width: 40px; }")  # napari's theme asks 70 px
         self._quiet = False
 
     def value(self) -> tuple[int, int] | None:

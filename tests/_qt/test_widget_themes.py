@@ -1,0 +1,74 @@
+"""The dock in napari's dark and light themes: it fits its width, text and icons stand out."""
+
+import numpy as np
+import pytest
+from napari.utils.theme import get_theme
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor, QImage, QPainter
+from qtpy.QtWidgets import QApplication, QScrollArea
+
+from napari_datatools._qt import DataToolsWidget
+from napari_datatools._qt._icons import ICONS, icon
+from napari_datatools._sample_data import make_sample_arrays
+
+TABS = ("Data", "Augment", "Patches", "Create", "Export")
+
+
+def _luminance(rgb):
+    rgb = np.asarray(rgb, float)
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+def _pixels(image: QImage) -> np.ndarray:
+    image = image.convertToFormat(QImage.Format.Format_RGBA8888)
+    ptr = image.constBits()
+    ptr.setsize(image.sizeInBytes())
+    rows = np.frombuffer(ptr, np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : image.width() * 4].reshape(image.height(), image.width(), 4).copy()
+
+
+def _background(theme: str) -> QColor:
+    return QColor(get_theme(theme).background.as_hex())
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_every_tab_fits_the_dock_and_its_text_stands_out(make_napari_viewer, qtbot, theme):
+    viewer = make_napari_viewer(show=True)
+    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels, name="cells labels")
+    widget = DataToolsWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Data Tools")
+    viewer.theme = theme
+    areas = widget.findChildren(QScrollArea)
+    for tab in TABS:
+        widget.show_tab(tab)
+        qtbot.wait(50)
+        QApplication.processEvents()
+        area = next(a for a in areas if a.isVisible())
+        # no sideways scrolling: every row fits the dock's default width
+        assert area.widget().minimumSizeHint().width() <= area.viewport().width(), tab
+        assert not area.horizontalScrollBar().isVisible(), tab
+        pixels = _pixels(widget.grab().toImage())[..., :3]
+        lum = _luminance(pixels)
+        values, counts = np.unique(lum.round(), return_counts=True)
+        background = values[counts.argmax()]  # the most common shade
+        contrast = np.abs(lum - background)
+        assert (contrast > 100).sum() > 500, (tab, theme)  # text in a readable shade
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_icons_stand_out_on_the_theme_background(qapp, theme):
+    names = sorted(p.stem for p in ICONS.glob("*.svg"))
+    assert len(names) >= 8
+    bg = _background(theme)
+    bg_lum = _luminance([bg.red(), bg.green(), bg.blue()])
+    for name in names:
+        canvas = QImage(32, 32, QImage.Format.Format_RGBA8888)
+        canvas.fill(bg)
+        painter = QPainter(canvas)
+        icon(name).paint(painter, 0, 0, 32, 32, Qt.AlignmentFlag.AlignCenter)
+        painter.end()
+        lum = _luminance(_pixels(canvas)[..., :3])
+        drawn = np.abs(lum - bg_lum) > 40
+        assert drawn.sum() > 20, (name, theme)  # a visible shape, not a blank square
