@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import napari
+import numpy as np
 from napari.utils import cancelable_progress
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import Qt, QTimer, Signal
@@ -56,8 +57,9 @@ def free_space(path: str) -> int | None:
 class CreateSection(QWidget):
     """Edits ``recipe.output``; Run writes the dataset off the GUI thread.
 
-    The job works on a snapshot of the recipe and on the layer data captured
-    when Run is pressed. ``finished`` is emitted when a run ends (any way).
+    The job works on a snapshot of the recipe and on the layers' data as Run
+    is pressed: in-memory labels are copied (they can be painted meanwhile),
+    the image is read in place. ``finished`` is emitted when a run ends (any way).
     """
 
     finished = Signal()
@@ -229,6 +231,8 @@ class CreateSection(QWidget):
         mask_layer = self.data.mask_layer()
         image = image_layer.data
         mask = None if mask_layer is None else mask_layer.data
+        if isinstance(mask, np.ndarray):  # labels painted during the run stay out of it
+            mask = mask.copy()
         try:
             dataset_kwargs(recipe)  # cheap checks here; files are opened in the worker
         except ValueError as err:

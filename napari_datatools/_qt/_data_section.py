@@ -33,15 +33,19 @@ class DataSection(QWidget):
 
     The choice is written to ``recipe.data`` (layer name, and file path and array
     name for layers opened from a file). ``changed`` is emitted with ``ok``
-    whenever the selection or its validity changes.
+    whenever the selection or its validity changes; ``content_changed`` when
+    the chosen layers' data change (new data, or a brush stroke on the labels).
     """
 
     changed = Signal(bool)
+    content_changed = Signal()
 
     def __init__(self, viewer: napari.Viewer, recipe: Recipe, links: Connections) -> None:
         super().__init__()
         self.viewer, self.recipe = viewer, recipe
         self.ok = False
+        self._watched: list[tuple[Any, Any]] = []
+        links.on_close(self._unwatch)
         self.image_picker = LayerPicker(viewer, Image, links)
         self.mask_picker = LayerPicker(viewer, Labels, links, optional=True)
         self.mask_picker.prefer = self._fits_image
@@ -141,7 +145,26 @@ class DataSection(QWidget):
         self.status.setStyleSheet("" if ok else f"color: {PROBLEM_COLOUR};")
         _record(self.recipe.data.image, image)
         _record(self.recipe.data.mask, mask)
+        self._watch(image, mask)
         self.changed.emit(ok)
+
+    def _watch(self, *layers: Any) -> None:
+        """Follow the data of the chosen layers (a Labels stroke edits it in place)."""
+        self._unwatch()
+        for layer in layers:
+            for name in ("data", "paint"):
+                emitter = getattr(layer.events, name, None) if layer is not None else None
+                if emitter is not None:
+                    emitter.connect(self._content_edited)
+                    self._watched.append((emitter, self._content_edited))
+
+    def _unwatch(self) -> None:
+        for emitter, callback in self._watched:
+            emitter.disconnect(callback)
+        self._watched.clear()
+
+    def _content_edited(self, *_: Any) -> None:
+        self.content_changed.emit()
 
 
 def _record(source: ArraySource, layer: Any) -> None:

@@ -65,6 +65,7 @@ class DataToolsWidget(QWidget):
         layout.addWidget(self.tabs)
         self.tabs.currentChanged.connect(self._tab_changed)
         self.data.changed.connect(self._data_changed)
+        self.data.content_changed.connect(self._content_changed)
         # deleting the dock (e.g. the viewer closing) stops every listener and job
         self.destroyed.connect(lambda *_: links.close())
         self._data_changed(self.data.ok)
@@ -83,6 +84,11 @@ class DataToolsWidget(QWidget):
         self.create_section.set_data_ok(ok)
         self.patches.data_changed()
         self._tab_changed()
+
+    def _content_changed(self) -> None:
+        """The chosen layers were edited (e.g. labels painted): re-plan and redraw."""
+        self.patches.data_changed()
+        self.augment.request()
 
     def show_tab(self, name: str) -> None:
         """Bring the tab ``name`` (Data, Augment, Patches, Create, Export) to front."""

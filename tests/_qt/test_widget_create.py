@@ -1,5 +1,6 @@
 """Create tab: the dataset is written in the background; cancel, errors, overwrite, close."""
 
+import itertools
 import threading
 import time
 
@@ -130,7 +131,11 @@ def _slow_job(monkeypatch, started, fail=False):
 
         def gen():
             try:
-                for i, p in enumerate(job):
+                for i in itertools.count():
+                    try:
+                        p = next(job)
+                    except StopIteration as stop:
+                        return stop.value  # the job's result
                     started.set()
                     if fail and i == 2:
                         raise OSError("disk full")
@@ -257,3 +262,27 @@ def test_a_dataset_larger_than_the_free_space_is_flagged(setup, qtbot, tmp_path,
     qtbot.waitUntil(lambda: widget.patches.result.plan.total == 12 and not widget.patches.busy,
                     timeout=10000)
     assert not c.space_short and "Will write 12 patches" in c.plan_info.text()
+
+
+def test_labels_painted_during_a_run_do_not_reach_it(setup, qtbot, tmp_path, monkeypatch):
+    viewer, widget, image, labels = setup
+    c, r = widget.create_section, widget.recipe
+    r.patches.patchsize, r.patches.max_per_class, r.output.batchsize = 8, 40, 8
+    r.output.save_labels, r.output.save_path = True, str(tmp_path / "painted.h5")
+    from napari_datatools.patches import _plan
+
+    monkeypatch.setattr(_plan, "SHUFFLE_BUDGET_BYTES", 1)  # one slice per block: read late
+    started = threading.Event()
+    _slow_job(monkeypatch, started)
+    original = viewer.layers["cells labels"].data.copy()
+    c.start()
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    viewer.layers["cells labels"].data[...] = 9  # a user paints over everything
+    _wait_done(qtbot, c)
+    assert c.error is None and c.result is not None and c.result.complete, c.status.text()
+    with h5py.File(tmp_path / "painted.h5", "r") as f:
+        for cls in (0, 1, 2, 3):
+            centres = f[f"class_{cls}_centres"][:]
+            assert len(centres) == 40
+            np.testing.assert_array_equal(f[f"class_{cls}_labels"][:, 0, 4, 4], cls)
+            np.testing.assert_array_equal(original[tuple(centres.T)], cls)

@@ -150,3 +150,18 @@ def test_max_drawn_limits_outlines_by_count_and_by_cover():
     assert max_drawn((2048, 2048), 4) == MAX_DRAWN  # small patches: the count limit
     assert max_drawn((8, 512, 512), 64) == 3 * 512 * 512 // 64**2  # large: 3x cover
     assert max_drawn((16, 16), 256) == 1  # one patch larger than the slice: still drawn
+
+
+def test_painting_the_labels_replans_and_redraws(setup, qtbot):
+    viewer, widget, image, labels = setup
+    before = widget.patches.result.plan.counts
+    mask = viewer.layers["cells labels"]
+    z = viewer.dims.current_step[0]
+    mask.paint((z, 10, 10), 3)  # a brush stroke of class 3 (brush size 10)
+    qtbot.waitUntil(lambda: widget.patches.result is not None
+                    and widget.patches.result.plan.counts != before
+                    and not widget.patches.busy, timeout=10000)
+    painted = int((mask.data == 3).sum())
+    assert widget.patches.result.plan.counts[3] == painted > before[3]
+    assert f"3: {painted:,} pixels" in [widget.patches.classes.item(i).text()
+                                         for i in range(widget.patches.classes.count())]
