@@ -117,7 +117,13 @@ def test_send_to_console(setup, tmp_path, monkeypatch):
     r.output.save_path = str(tmp_path / "d.h5")
     r.loader.batch_size = 4
     pushed = []
-    monkeypatch.setattr(type(viewer), "update_console", lambda self, ns: pushed.append(ns))
+    real = type(viewer).update_console
+
+    def update_console(self, ns):  # napari's own, recorded
+        pushed.append(ns)
+        real(self, ns)
+
+    monkeypatch.setattr(type(viewer), "update_console", update_console)
     namespace = widget.export.console_namespace()  # no dataset yet: no flow
     assert set(namespace) == {"recipe", "preprocessor"}
     run_dataset(r, image, labels)
