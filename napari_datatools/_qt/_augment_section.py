@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import napari
@@ -26,6 +27,7 @@ from ..recipe import Recipe, preview_grid, preview_sample
 from ._binding import bind
 from ._connections import Connections
 from ._icons import icon
+from ._latest_worker import LatestWorker
 from ._size_box import SizeBox
 from ._viewer_data import current_slice, preview_layer, set_visible, show_preview
 
@@ -33,6 +35,9 @@ IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER = "augmented", "augmented labels", "augme
 LAYERS = (IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER)
 #: Space between the data and the preview beside it, as a fraction of the slice size.
 GAP = 0.08
+#: Previews expected to cost at most this (ms) are computed on the GUI thread (a
+#: worker's start-up and hand-over would add ~10 ms to a 3 ms warp); others in a worker.
+INLINE_MS = 15.0
 
 
 def _slider(lo: float, hi: float, decimals: int = 2) -> QLabeledDoubleSlider:
@@ -52,8 +57,10 @@ class AugmentSection(QWidget):
     """Edits ``recipe.augment``; shows augmentation sample ``index`` of the current slice.
 
     The preview layers hold exactly ``preview_sample(recipe, slice, mask_slice,
-    index)``. Parameter changes redraw at once and then at most every
-    ``THROTTLE_MS`` (the latest change wins); slice changes redraw too.
+    index)``. Parameter and slice changes redraw at once and then at most every
+    ``THROTTLE_MS``; the latest change wins. A preview expected to take more
+    than ``INLINE_MS`` (a large slice, or the gallery) is computed in a worker
+    thread on a recipe snapshot, so the GUI never waits for it.
     """
 
     THROTTLE_MS = 30
@@ -143,8 +150,12 @@ class AugmentSection(QWidget):
 
         self.active = False
         self._create = False
-        #: Seconds the last redraw took (sampling, warping and layer updates).
+        #: Seconds from the last drawn request to its layers updated.
         self.last_latency = 0.0
+        self._worker = LatestWorker(compute_preview, self._draw, self._on_error, self)
+        self._seq = self._drawn_seq = 0
+        self._ns_per_pixel = 30.0  # warp cost estimate, updated by every preview
+        links.on_close(self._worker.close)
         self.index.valueChanged.connect(lambda *_: self.request(create=True))
         a.events.connect(lambda *_: self.request(create=True))
         a.events.spline_warp.connect(self._enable_dependent)
@@ -168,13 +179,13 @@ class AugmentSection(QWidget):
             self.request_later(create=True)
 
     def request(self, create: bool = False) -> None:
-        """Redraw now if idle, else once the throttle interval is over (latest wins)."""
+        """Redraw: at once, then at most every ``THROTTLE_MS`` (the latest wins)."""
         self._create |= create
         if self.active:
             self._throttled()
 
     def request_later(self, create: bool = False) -> None:
-        """Redraw from the event loop (used for viewer and layer-list changes)."""
+        """:meth:`request` from the event loop (for viewer and layer-list changes)."""
         self._create |= create
         if self.active:
             self._deferred()
@@ -184,11 +195,48 @@ class AugmentSection(QWidget):
 
     @qthrottled(timeout=THROTTLE_MS, leading=True)
     def _throttled(self) -> None:
-        self.update_preview()
+        self._submit()
 
     @qdebounced(timeout=0)
     def _deferred(self) -> None:
-        self.update_preview()
+        self._submit()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a preview is being computed in the background or waits to be."""
+        return self._worker.busy
+
+    def _submit(self) -> None:
+        """Compute here when it is quick (one sample of a small slice), else (a large
+        slice, or the gallery) in the worker thread, where it never holds up the GUI."""
+        request = self._new_request()
+        if request is None:
+            return
+        expected_ms = self._ns_per_pixel * request.image.size / 1e6
+        if request.gallery is None and expected_ms <= INLINE_MS:
+            self._compute_here(request)
+        else:
+            self._worker.submit(request)
+
+    def _new_request(self) -> PreviewRequest | None:
+        inputs = self._inputs()
+        if inputs is None:
+            return None
+        image_layer, image, mask = inputs
+        gallery = self.gallery_n.value() if preview_layer(
+            self.viewer, GALLERY_LAYER) is not None else None
+        self._seq += 1
+        return PreviewRequest(self.recipe.snapshot(), image, mask, self.index.value(), gallery,
+                              _placement(image_layer, image.shape), self._seq,
+                              time.perf_counter())
+
+    def _compute_here(self, request: PreviewRequest) -> bool:
+        try:
+            result = compute_preview(request)
+        except ValueError as err:
+            self._on_error(err)
+            return False
+        return self._draw(result)
 
     # -- drawing -----------------------------------------------------------------------
     def _inputs(self) -> tuple[Any, np.ndarray, np.ndarray | None] | None:
@@ -199,44 +247,52 @@ class AugmentSection(QWidget):
         return image_layer, image, current_slice(self.viewer, self.data.mask_layer())
 
     def update_preview(self) -> bool:
-        """Draw sample ``index`` of the current slice and its mask; True if drawn."""
-        t0 = time.perf_counter()
+        """Compute and draw the preview now, on this thread; True if drawn."""
+        request = self._new_request()
+        return request is not None and self._compute_here(request)
+
+    def _on_error(self, err: Exception) -> None:
+        self.sampled.setText(f"Cannot preview: {err}")
+
+    def _draw(self, result: Preview) -> bool:
+        """Put a computed preview into the preview layers; True if drawn."""
+        if result.request.gallery is None:  # the cost of one sample, for _submit
+            self._ns_per_pixel = 0.5 * self._ns_per_pixel + 0.5 * (
+                result.seconds * 1e9 / max(result.request.image.size, 1))
+        if not self.active or result.request.seq < self._drawn_seq:
+            return False  # the tab was left meanwhile, or a newer preview is shown
+        self._drawn_seq = result.request.seq
         create, self._create = self._create, False
-        inputs = self._inputs()
-        if inputs is None:
-            return False
-        image_layer, image, mask = inputs
-        try:
-            x, y, params = preview_sample(self.recipe, image, mask, self.index.value())
-        except ValueError as err:
-            self.sampled.setText(f"Cannot preview: {err}")
-            return False
-        scale = tuple(image_layer.scale[-2:])
-        offset = np.array(image_layer.translate[-2:], dtype=float)  # a copy
-        offset[1] += image.shape[1] * scale[1] * (1 + GAP)
+        place = result.request.placement
+        offset = np.array(place["translate"], dtype=float)
+        offset[1] += place["shape"][1] * place["scale"][1] * (1 + GAP)
         first = preview_layer(self.viewer, IMAGE_LAYER) is None
         layer = show_preview(
-            self.viewer, IMAGE_LAYER, x, "image", create, translate=offset, scale=scale,
-            contrast_limits=image_layer.contrast_limits, colormap=image_layer.colormap.name,
+            self.viewer, IMAGE_LAYER, result.image, "image", create, translate=offset,
+            scale=place["scale"], contrast_limits=place["contrast_limits"],
+            colormap=place["colormap"],
         )
         if layer is None:
             return False
-        if y is not None:
-            show_preview(self.viewer, MASK_LAYER, y, "labels", create,
-                         translate=offset, scale=scale, opacity=0.5)
+        if result.mask is not None:
+            show_preview(self.viewer, MASK_LAYER, result.mask, "labels", create,
+                         translate=offset, scale=place["scale"], opacity=0.5)
         elif (mask_layer := preview_layer(self.viewer, MASK_LAYER)) is not None:
             self.viewer.layers.remove(mask_layer)
-        if preview_layer(self.viewer, GALLERY_LAYER) is not None:
-            self.show_gallery(self.gallery_n.value(), inputs)
+        if result.grid is not None:
+            self._show_grid(result.grid, place)
         if first:
             self.viewer.reset_view()  # make room for the preview beside the data
-        self.sampled.setText(describe(params.as_dict()))
-        self.last_latency = time.perf_counter() - t0
+        self.sampled.setText(describe(result.params.as_dict()))
+        self.last_latency = time.perf_counter() - result.request.requested
         return True
 
-    def show_gallery(self, n: int = 8, inputs: Any = None) -> Any:
-        """The slice and ``n`` samples side by side (labels outlined), below the data."""
-        inputs = inputs or self._inputs()
+    def show_gallery(self, n: int = 8) -> Any:
+        """The slice and ``n`` samples side by side (labels outlined), below the data.
+
+        Computed at once (a button press); later changes update it in the background.
+        """
+        inputs = self._inputs()
         if inputs is None:
             return None
         self.gallery_n.blockSignals(True)
@@ -244,15 +300,64 @@ class AugmentSection(QWidget):
         self.gallery_n.blockSignals(False)
         image_layer, image, mask = inputs
         grid = preview_grid(self.recipe, image, mask, n=n, columns=min(n + 1, 3))
-        scale = tuple(image_layer.scale[-2:])
-        offset = np.array(image_layer.translate[-2:], dtype=float)  # a copy
-        offset[0] += image.shape[0] * scale[0] * (1 + GAP)
+        return self._show_grid(grid, _placement(image_layer, image.shape))
+
+    def _show_grid(self, grid: np.ndarray, place: dict) -> Any:
+        offset = np.array(place["translate"], dtype=float)
+        offset[0] += place["shape"][0] * place["scale"][0] * (1 + GAP)
         first = preview_layer(self.viewer, GALLERY_LAYER) is None
         layer = show_preview(self.viewer, GALLERY_LAYER, grid, "image", True, rgb=True,
-                             translate=offset, scale=scale)
+                             translate=offset, scale=place["scale"])
         if first:
             self.viewer.reset_view()
         return layer
+
+
+@dataclass
+class PreviewRequest:
+    """What one preview is computed from (gathered on the GUI thread)."""
+
+    recipe: Recipe  # a snapshot
+    image: np.ndarray
+    mask: np.ndarray | None
+    index: int
+    gallery: int | None  # samples in the gallery, None without one
+    placement: dict
+    seq: int
+    requested: float
+
+
+@dataclass
+class Preview:
+    """A computed preview: sample, its mask, parameters and the gallery grid."""
+
+    request: PreviewRequest
+    image: np.ndarray
+    mask: np.ndarray | None
+    params: Any
+    grid: np.ndarray | None
+    seconds: float
+
+
+def compute_preview(request: PreviewRequest) -> Preview:
+    """Sample ``request.index`` of the slice and the gallery grid, if any (on the GUI
+    thread when quick, else in a worker thread; the recipe is a snapshot)."""
+    t0 = time.perf_counter()
+    r = request
+    x, y, params = preview_sample(r.recipe, r.image, r.mask, r.index)
+    grid = None if r.gallery is None else preview_grid(
+        r.recipe, r.image, r.mask, n=r.gallery, columns=min(r.gallery + 1, 3))
+    return Preview(r, x, y, params, grid, time.perf_counter() - t0)
+
+
+def _placement(image_layer: Any, shape: tuple[int, ...]) -> dict:
+    """Where and how the preview of a slice of ``image_layer`` is drawn (read on the GUI
+    thread, when the request is made)."""
+    return {"scale": tuple(image_layer.scale[-2:]),
+            "translate": tuple(image_layer.translate[-2:]),
+            "shape": tuple(shape[-2:]),
+            "contrast_limits": tuple(image_layer.contrast_limits),
+            "colormap": image_layer.colormap.name}
 
 
 def describe(values: dict) -> str:

@@ -1,5 +1,7 @@
 """Augment tab: every control drives the recipe and the preview layers."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -238,3 +240,33 @@ def test_recipe_values_beyond_the_slider_ranges_are_shown_and_kept(setup):
     c["rotation_range"].setValue(10.0)  # editing another control keeps them
     c["shear_range"].setValue(c["shear_range"].value())  # touching it too
     assert (a.shear_range, a.zoom_range, a.intensity_shift_range) == (75.0, (0.1, 6.0), 3.5)
+
+
+def test_slow_previews_are_computed_in_the_background_and_the_latest_wins(
+        setup, qtbot, monkeypatch):
+    from napari_datatools._qt import _augment_section
+
+    viewer, widget, image, labels = setup
+    a, section = widget.recipe.augment, widget.augment
+    z = viewer.dims.current_step[0]
+    qtbot.waitUntil(lambda: not section.busy, timeout=5000)
+    qtbot.wait(50)  # past the throttle interval
+    monkeypatch.setattr(_augment_section, "INLINE_MS", -1.0)  # every preview is 'slow'
+    a.rotation_range = 35.0
+    assert section.busy  # handed to the worker thread; the GUI goes on
+    _assert_shown(qtbot, viewer, widget, image, labels, z)
+    compute = section._worker._function
+    monkeypatch.setattr(section._worker, "_function",
+                        lambda request: time.sleep(0.3) or compute(request))
+    qtbot.wait(50)
+    a.rotation_range = 15.0  # background: computing (slowly)...
+    assert section.busy
+    monkeypatch.setattr(_augment_section, "INLINE_MS", 1e9)  # ...meanwhile a quick one
+    qtbot.wait(50)
+    a.rotation_range = 25.0  # drawn at once, on this thread
+    x25, _, _ = _expected(widget, image, labels, z)
+    np.testing.assert_array_equal(viewer.layers[IMAGE_LAYER].data, x25)
+    assert section.busy  # the slow one is still on its way
+    qtbot.waitUntil(lambda: not section.busy, timeout=5000)
+    qtbot.wait(50)  # the older background result arrived and was dropped
+    np.testing.assert_array_equal(viewer.layers[IMAGE_LAYER].data, x25)
