@@ -286,3 +286,19 @@ def test_labels_painted_during_a_run_do_not_reach_it(setup, qtbot, tmp_path, mon
             assert len(centres) == 40
             np.testing.assert_array_equal(f[f"class_{cls}_labels"][:, 0, 4, 4], cls)
             np.testing.assert_array_equal(original[tuple(centres.T)], cls)
+
+
+def test_browse_sets_the_output_path(setup, tmp_path, monkeypatch):
+    viewer, widget, image, labels = setup
+    c, o = widget.create_section, widget.recipe.output
+    offered = []
+    monkeypatch.setattr(_create_section.QFileDialog, "getSaveFileName",
+                        lambda parent, title, start: offered.append(start)
+                        or (str(tmp_path / "chosen.h5"), ""))
+    c.browse_button.click()
+    assert offered == ["patches.h5"]  # no path yet: a name with the format's suffix
+    assert o.save_path == str(tmp_path / "chosen.h5") == c.path.text()
+    monkeypatch.setattr(_create_section.QFileDialog, "getSaveFileName",
+                        lambda *a: ("", ""))
+    c.browse_button.click()  # cancelled: the path stays
+    assert o.save_path == str(tmp_path / "chosen.h5")

@@ -125,6 +125,26 @@ def test_open_folder_opens_a_zarr_store(setup, tmp_path, monkeypatch):
     np.testing.assert_array_equal(np.asarray(viewer.layers["raw"].data), image[:1])
 
 
+def test_open_file_button_reads_a_blosc2_array(setup, tmp_path, monkeypatch):
+    import blosc2
+
+    from napari_datatools._qt import _data_section
+
+    viewer, widget, image, labels = setup
+    blosc2.asarray(np.ascontiguousarray(image[1:3]), urlpath=str(tmp_path / "vol.b2nd"),
+                   mode="w")
+    asked = []
+    monkeypatch.setattr(_data_section.QFileDialog, "getOpenFileName",
+                        lambda *a, **k: asked.append(a) or (str(tmp_path / "vol.b2nd"), ""))
+    widget.data.open_button.click()
+    assert asked and "*.b2nd" in asked[0][-1]  # the dialog offers the plugin's formats
+    np.testing.assert_array_equal(np.asarray(viewer.layers["vol"].data), image[1:3])
+    monkeypatch.setattr(_data_section.QFileDialog, "getOpenFileName", lambda *a, **k: ("", ""))
+    n = len(viewer.layers)
+    widget.data.open_button.click()  # cancelled dialog: nothing happens
+    assert len(viewer.layers) == n
+
+
 def test_a_loaded_recipe_selects_its_layers(setup):
     viewer, widget, image, labels = setup
     viewer.add_image(image + 1, name="other")

@@ -165,3 +165,15 @@ def test_painting_the_labels_replans_and_redraws(setup, qtbot):
     assert widget.patches.result.plan.counts[3] == painted > before[3]
     assert f"3: {painted:,} pixels" in [widget.patches.classes.item(i).text()
                                          for i in range(widget.patches.classes.count())]
+
+
+def test_the_overlay_follows_the_patch_size(setup, qtbot):
+    viewer, widget, image, labels = setup
+    widget.patches.patchsize.setValue(13)
+    _settle(qtbot, widget)
+    layer = viewer.layers[OVERLAY]
+    assert len(layer.data) and np.all(layer.size == 13)
+    z = viewer.dims.current_step[0]
+    _, centres, _ = _expected_overlay(widget, image, labels, z)
+    keep = np.linspace(0, len(centres) - 1, len(layer.data)).round().astype(int)
+    np.testing.assert_array_equal(layer.data[:, 1:], centres[keep])
