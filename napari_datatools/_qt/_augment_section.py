@@ -75,7 +75,7 @@ class AugmentSection(QWidget):
         self.controls: dict[str, QWidget] = {}
 
         def add(name: str, widget: QWidget, label: str, tip: str, **conv: Any) -> None:
-            bind(widget, a, name, **conv)
+            bind(links, widget, a, name, **conv)
             widget.setToolTip(tip)
             self.controls[name] = widget
             form.addRow(label, widget)
@@ -98,7 +98,7 @@ class AugmentSection(QWidget):
         for name, text in (("horizontal_flip", "left-right"), ("vertical_flip", "up-down")):
             box = QCheckBox(text)
             box.setToolTip(f"Flip {text} with probability 1/2")
-            bind(box, a, name)
+            bind(links, box, a, name)
             self.controls[name] = box
             flips.addWidget(box)
         form.addRow("Flips", flips)
@@ -157,9 +157,9 @@ class AugmentSection(QWidget):
         self._ns_per_pixel = 30.0  # warp cost estimate, updated by every preview
         links.on_close(self._worker.close)
         self.index.valueChanged.connect(lambda *_: self.request(create=True))
-        a.events.connect(lambda *_: self.request(create=True))
-        a.events.spline_warp.connect(self._enable_dependent)
-        a.events.fill_mode.connect(self._enable_dependent)
+        links.connect(a.events, lambda *_: self.request(create=True))
+        links.connect(a.events.spline_warp, self._enable_dependent)
+        links.connect(a.events.fill_mode, self._enable_dependent)
         links.connect(viewer.dims.events.current_step, self._on_step)
         self._enable_dependent()
 

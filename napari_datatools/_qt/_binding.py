@@ -7,6 +7,8 @@ from typing import Any, Callable
 from napari.utils.notifications import show_warning
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
 
+from ._connections import Connections
+
 
 def _getter_setter(widget: QWidget) -> tuple[Callable[[], Any], Callable[[Any], None], Any]:
     if isinstance(widget, QCheckBox):
@@ -45,10 +47,11 @@ def _widen(widget: QWidget, value: Any) -> None:
         widget.setMaximum(hi if isinstance(widget.maximum(), float) else int(hi))
 
 
-def bind(widget: QWidget, section: Any, name: str,
+def bind(links: Connections, widget: QWidget, section: Any, name: str,
          to_recipe: Callable[[Any], Any] = lambda v: v,
          to_widget: Callable[[Any], Any] = lambda v: v) -> None:
-    """Keep ``widget`` and ``section.<name>`` equal, whichever changes.
+    """Keep ``widget`` and ``section.<name>`` equal, whichever changes (until ``links``
+    is closed).
 
     A value the recipe refuses (validation) is reported and the control goes
     back to the recipe's value.
@@ -80,5 +83,6 @@ def bind(widget: QWidget, section: Any, name: str,
         from_recipe()
 
     changed.connect(from_widget)
-    getattr(section.events, name).connect(from_recipe)
+    # through ``links``: a recipe that outlives the dock stops calling its controls
+    links.connect(getattr(section.events, name), from_recipe)
     from_recipe()

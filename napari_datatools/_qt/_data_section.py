@@ -69,10 +69,10 @@ class DataSection(QWidget):
         form.addRow(buttons)
         self.image_picker.layer_changed.connect(self._update)
         self.mask_picker.layer_changed.connect(self._update)
-        recipe.data.image.events.layer.connect(
-            lambda name: self._select_by_name(self.image_picker, name))
-        recipe.data.mask.events.layer.connect(
-            lambda name: self._select_by_name(self.mask_picker, name))
+        links.connect(recipe.data.image.events.layer,
+                      lambda name: self._select_by_name(self.image_picker, name))
+        links.connect(recipe.data.mask.events.layer,
+                      lambda name: self._select_by_name(self.mask_picker, name))
         self._update()
 
     # -- what the other sections read ------------------------------------------------

@@ -138,3 +138,24 @@ def test_send_to_console(setup, tmp_path, monkeypatch):
     if hasattr(flow, "close"):
         flow.close()
     assert widget.export.status.text() == "In the console: recipe, preprocessor, flow."
+
+
+def test_a_recipe_shared_with_a_script_outlives_the_dock(make_napari_viewer, qtbot):
+    """A script keeps editing its recipe after the viewer (and the dock) closed."""
+    recipe = Recipe()
+    viewer = make_napari_viewer()
+    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels, name="cells labels")
+    widget = DataToolsWidget(viewer, recipe=recipe)
+    viewer.window.add_dock_widget(widget, name="Data Tools")
+    recipe.augment.rotation_range = 10.0  # followed while the dock lives
+    assert widget.augment.controls["rotation_range"].value() == 10.0
+    viewer.close()
+    qtbot.wait(20)
+    # every field, every section: nothing calls into the deleted controls
+    recipe.augment.rotation_range, recipe.augment.crop_size = 12.0, (8, 8)
+    recipe.patches.patchsize, recipe.patches.mode = 9, "grid"
+    recipe.output.save_path, recipe.output.file_format = "x.h5", "zarr"
+    recipe.data.image.layer = "other"
+    assert recipe.output.save_path == "x.h5"  # the dock no longer adjusts the suffix
