@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._flow_shm import free_block, new_block
+from ._flow_shm import free_block, new_block, unpack
 
 
 class BlockPool:
@@ -131,14 +131,6 @@ def lease_views(parts: list, block: shared_memory.SharedMemory,
         on_release(block)
         return [part[1] for part in parts]
     carrier = np.ndarray((block.size,), np.uint8, buffer=block.buf)
-    values = []
-    for part in parts:
-        if part[0] == "obj":
-            values.append(part[1])
-            continue
-        _, shape, dtype, offset = part
-        dtype = np.dtype(dtype)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        values.append(carrier[offset:offset + nbytes].view(dtype).reshape(shape))
+    values = unpack(parts, carrier, copy=False)  # views keep ``carrier`` as their base
     weakref.finalize(carrier, on_release, block)
     return values

@@ -52,8 +52,9 @@ def pack(values: Sequence[Any], buf: memoryview) -> list[Part]:
     return parts
 
 
-def unpack(parts: Sequence[Part], buf: memoryview, copy: bool) -> list[Any]:
-    """The values ``parts`` describe: views into ``buf``, or copies with ``copy``."""
+def unpack(parts: Sequence[Part], buf: Any, copy: bool) -> list[Any]:
+    """The values ``parts`` describe: views into ``buf`` (any buffer: a memoryview, a
+    uint8 array), or copies with ``copy``."""
     out = []
     for part in parts:
         if part[0] == "obj":
