@@ -5,25 +5,18 @@ import time
 import numpy as np
 import pytest
 
-from napari_datatools._qt import DataToolsWidget
 from napari_datatools._qt._augment_section import (
     GALLERY_LAYER,
     IMAGE_LAYER,
     MASK_LAYER,
     describe,
 )
-from napari_datatools._sample_data import make_sample_arrays
 from napari_datatools.recipe import preview_grid, preview_sample
 
 
 @pytest.fixture
-def setup(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
-    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
-    viewer.add_image(image, name="cells")
-    viewer.add_labels(labels, name="cells labels")
-    widget = DataToolsWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Data Tools")
+def setup(make_dock, qtbot):
+    viewer, widget, image, labels = make_dock()
     widget.show_tab("Augment")
     qtbot.waitUntil(lambda: IMAGE_LAYER in viewer.layers, timeout=5000)
     return viewer, widget, image, labels
@@ -205,16 +198,11 @@ def test_closing_the_viewer_with_the_preview_shown(setup, qtbot):
     assert len(viewer.layers) == 0
 
 
-def test_a_users_layer_named_like_a_preview_is_never_touched(make_napari_viewer, qtbot):
+def test_a_users_layer_named_like_a_preview_is_never_touched(make_dock, qtbot):
     from napari_datatools._qt._viewer_data import preview_layer
 
-    viewer = make_napari_viewer()
-    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
-    viewer.add_image(image, name="cells")
-    viewer.add_labels(labels, name="cells labels")
+    viewer, widget, image, labels = make_dock()
     mine = viewer.add_image(np.ones((5, 5)), name=IMAGE_LAYER)  # the user's own 'augmented'
-    widget = DataToolsWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Data Tools")
     widget.show_tab("Augment")
     qtbot.waitUntil(lambda: preview_layer(viewer, IMAGE_LAYER) is not None, timeout=5000)
     preview = preview_layer(viewer, IMAGE_LAYER)

@@ -10,20 +10,13 @@ import pytest
 import zarr
 from qtpy.QtCore import QThreadPool
 
-from napari_datatools._qt import DataToolsWidget
 from napari_datatools._qt import _create_section
-from napari_datatools._sample_data import make_sample_arrays
 from napari_datatools.recipe import plan_from_recipe
 
 
 @pytest.fixture
-def setup(make_napari_viewer):
-    viewer = make_napari_viewer()
-    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
-    viewer.add_image(image, name="cells")
-    viewer.add_labels(labels, name="cells labels")
-    widget = DataToolsWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Data Tools")
+def setup(make_dock):
+    viewer, widget, image, labels = make_dock()
     widget.show_tab("Create")
     return viewer, widget, image, labels
 

@@ -5,18 +5,12 @@ import numpy as np
 import pytest
 
 from napari_datatools._qt import DataToolsWidget
-from napari_datatools._sample_data import make_sample_arrays
 from napari_datatools.recipe import Recipe, load_sources
 
 
 @pytest.fixture
-def setup(make_napari_viewer):
-    viewer = make_napari_viewer()
-    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
-    viewer.add_image(image, name="cells")
-    viewer.add_labels(labels, name="cells labels")
-    widget = DataToolsWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Data Tools")
+def setup(make_dock):
+    viewer, widget, image, labels = make_dock()
     return viewer, widget, image, labels
 
 

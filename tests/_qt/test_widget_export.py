@@ -9,18 +9,12 @@ from qtpy.QtWidgets import QApplication
 from napari_datatools._qt import DataToolsWidget
 from napari_datatools._qt import _export_section
 from napari_datatools._qt._augment_section import IMAGE_LAYER
-from napari_datatools._sample_data import make_sample_arrays
 from napari_datatools.recipe import Recipe, preview_sample, run_dataset, to_script
 
 
 @pytest.fixture
-def setup(make_napari_viewer):
-    viewer = make_napari_viewer()
-    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
-    viewer.add_image(image, name="cells")
-    viewer.add_labels(labels, name="cells labels")
-    widget = DataToolsWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Data Tools")
+def setup(make_dock):
+    viewer, widget, image, labels = make_dock()
     return viewer, widget, image, labels
 
 
@@ -140,15 +134,10 @@ def test_send_to_console(setup, tmp_path, monkeypatch):
     assert widget.export.status.text() == "In the console: recipe, preprocessor, flow."
 
 
-def test_a_recipe_shared_with_a_script_outlives_the_dock(make_napari_viewer, qtbot):
+def test_a_recipe_shared_with_a_script_outlives_the_dock(make_dock, qtbot):
     """A script keeps editing its recipe after the viewer (and the dock) closed."""
     recipe = Recipe()
-    viewer = make_napari_viewer()
-    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
-    viewer.add_image(image, name="cells")
-    viewer.add_labels(labels, name="cells labels")
-    widget = DataToolsWidget(viewer, recipe=recipe)
-    viewer.window.add_dock_widget(widget, name="Data Tools")
+    viewer, widget, image, labels = make_dock(recipe=recipe)
     recipe.augment.rotation_range = 10.0  # followed while the dock lives
     assert widget.augment.controls["rotation_range"].value() == 10.0
     viewer.close()

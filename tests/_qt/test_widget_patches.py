@@ -4,20 +4,13 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
-from napari_datatools._qt import DataToolsWidget
 from napari_datatools._qt._patches_section import OVERLAY, human_bytes, max_drawn
-from napari_datatools._sample_data import make_sample_arrays
 from napari_datatools.recipe import estimate_dataset_bytes, plan_from_recipe
 
 
 @pytest.fixture
-def setup(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
-    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
-    viewer.add_image(image, name="cells")
-    viewer.add_labels(labels, name="cells labels")
-    widget = DataToolsWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Data Tools")
+def setup(make_dock, qtbot):
+    viewer, widget, image, labels = make_dock()
     widget.recipe.patches.patchsize = 8
     widget.show_tab("Patches")
     _settle(qtbot, widget)

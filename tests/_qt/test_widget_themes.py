@@ -7,9 +7,7 @@ from qtpy.QtCore import Qt
 from qtpy.QtGui import QColor, QImage, QPainter
 from qtpy.QtWidgets import QApplication, QScrollArea
 
-from napari_datatools._qt import DataToolsWidget
 from napari_datatools._qt._icons import ICONS, icon
-from napari_datatools._sample_data import make_sample_arrays
 
 TABS = ("Data", "Augment", "Patches", "Create", "Export")
 
@@ -32,13 +30,8 @@ def _background(theme: str) -> QColor:
 
 
 @pytest.mark.parametrize("theme", ["dark", "light"])
-def test_every_tab_fits_the_dock_and_its_text_stands_out(make_napari_viewer, qtbot, theme):
-    viewer = make_napari_viewer(show=True)
-    image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
-    viewer.add_image(image, name="cells")
-    viewer.add_labels(labels, name="cells labels")
-    widget = DataToolsWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Data Tools")
+def test_every_tab_fits_the_dock_and_its_text_stands_out(make_dock, qtbot, theme):
+    viewer, widget, _, _ = make_dock(show=True)
     viewer.theme = theme
     areas = widget.findChildren(QScrollArea)
     for tab in TABS:
