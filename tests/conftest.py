@@ -37,3 +37,22 @@ def recipe(volume_file, tmp_path):
     r.output.batchsize = 16
     r.loader.batch_size, r.loader.seed = 8, 4
     return r
+
+
+@pytest.fixture
+def make_dock(make_napari_viewer):
+    """``make_dock(recipe=None, show=False) -> (viewer, widget, image, labels)``: a viewer
+    holding the (3, 48, 64) sample as 'cells' and 'cells labels', with the Data Tools dock
+    (for the GUI tests in tests/_qt; Qt is imported only when it is used)."""
+    from napari_datatools._qt import DataToolsWidget
+
+    def make(recipe=None, show=False):
+        viewer = make_napari_viewer(show=show)
+        image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
+        viewer.add_image(image, name="cells")
+        viewer.add_labels(labels, name="cells labels")
+        widget = DataToolsWidget(viewer, recipe=recipe)
+        viewer.window.add_dock_widget(widget, name="Data Tools")
+        return viewer, widget, image, labels
+
+    return make
