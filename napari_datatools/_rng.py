@@ -8,10 +8,12 @@ non-negative integer seed, a :class:`numpy.random.RandomState` or a
 from __future__ import annotations
 
 import numbers
+from typing import TypeAlias
 
 import numpy as np
 
-RandomLike = "None | int | np.random.RandomState | np.random.Generator"
+#: What every ``rng`` argument accepts: a seed, a legacy RandomState or a Generator.
+RNGLike: TypeAlias = "int | np.integer | np.random.RandomState | np.random.Generator | None"
 
 _EXPECTED = "None, a non-negative integer seed, a numpy.random.RandomState or a numpy.random.Generator"
 
