@@ -10,7 +10,10 @@ library so it works on a fresh machine with nothing but Python 3.11+.
   OpenGL, so ``QT_QPA_PLATFORM=offscreen`` alone is not enough),
 - ``run``: opens napari on the display, or without one runs the same flow under
   Xvfb, saves a screenshot and prints where it is,
-- ``test``: runs pytest under a virtual display; extra arguments go to pytest.
+- ``test``: runs ``ruff check`` and ``mypy`` first, then pytest under a virtual
+  display; extra arguments go to pytest only. ``DATATOOLS_LINT`` decides what a
+  ruff or mypy finding does: ``fail`` (the run fails before pytest), ``warn``
+  (reported, pytest still runs and decides the exit code) or ``off`` (skipped).
 """
 
 from __future__ import annotations
@@ -25,6 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
 SCREEN = "-screen 0 1600x1100x24"
+# What `make test` lints and type-checks before pytest runs.
+RUFF_PATHS = ["napari_datatools", "tests", "benchmarks", "docs"]
+MYPY_PATHS = ["napari_datatools"]
+LINT_MODES = ("fail", "warn", "off")
+# The default of DATATOOLS_LINT.
+LINT_DEFAULT = "warn"
 # Xvfb, Mesa's software OpenGL, and the X/xcb libraries Qt 6 loads.
 SYSTEM_PACKAGES = [
     "xvfb", "xauth", "libgl1", "libglx-mesa0", "libgl1-mesa-dri", "libegl1",
@@ -121,9 +130,37 @@ def run() -> int:
     return xvfb(PY, "-m", "napari_datatools._launch", "--screenshot", ROOT / "napari-datatools.png")
 
 
+def lint_mode() -> str:
+    mode = os.environ.get("DATATOOLS_LINT", LINT_DEFAULT).strip().lower()
+    if mode not in LINT_MODES:
+        sys.exit(f"[dev] DATATOOLS_LINT must be one of {', '.join(LINT_MODES)}, got {mode!r}")
+    return mode
+
+
+def static_checks() -> list[str]:
+    """Run ruff and mypy from the venv; return the names of those that found problems."""
+    failed = []
+    for name, cmd in (
+        ("ruff", [PY, "-m", "ruff", "check", *RUFF_PATHS]),
+        ("mypy", [PY, "-m", "mypy", *MYPY_PATHS]),
+    ):
+        say(" ".join(map(os.fspath, cmd[1:])))
+        if subprocess.run(cmd, cwd=ROOT).returncode:
+            failed.append(name)
+    return failed
+
+
 def test(pytest_args: list[str]) -> int:
+    mode = lint_mode()
     ensure_display_packages()
     ensure_venv("testing")
+    if mode != "off":
+        failed = static_checks()
+        if failed and mode == "fail":
+            say(f"{' and '.join(failed)} found problems: not running pytest (DATATOOLS_LINT=fail)")
+            return 1
+        if failed:
+            say(f"{' and '.join(failed)} found problems (DATATOOLS_LINT=warn: running pytest)")
     return xvfb(PY, "-m", "pytest", *pytest_args)
 
 
