@@ -30,7 +30,9 @@ def test_manifest_validates_and_is_discovered():
     assert pm.get_manifest("napari-datatools").display_name == "Data Tools"
 
 
-def test_wheel_carries_the_root_manifest(tmp_path):
+def test_wheel_carries_the_root_manifest_version_and_license(tmp_path):
+    from napari_datatools import __version__
+
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(tmp_path)],
         check=True,
@@ -41,8 +43,17 @@ def test_wheel_carries_the_root_manifest(tmp_path):
         entry_points = zf.read(
             next(n for n in zf.namelist() if n.endswith("entry_points.txt"))
         ).decode()
+        metadata = zf.read(next(n for n in zf.namelist() if n.endswith("METADATA"))).decode()
+        license_text = zf.read(
+            next(n for n in zf.namelist() if n.endswith("licenses/LICENSE"))
+        ).decode()
     assert packed == (ROOT / "napari.yaml").read_text()
     assert "napari_datatools:napari.yaml" in entry_points
+    assert f"\nVersion: {__version__}\n" in metadata
+    assert wheel.name.startswith(f"napari_datatools-{__version__}-")
+    assert "\nLicense-Expression: BSD-3-Clause\n" in metadata
+    assert license_text == (ROOT / "LICENSE").read_text()
+    assert "BSD 3-Clause" in license_text and "napari-datatools developers" in license_text
 
 
 def test_open_sample(make_napari_viewer):
