@@ -23,11 +23,11 @@ from napari_datatools.patches import (
     iter_create_dataset,
     plan_patches,
 )
-from napari_datatools.io._write_thread import MAX_PENDING_BYTES_ALL
+from napari_datatools.io._buffered_writer import MAX_PENDING_BYTES_ALL
 from napari_datatools.readers import list_arrays, read_arrays
 
-FORMATS = ["hdf5", "zarr", "bcolz"]
-OUT = {"hdf5": "out.h5", "zarr": "out.zarr", "bcolz": "out_b2"}
+FORMATS = ["hdf5", "zarr", "blosc2"]
+OUT = {"hdf5": "out.h5", "zarr": "out.zarr", "blosc2": "out_b2"}
 
 
 @pytest.fixture(scope="module")
@@ -343,7 +343,7 @@ def test_errors_before_anything_is_written(data, tmp_path):
     with pytest.raises(NotADirectoryError, match="save_path"):
         create_dataset(blocker / "sub" / "x.h5", 5, volume, mask)
     with pytest.raises(NotADirectoryError, match="save_path"):
-        create_dataset(blocker, 5, volume, mask, file_format="bcolz")
+        create_dataset(blocker, 5, volume, mask, file_format="blosc2")
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
@@ -445,13 +445,13 @@ def test_result_summary_lines():
 @pytest.mark.parametrize("cancel", [False, True])
 def test_blosc2_dataset_attributes_come_with_the_last_publish(data, tmp_path, monkeypatch,
                                                               cancel):
-    """No array of the 'bcolz' layout is opened for writing in place after it is published
+    """No array of the 'blosc2' layout is opened for writing in place after it is published
     (a process killed then could leave it unreadable): the dataset attributes go with
     each array's final atomic publish."""
     import blosc2
 
     volume, mask = data
-    path = tmp_path / OUT["bcolz"]
+    path = tmp_path / OUT["blosc2"]
     real_open, in_place = blosc2.open, []
 
     def spy(urlpath, *args, **kwargs):
@@ -462,11 +462,11 @@ def test_blosc2_dataset_attributes_come_with_the_last_publish(data, tmp_path, mo
 
     monkeypatch.setattr(blosc2, "open", spy)
     event = threading.Event()
-    result = create_dataset(path, 5, volume, mask, batchsize=4, file_format="bcolz",
+    result = create_dataset(path, 5, volume, mask, batchsize=4, file_format="blosc2",
                             progress=lambda done, total: done >= 8 and event.set(),
                             cancel_event=event if cancel else None, rng=0)
     assert in_place == [] and result.complete is not cancel
-    attrs = _attrs(path, "bcolz")
+    attrs = _attrs(path, "blosc2")
     assert bool(attrs["complete"]) is not cancel
     last = json.loads(attrs["provenance"])[-1]
     assert last["complete"] is not cancel and last["counts"] == {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 import time
@@ -30,6 +29,8 @@ from qtpy.QtWidgets import (
 )
 from superqt.utils import qthrottled
 
+from ..io._formats import DATASET_FORMATS, format_named
+from ..patches import output_occupancy
 from ..recipe import Recipe, dataset_job, dataset_kwargs
 from ._binding import bind
 from ._connections import Connections
@@ -37,10 +38,8 @@ from ._icons import icon
 from ._job import start_job
 from ._patches_section import human_bytes
 
-FORMATS = {"hdf5": "HDF5 (.h5)", "zarr": "Zarr (.zarr)", "bcolz": "blosc2 (directory of .b2nd)"}
 #: Progress is redrawn at most this often (each redraw repaints the window).
 PROGRESS_MS = 250
-SUFFIX = {"hdf5": ".h5", "zarr": ".zarr", "bcolz": ""}
 
 
 def free_space(path: str) -> int | None:
@@ -83,8 +82,8 @@ class CreateSection(QWidget):
         path_row.addWidget(self.browse_button)
         form.addRow("Output", path_row)
         self.format = QComboBox()
-        for key, text in FORMATS.items():
-            self.format.addItem(text, key)
+        for fmt in DATASET_FORMATS.values():
+            self.format.addItem(fmt.label, fmt.name)
         bind(links, self.format, o, "file_format")
         links.connect(o.events.file_format, self._match_suffix)
         form.addRow("Format", self.format)
@@ -151,9 +150,11 @@ class CreateSection(QWidget):
     def _match_suffix(self, fmt: str) -> None:
         """A path ending in another format's suffix gets this format's (a.h5 -> a.zarr)."""
         path = self.recipe.output.save_path
-        for other, suffix in SUFFIX.items():
-            if other != fmt and suffix and path.lower().endswith(suffix):
-                self.recipe.output.save_path = path[: -len(suffix)] + SUFFIX[fmt]
+        new = format_named(fmt).dataset_suffix
+        for other in DATASET_FORMATS.values():
+            suffix = other.dataset_suffix
+            if other.name != fmt and suffix and path.lower().endswith(suffix):
+                self.recipe.output.save_path = path[: -len(suffix)] + new
                 return
 
     def _path_edited(self) -> None:
@@ -161,7 +162,7 @@ class CreateSection(QWidget):
 
     def browse(self) -> None:
         fmt = self.recipe.output.file_format
-        start = self.recipe.output.save_path or f"patches{SUFFIX[fmt]}"
+        start = self.recipe.output.save_path or f"patches{format_named(fmt).dataset_suffix}"
         path, _ = QFileDialog.getSaveFileName(self, "Dataset", start)
         if path:
             self.recipe.output.save_path = path
@@ -219,7 +220,13 @@ class CreateSection(QWidget):
         self._path_edited()
         recipe = self.recipe.snapshot()
         path = recipe.output.save_path
-        if path and os.path.exists(path) and not recipe.output.overwrite:
+        occupancy = output_occupancy(path, recipe.output.file_format) if path else "absent"
+        if occupancy == "other":
+            show_error(f"Create: {path} exists and is not a dataset written by napari-datatools;"
+                       " choose another output path (it is left untouched).")
+            self.status.setText("Not written: the output path holds something else.")
+            return None
+        if occupancy == "dataset" and not recipe.output.overwrite:
             if not self.confirm_overwrite(path):
                 self.status.setText("Not written: the output exists.")
                 return None

@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from ..io._formats import SUFFIXES
 from ..readers import ARRAY_NAME_KEY
 from ..recipe import ArraySource, Recipe
 from ._connections import Connections
@@ -25,7 +26,7 @@ from ._layer_picker import LayerPicker
 
 #: Text colour of a problem; readable on napari's dark and light themes.
 PROBLEM_COLOUR = "#e8684a"
-FILE_FILTER = "Arrays (*.h5 *.hdf5 *.zarr *.b2nd);;All files (*)"
+FILE_FILTER = f"Arrays ({' '.join('*' + s for s in SUFFIXES)});;All files (*)"
 
 
 class DataSection(QWidget):

@@ -2,16 +2,15 @@
 
 :func:`plan_patches` decides where patches go (cheap, before extracting),
 :class:`patch_generator` yields them, :func:`create_dataset` writes them to
-HDF5, zarr or blosc2 files.
+HDF5, Zarr or blosc2 files.
 """
 
 from __future__ import annotations
 
-from ._dataset import create_dataset, iter_create_dataset
-from ._extract import extract_patches, pad_slice
-from ._generator import patch_generator
+from ._dataset import DatasetProgress, DatasetResult, create_dataset, iter_create_dataset
+from ._extraction import extract_patches, pad_slice, patch_generator
+from ._job import output_occupancy
 from ._plan import PatchPlan, plan_patches
-from ._result import DatasetProgress, DatasetResult
 
 __all__ = [
     "DatasetProgress",
@@ -20,6 +19,7 @@ __all__ = [
     "create_dataset",
     "extract_patches",
     "iter_create_dataset",
+    "output_occupancy",
     "pad_slice",
     "patch_generator",
     "plan_patches",

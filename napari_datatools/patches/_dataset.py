@@ -1,20 +1,127 @@
-"""``create_dataset``: patches of a volume written per class to HDF5, zarr or blosc2."""
+"""``create_dataset``: patches of a volume written per class to HDF5, Zarr or blosc2.
+
+The run plans, opens the sink, extracts and writes step by step, reporting
+:class:`DatasetProgress`; it ends with a :class:`DatasetResult`.
+"""
 
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 import time
-from typing import Any, Callable, Generator
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, TextIO
 
 import numpy as np
 
-from ._extract import SlabPatches
+from .._rng import RNGLike
+from ..io._dataset_names import class_array_name
+from ._extraction import SlabPatches
 from ._job import DatasetJob, prepare_job
 from ._plan import PlanCancelled, build_plan, iter_plan_chunks
-from ._progress import TerminalProgress
-from ._result import DatasetProgress, DatasetResult, result_from
 from ._sink import open_sink
+
+class DatasetProgress(NamedTuple):
+    """Progress of a dataset run: ``done`` of ``total`` patches written."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    """The outcome of :func:`~napari_datatools.patches.create_dataset`.
+
+    Attributes
+    ----------
+    path : str
+        The dataset written: the HDF5 file, the zarr group, or the directory of
+        ``.b2nd`` files.
+    file_format : str
+        ``'hdf5'``, ``'zarr'`` or ``'blosc2'``.
+    counts : dict
+        ``{class value: number of patches written by this run}``, in output order.
+    complete : bool
+        False when the run was cancelled (the dataset is then marked incomplete).
+    elapsed : float
+        Wall-clock seconds of the run.
+    arrays : dict
+        ``{class value: array name}`` (``class_<value>``).
+    """
+
+    path: str
+    file_format: str
+    counts: dict
+    complete: bool
+    elapsed: float
+    arrays: dict = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """Number of patches written over all classes."""
+        return int(sum(self.counts.values()))
+
+    def summary(self) -> str:
+        """One line per class, e.g. ``class_1: 40 patches`` (``no patches`` without classes)."""
+        lines = [f"{self.arrays.get(value, class_array_name(value))}: {n} patches"
+                 for value, n in self.counts.items()]
+        return "\n".join(lines) if lines else "no patches"
+
+    def __str__(self) -> str:
+        state = "complete" if self.complete else "incomplete (cancelled)"
+        return (f"{self.path} ({self.file_format}, {state}, {self.total} patches in "
+                f"{self.elapsed:.2f} s)\n{self.summary()}")
+
+
+def result_from(path: Any, file_format: str, counts: dict, complete: bool, elapsed: float
+                ) -> DatasetResult:
+    """Build a :class:`DatasetResult` with the array name of every class."""
+    return DatasetResult(str(path), file_format, {c: int(n) for c, n in counts.items()},
+                         bool(complete), float(elapsed),
+                         {c: class_array_name(c) for c in counts})
+
+
+class TerminalProgress:
+    """Print ``[#####-----]  50%  500/1000 patches`` in place, at most ~10 times a second.
+
+    Parameters
+    ----------
+    total : int
+        Number of items when complete.
+    stream : file-like, optional
+        Where to print; default ``sys.stderr``.
+    width : int
+        Number of characters of the bar.
+    """
+
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30,
+                 unit: str = "patches") -> None:
+        self.total = max(int(total), 0)
+        self.stream = sys.stderr if stream is None else stream
+        self.width = width
+        self.unit = unit
+        self._last = -1.0
+
+    def update(self, done: int, force: bool = False) -> None:
+        """Redraw the bar for ``done`` items (throttled unless ``force``)."""
+        now = time.monotonic()
+        if not force and now - self._last < 0.1 and done < self.total:
+            return
+        self._last = now
+        frac = 1.0 if self.total == 0 else min(done / self.total, 1.0)
+        filled = int(round(frac * self.width))
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {frac:4.0%} {done}/{self.total} {self.unit}")
+        self.stream.flush()
+
+    def close(self, done: int) -> None:
+        """Draw the final state and end the line."""
+        self.update(done, force=True)
+        self.stream.write("\n")
+        self.stream.flush()
+
 
 #: At most this many bytes of patches are extracted between two progress reports,
 #: whatever ``batchsize`` is, so a cancel is noticed quickly.
@@ -43,7 +150,7 @@ def iter_create_dataset(
     save_labels: bool = False,
     overwrite: bool = False,
     append: bool = False,
-    rng: Any = None,
+    rng: RNGLike = None,
     cancel_event: threading.Event | None = None,
 ) -> Generator[DatasetProgress, None, DatasetResult]:
     """Write a patch dataset step by step: a generator of progress, returning the result.
@@ -100,7 +207,7 @@ def create_dataset(
     save_labels: bool = False,
     overwrite: bool = False,
     append: bool = False,
-    rng: Any = None,
+    rng: RNGLike = None,
     progress: Callable[[int, int], Any] | None = None,
     cancel_event: threading.Event | None = None,
 ) -> DatasetResult:
@@ -124,7 +231,7 @@ def create_dataset(
     save_path : str or os.PathLike
         Where to write. ``'hdf5'``: a file ending in ``.h5``/``.hdf5``, or a
         directory that gets ``patches.h5``. ``'zarr'``: a group ending in
-        ``.zarr``, or a directory that gets ``patches.zarr``. ``'bcolz'``: a
+        ``.zarr``, or a directory that gets ``patches.zarr``. ``'blosc2'``: a
         directory of ``<array name>.b2nd`` files (blosc2 NDArrays).
     patchsize : int
         Edge length of the square patches, between 1 and ``2 * min(Y, X) + 1``.
@@ -141,8 +248,8 @@ def create_dataset(
         Shuffle the patches within each class.
     batchsize : int
         Patches per write (and per progress report).
-    file_format : {'hdf5', 'zarr', 'bcolz'}
-        ``'bcolz'`` is stored with blosc2 (``.b2nd``); ``'blosc2'`` is an alias.
+    file_format : {'hdf5', 'zarr', 'blosc2'}
+        ``'blosc2'`` stores ``.b2nd`` arrays; ``'bcolz'`` (the original's name) is an alias.
     kwargs : dict, optional
         Passed to the writers (``napari_datatools.io``) of the format, e.g.
         ``{'compression': None}`` for uncompressed HDF5.

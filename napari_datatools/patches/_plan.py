@@ -1,21 +1,56 @@
-"""Which patches to extract, where, and in which order -- decided before extracting."""
+"""Which patches to extract, where, and in which order -- decided (and checked) before extracting."""
 
 from __future__ import annotations
 
+import numbers
 import warnings
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-from .._rng import as_generator
-from ._checks import (
-    check_mask_shape,
-    check_patchsize,
-    check_positive_int,
-    check_stride,
-)
-from ._volume import SliceSource
+from .._checks import check_positive_int
+from .._rng import RNGLike, as_generator
+from ._volume import SliceSource, check_mask_shape
+
+
+def max_patchsize(slice_shape: tuple[int, int]) -> int:
+    """Largest allowed patch size for slices of shape ``(Y, X)``.
+
+    Half a patch (``patchsize // 2``) may not exceed the smaller side of a
+    slice, so a mirrored edge never needs more than one reflection.
+    """
+    return 2 * min(slice_shape) + 1
+
+
+def check_patchsize(patchsize: Any, slice_shape: tuple[int, int]) -> int:
+    """Return ``patchsize`` as an int, or raise if it is not allowed."""
+    limit = max_patchsize(slice_shape)
+    if isinstance(patchsize, bool) or not isinstance(patchsize, numbers.Integral):
+        raise TypeError(f"patchsize must be an integer, got {patchsize!r}")
+    patchsize = int(patchsize)
+    if not 1 <= patchsize <= limit:
+        raise ValueError(
+            f"patchsize must be between 1 and {limit} for slices of shape "
+            f"{tuple(slice_shape)} (patchsize // 2 may not exceed the smaller side), "
+            f"got {patchsize}"
+        )
+    return patchsize
+
+
+def check_stride(stride: Any) -> tuple[int, int]:
+    """Return the grid stride as ``(sy, sx)`` from an int or a pair of ints."""
+    pair = (stride, stride) if np.ndim(stride) == 0 else tuple(stride)
+    if len(pair) != 2 or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
+        for s in pair
+    ):
+        raise ValueError(
+            f"stride must be a positive integer or a pair (sy, sx) of them, got {stride!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
 
 #: Padded slices held at once when patches of several slices are shuffled together.
 SHUFFLE_BUDGET_BYTES = 64 * 2**20
@@ -136,7 +171,7 @@ def plan_patches(
     max_num: int | None = None,
     random_order: bool = False,
     shuffle_block: int | None = None,
-    rng: Any = None,
+    rng: RNGLike = None,
     binary: bool = False,
 ) -> PatchPlan:
     """Plan patch extraction: centres per class and their order, without extracting.
@@ -252,7 +287,8 @@ class PlanCancelled(Exception):
     """Raised by :func:`build_plan` when its ``stop`` callable returned True."""
 
 
-def build_plan(request: dict, rng: Any = None, stop: Any = None) -> PatchPlan:
+def build_plan(request: dict, rng: RNGLike = None,
+               stop: Callable[[], bool] | None = None) -> PatchPlan:
     """Plan from arguments checked by :func:`check_plan_arguments` (reads the mask).
 
     ``stop``, a callable, is asked before each mask slice is read; when it

@@ -1,73 +1,128 @@
-"""Where a dataset run's batches go: one writer per array, dataset attributes around them.
+"""Where a dataset run's batches go, and what is recorded about the run.
 
 The writers (:mod:`napari_datatools.io`) buffer, write in a background thread,
 grow their array as data arrives and keep ``n_written``/``complete`` on every
-array. This module adds what belongs to the dataset as a whole: the
-``complete`` flag and the ``provenance`` JSON (on the HDF5 file or the zarr
-group; on every ``class_<v>`` array for the 'bcolz' directory layout).
+array. The sink adds what belongs to the dataset as a whole: the ``complete``
+flag and the ``provenance`` JSON (the run's arguments, inputs and rng state),
+stored where the format keeps dataset attributes (see ``io._formats``).
 """
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import tempfile
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._output import OutputLayout, class_array_name
-from ._provenance import PROVENANCE_ATTR, VERSION_ATTR, provenance_json
+from .. import __version__
+from ..io._dataset_names import (
+    COMPLETE_ATTR,
+    PROVENANCE_ATTR,
+    VERSION_ATTR,
+    class_array_name,
+    class_value,
+)
+from ..io._formats import ArrayFormat
+from ._volume import describe_array
 
-#: Dataset attribute: False while writing or after a cancelled run.
-COMPLETE_ATTR = "complete"
+if TYPE_CHECKING:
+    from ._job import DatasetJob, OutputLayout
+    from ._plan import PatchPlan
 
-_CHUNK_OPTIONS = ("chunks", "blocks")
 
+def to_jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types: numpy scalars unwrapped, tuples as lists, paths as str.
 
-def make_writer(file_format: str, path: Any, name: str, element_shape: tuple, dtype: Any,
-                batchsize: int, kwargs: dict, append: bool, attrs: dict | None = None) -> Any:
-    """The ``napari_datatools.io`` writer of array ``name`` of the dataset at ``path``.
-
-    The array grows as data arrives (``length=None``), so after a cancelled run
-    it holds exactly the elements written.
+    Anything else JSON does not know becomes its ``repr``.
     """
-    from .. import io
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+        items = value.tolist() if isinstance(value, np.ndarray) else list(value)
+        return [to_jsonable(v) for v in items]
+    return repr(value)
 
-    if file_format == "hdf5":
-        return io.h5py_array_writer(element_shape, dtype, batchsize, path, name, None,
-                                    append, kwargs, attrs=attrs)
-    if file_format == "zarr":
-        return io.zarr_array_writer(element_shape, dtype, batchsize, path, name, None,
-                                    append, kwargs, attrs=attrs)
-    return io.bcolz_array_writer(element_shape, dtype, batchsize, os.path.join(path, name),
-                                 None, append, kwargs, attrs=attrs)
+
+def describe_rng(rng: Any) -> Any:
+    """The ``rng`` argument as given: a seed, ``None`` or the generator's type name."""
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return to_jsonable(rng)
+    return f"{type(rng).__module__}.{type(rng).__qualname__}"
 
 
-def writer_kwargs_for(kwargs: dict, element_shape: tuple, image_shape: tuple) -> dict:
+def run_record(arguments: dict, volume: Any, mask: Any) -> dict:
+    """One run's provenance: arguments, input descriptions, version, start time.
+
+    The run adds ``rng_state`` (``bit_generator.state`` before any draw, so it
+    can be repeated exactly even when ``rng`` was a generator), then the
+    ``counts`` written and ``complete`` when it ends.
+
+    Parameters
+    ----------
+    arguments : dict
+        The run's arguments except ``volume`` and ``mask`` (described instead).
+    volume, mask : array-like
+        Described by shape, dtype and type, never stored.
+    """
+    return {
+        "function": "napari_datatools.patches.create_dataset",
+        "napari_datatools_version": __version__,
+        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "arguments": to_jsonable(arguments),
+        "volume": describe_array(volume),
+        "mask": describe_array(mask),
+    }
+
+
+def provenance_json(previous: str | None, record: dict) -> str:
+    """The JSON list of runs: ``previous`` runs (when appending) followed by ``record``."""
+    runs: list = []
+    if previous:
+        try:
+            loaded = json.loads(previous)
+        except ValueError:
+            loaded = None
+        if isinstance(loaded, list):
+            runs = loaded
+    return json.dumps(runs + [record])
+
+
+
+def writer_kwargs_for(fmt: ArrayFormat, kwargs: dict, element_shape: tuple,
+                      image_shape: tuple) -> dict:
     """``kwargs`` for an array of ``element_shape``: chunk options given for the patch
     arrays are dropped for arrays of another element shape (the centres)."""
     if element_shape == image_shape:
         return kwargs
-    return {k: v for k, v in kwargs.items() if k not in _CHUNK_OPTIONS}
+    return {k: v for k, v in kwargs.items() if k not in fmt.chunk_options}
 
 
-def check_writer_kwargs(file_format: str, kwargs: dict, batchsize: int, patchsize: int) -> None:
+def check_writer_kwargs(fmt: ArrayFormat, kwargs: dict, batchsize: int, patchsize: int) -> None:
     """Create and discard a tiny array with the real writer in a temporary directory,
     so bad ``kwargs`` raise before anything is written at ``save_path``."""
+    image_shape = (1, patchsize, patchsize)
     with tempfile.TemporaryDirectory(prefix="napari_datatools_check_") as tmp:
-        target = os.path.join(tmp, {"hdf5": "check.h5", "zarr": "check.zarr",
-                                    "bcolz": "check"}[file_format])
+        target = fmt.example_location(Path(tmp), "check")
         try:
-            for element_shape, dtype in (((1, patchsize, patchsize), np.float32),
-                                         ((3,), np.int32)):
-                name = "class_0" if len(element_shape) == 3 else "class_0_centres"
-                opts = writer_kwargs_for(kwargs, element_shape, (1, patchsize, patchsize))
-                writer = make_writer(file_format, target, name, element_shape, dtype,
-                                     batchsize, opts, False)
+            for role, element_shape, dtype in (("patches", image_shape, np.float32),
+                                               ("centres", (3,), np.int32)):
+                opts = writer_kwargs_for(fmt, kwargs, element_shape, image_shape)
+                writer = fmt.array_writer(target, class_array_name(0, role), element_shape,
+                                          dtype, batchsize, opts, False)
                 writer.close()
         except Exception as err:
             raise ValueError(
-                f"kwargs: the {file_format} writer does not accept {kwargs!r}: "
+                f"kwargs: the {fmt.name} writer does not accept {kwargs!r}: "
                 f"{type(err).__name__}: {err}") from err
 
 
@@ -107,31 +162,30 @@ class DatasetSink:
         self._previous = previous_provenance
         self._closed = False
         self.writers: dict[Any, list[Any]] = {}
-        if overwrite and layout.exists():
-            layout.remove()
-        created = not layout.exists()
+        fmt = layout.format
+        if overwrite and layout.occupancy() == "dataset":
+            fmt.remove_dataset(layout.path)
+        created = layout.occupancy() == "absent"
         image_shape = (1, patchsize, patchsize)
-        specs = [("", image_shape, np.float32), ("_centres", (3,), np.int32)]
+        specs = [("patches", image_shape, np.float32), ("centres", (3,), np.int32)]
         if label_dtype is not None:
-            specs.append(("_labels", image_shape, np.dtype(label_dtype)))
+            specs.append(("labels", image_shape, np.dtype(label_dtype)))
         try:
             self._set_dataset_attrs(complete=False, kwargs=kwargs, at_start=True)
             for cls in classes:
-                name = class_array_name(cls)
                 self.writers[cls] = []
-                for suffix, shape, dtype in specs:
-                    attrs = {"class_value": _attr_value(cls)}
-                    if layout.file_format == "bcolz" and not suffix:
+                for role, shape, dtype in specs:
+                    attrs = {"class_value": class_value(cls)}
+                    if fmt.attrs_on_arrays and role == "patches":
                         attrs[PROVENANCE_ATTR] = self._provenance()
                         attrs[VERSION_ATTR] = record["napari_datatools_version"]
-                    self.writers[cls].append(make_writer(
-                        layout.file_format, os.fspath(self.path), name + suffix, shape,
-                        dtype, batchsize, writer_kwargs_for(kwargs, shape, image_shape),
-                        append, attrs))
+                    self.writers[cls].append(fmt.array_writer(
+                        self.path, class_array_name(cls, role), shape, dtype, batchsize,
+                        writer_kwargs_for(fmt, kwargs, shape, image_shape), append, attrs))
         except BaseException:
             self._abort_writers()
             if created:
-                layout.remove()
+                fmt.remove_dataset(layout.path)
             raise
 
     def write(self, cls: Any, patches: np.ndarray, centres: np.ndarray,
@@ -153,8 +207,8 @@ class DatasetSink:
             return
         self._closed = True
         error: BaseException | None = None
-        self.record["counts"] = {str(_attr_value(c)): int(n) for c, n in counts.items()}
-        carries_attrs = self.layout.file_format == "bcolz"  # on each class_<v> array
+        self.record["counts"] = {str(class_value(c)): int(n) for c, n in counts.items()}
+        carries_attrs = self.layout.format.attrs_on_arrays  # on each class_<v> array
         # the arrays carrying the dataset attributes close last, when the outcome is known
         order = [(w, i == 0 and carries_attrs) for ws in self.writers.values()
                  for i, w in enumerate(ws)]
@@ -194,32 +248,13 @@ class DatasetSink:
 
     def _set_dataset_attrs(self, complete: bool, kwargs: dict | None = None,
                            at_start: bool = False) -> None:
-        values = self._dataset_attrs(complete)
-        fmt, path = self.layout.file_format, os.fspath(self.path)
-        if fmt == "hdf5":
-            import h5py
-
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with h5py.File(path, "a") as f:
-                f.attrs.update(values)
-        elif fmt == "zarr":
-            import zarr
-
-            zarr_format = None
-            if at_start and not os.path.exists(path):
-                zarr_format = (kwargs or {}).get("zarr_format")
-            zarr.open_group(path, mode="a", zarr_format=zarr_format).attrs.update(values)
-        elif at_start:
-            os.makedirs(path, exist_ok=True)  # the writers add provenance to vlmeta
-        else:
-            import blosc2
-
-            for cls in self.writers:
-                item = self.layout.array_path(class_array_name(cls))
-                if item.exists():
-                    array = blosc2.open(os.fspath(item), mode="a")  # keep it alive
-                    for key, value in values.items():
-                        array.vlmeta[key] = value
+        fmt = self.layout.format
+        if at_start and fmt.attrs_on_arrays:  # the writers add them to each class array
+            self.path.mkdir(parents=True, exist_ok=True)
+            return
+        fmt.write_attrs(self.path, self._dataset_attrs(complete),
+                        arrays=[class_array_name(c) for c in self.writers],
+                        create_options=kwargs)
 
     def _abort_writers(self) -> None:
         for writers in self.writers.values():
@@ -230,12 +265,7 @@ class DatasetSink:
                     pass
 
 
-def _attr_value(value: Any) -> Any:
-    """A class value as a plain attribute value (numpy scalars unwrapped)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def open_sink(job: Any, plan: Any) -> DatasetSink:
+def open_sink(job: DatasetJob, plan: PatchPlan) -> DatasetSink:
     """The sink of a checked job (see ``_job.DatasetJob``) for its plan."""
     previous = job.existing.attrs.get(PROVENANCE_ATTR) if job.existing is not None else None
     label_dtype = job.mask.dtype if job.save_labels else None

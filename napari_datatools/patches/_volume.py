@@ -56,3 +56,13 @@ def describe_array(array: Any) -> dict[str, Any] | None:
         "dtype": str(np.dtype(getattr(array, "dtype", np.asarray(array).dtype))),
         "type": f"{type(array).__module__}.{type(array).__qualname__}",
     }
+
+
+def check_mask_shape(mask_shape: tuple[int, ...], volume_shape: tuple[int, ...],
+                     name: str = "mask") -> None:
+    """Raise unless the mask has exactly the volume's shape."""
+    if tuple(mask_shape) != tuple(volume_shape):
+        raise ValueError(
+            f"{name} must have the same shape as the volume {tuple(volume_shape)}, "
+            f"got {tuple(mask_shape)}"
+        )

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 
+from ..io._formats import SUFFIXES, find_format, list_arrays, open_array
 from ._layers import ARRAY_NAME_KEY, LayerData, arrays_to_layers
-from ._sources import SUFFIXES, list_arrays, open_array
 
 __all__ = ["ARRAY_NAME_KEY", "SUFFIXES", "get_reader", "list_arrays", "open_array", "read_arrays"]
 
@@ -52,11 +51,6 @@ def _read_list(paths: str | list[str]) -> list[LayerData]:
 def get_reader(path: str | list[str]) -> Callable[[str | list[str]], list[LayerData]] | None:
     """npe2 ``get_reader``: return :func:`read_arrays` for paths we can read."""
     paths = path if isinstance(path, list | tuple) else [path]
-    for p in paths:
-        p = Path(p)
-        if p.suffix.lower() in SUFFIXES:
-            continue
-        if p.is_dir() and any(p.glob("*.b2nd")):
-            continue
-        return None
-    return _read_list
+    if all(find_format(p) is not None for p in paths):
+        return _read_list
+    return None

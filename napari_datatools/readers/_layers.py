@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ._sources import NamedArray
+from ..io._dataset_names import parse_array_name
+from ..io._formats import NamedArray
 
 LayerData = tuple[Any, dict, str]
 
@@ -54,7 +55,9 @@ def looks_like_labels(name: str, arr: Any) -> bool:
 
 
 def _is_centres(name: str, arr: Any) -> bool:
-    return name.endswith("_centres") and len(arr.shape) == 2 and arr.shape[1] == 3
+    parsed = parse_array_name(name)
+    return parsed is not None and parsed.role == "centres" and len(arr.shape) == 2 \
+        and arr.shape[1] == 3
 
 
 def arrays_to_layers(arrays: list[NamedArray]) -> list[LayerData]:

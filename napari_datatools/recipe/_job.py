@@ -5,21 +5,14 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Generator
 
+from ..io._formats import format_named
 from ._build import load_sources
 from ._fields import RecipeError
 from ._model import OutputConfig, Recipe
 
-#: Writer arguments that switch compression off, per format (writers compress by default).
-_UNCOMPRESSED: dict[str, dict[str, Any]] = {
-    "hdf5": {"compression": None},
-    "zarr": {"compressors": None},
-    "bcolz": {"cparams": {"clevel": 0}},
-}
-
-
 def writer_kwargs(output: OutputConfig) -> dict[str, Any]:
     """The ``kwargs`` passed to ``create_dataset`` for the output's compression setting."""
-    return {} if output.compression else dict(_UNCOMPRESSED[output.file_format])
+    return {} if output.compression else dict(format_named(output.file_format).uncompressed)
 
 
 def dataset_kwargs(recipe: Recipe) -> dict[str, Any]:

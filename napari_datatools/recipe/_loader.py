@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..io._dataset_names import class_array_name, parse_array_name
+from ..io._formats import list_arrays
 from ._fields import RecipeError
 from ._model import Recipe
 from ._preprocessor import AugmentPreprocessor
 
-_CLASS_ARRAY = re.compile(r"^class_(-?\d+(?:\.\d+)?)$")
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,10 @@ class PatchDatasetSources:
     labels: list[Any] | None
 
 
-def _class_value(text: str) -> int | float:
-    return float(text) if "." in text else int(text)
+def _sibling(path_in_file: str, name: str) -> str:
+    """``name`` in the group of ``path_in_file`` (``a/class_1`` -> ``a/<name>``)."""
+    head, _, _ = path_in_file.rpartition("/")
+    return f"{head}/{name}" if head else name
 
 
 def dataset_sources(path: str | os.PathLike) -> PatchDatasetSources:
@@ -47,11 +49,9 @@ def dataset_sources(path: str | os.PathLike) -> PatchDatasetSources:
     ValueError
         If ``path`` is unreadable or holds no ``class_<value>`` array.
     """
-    from ..readers import list_arrays
-
     arrays = dict(list_arrays(path))
-    found = {_class_value(m.group(1)): name
-             for name in arrays if (m := _CLASS_ARRAY.match(name.rsplit("/", 1)[-1]))}
+    found = {parsed.value: name for name in arrays
+             if (parsed := parse_array_name(name)) is not None and parsed.role == "patches"}
     if not found:
         raise ValueError(
             f"path: {os.fspath(path)!r} holds no class_<value> arrays "
@@ -59,7 +59,7 @@ def dataset_sources(path: str | os.PathLike) -> PatchDatasetSources:
         )
     classes = sorted(found)
     images = [arrays[found[c]] for c in classes]
-    label_names = [found[c] + "_labels" for c in classes]
+    label_names = [_sibling(found[c], class_array_name(c, "labels")) for c in classes]
     labels = [arrays[n] for n in label_names] if all(n in arrays for n in label_names) else None
     return PatchDatasetSources(classes, images, labels)
 

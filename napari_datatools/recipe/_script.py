@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import pprint
 import textwrap
+from pathlib import Path
 
+from ..io._formats import format_named
 from ._job import dataset_kwargs
 from ._model import Recipe
 
@@ -184,6 +187,6 @@ def to_script(recipe: Recipe) -> str:
 
 def _dataset_without_path(recipe: Recipe) -> dict:
     r = recipe.snapshot()
-    r.output.save_path = "patches.h5" if r.output.file_format == "hdf5" else (
-        "patches.zarr" if r.output.file_format == "zarr" else "patches_b2nd")
+    fmt = format_named(r.output.file_format)
+    r.output.save_path = os.fspath(fmt.example_location(Path("."), "patches"))
     return dataset_kwargs(r)

@@ -87,7 +87,7 @@ def test_the_path_suffix_follows_the_format(setup, tmp_path):
     c.format.setCurrentIndex(c.format.findData("hdf5"))
     assert o.save_path == str(tmp_path / "set.h5")
     o.save_path = str(tmp_path / "plain")
-    c.format.setCurrentIndex(c.format.findData("bcolz"))
+    c.format.setCurrentIndex(c.format.findData("blosc2"))
     assert o.save_path == str(tmp_path / "plain")
 
 

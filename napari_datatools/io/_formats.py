@@ -1,0 +1,518 @@
+"""Every file format napari-datatools reads and writes: one object per format.
+
+A format knows its name (and aliases), its suffixes, which paths it claims, how to
+list and open the arrays at a path, how a patch dataset is laid out in it (where
+it goes, whether a path holds one, its attributes, the writer of each array) and
+how to remove a dataset -- only what this library wrote. Readers, patches, the
+recipe and the widgets all go through :func:`format_named` and
+:func:`format_of_path`; adding a format means adding one class here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from ..errors import ArgumentTypeError
+from ._dataset_names import PROVENANCE_ATTR, is_dataset_array, parse_array_name
+
+#: A named, lazily readable array: (name, array-like with shape/dtype/__getitem__).
+NamedArray = tuple[str, Any]
+
+#: What is at a dataset location: nothing, a dataset this library wrote, or something else.
+Occupancy = Literal["absent", "dataset", "other"]
+
+
+@dataclass
+class StoredDataset:
+    """Shapes, dtypes and attributes of the arrays of a dataset on disk (no data).
+
+    Attributes
+    ----------
+    arrays : dict
+        ``{array name: (shape, dtype)}`` of every array.
+    attrs : dict
+        The dataset's attributes.
+    """
+
+    arrays: dict[str, tuple[tuple[int, ...], np.dtype]] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+class ArrayFormat:
+    """A storage format: how arrays and patch datasets live in it.
+
+    Subclasses set the class attributes and implement the methods that raise
+    ``NotImplementedError`` here.
+    """
+
+    #: Canonical name, as in ``create_dataset(file_format=...)`` and the recipe.
+    name: ClassVar[str]
+    #: Other accepted names (the seed's ``'bcolz'``...).
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: File or directory suffixes the format claims (lower case).
+    suffixes: ClassVar[tuple[str, ...]]
+    #: Human-readable name for menus and messages.
+    label: ClassVar[str]
+    #: Suffix of a dataset location (``''``: the location is a plain directory).
+    dataset_suffix: ClassVar[str]
+    #: Writer arguments that switch compression off (the writers compress by default).
+    uncompressed: ClassVar[dict[str, Any]]
+    #: Writer arguments that only apply to arrays of the patches' element shape.
+    chunk_options: ClassVar[tuple[str, ...]] = ()
+    #: Whether the dataset attributes are kept on each ``class_<v>`` array (no group).
+    attrs_on_arrays: ClassVar[bool] = False
+
+    def __repr__(self) -> str:
+        return f"<{self.label} format>"
+
+    # -- reading ------------------------------------------------------------------------
+    def claims(self, path: Path) -> bool:
+        """Whether ``path`` looks like this format (suffix, or directory contents)."""
+        return path.suffix.lower() in self.suffixes
+
+    def list_arrays(self, path: Path) -> list[NamedArray]:
+        """The arrays of two or more dimensions at ``path``, opened lazily, read-only."""
+        raise NotImplementedError
+
+    # -- datasets -----------------------------------------------------------------------
+    def dataset_location(self, save_path: Path) -> Path:
+        """The dataset location of ``save_path``: itself when it has the format's suffix,
+        else ``patches<suffix>`` inside it (as the original took a directory)."""
+        if not self.dataset_suffix or save_path.suffix.lower() in self.suffixes:
+            return save_path
+        return save_path / f"patches{self.dataset_suffix}"
+
+    def example_location(self, folder: Path, stem: str = "patches") -> Path:
+        """A dataset location named ``stem`` in ``folder``."""
+        return folder / f"{stem}{self.dataset_suffix}"
+
+    def occupancy(self, path: Path) -> Occupancy:
+        """What is at dataset location ``path`` (see :data:`Occupancy`)."""
+        raise NotImplementedError
+
+    def check_location(self, path: Path) -> None:
+        """Raise ``IsADirectoryError``/``NotADirectoryError`` when ``path`` cannot hold a
+        dataset of this format."""
+
+    def read_dataset(self, path: Path) -> StoredDataset:
+        """Array shapes/dtypes and dataset attributes at ``path``."""
+        raise NotImplementedError
+
+    def write_attrs(self, path: Path, attrs: dict[str, Any], arrays: Iterable[str] = (),
+                    create_options: dict[str, Any] | None = None) -> None:
+        """Set dataset attributes (creating the file or group when missing).
+
+        ``arrays``: the dataset's ``class_<v>`` arrays, which carry the attributes
+        when :attr:`attrs_on_arrays`; ``create_options``: the writer arguments,
+        consulted when the file or group is created.
+        """
+        raise NotImplementedError
+
+    def array_writer(self, path: Path, name: str, element_shape: tuple[int, ...], dtype: Any,
+                     batchsize: int, kwargs: dict[str, Any], append: bool,
+                     attrs: dict[str, Any] | None = None) -> Any:
+        """The :mod:`napari_datatools.io` writer of array ``name`` of the dataset at ``path``.
+
+        The array grows as data arrives, so after a cancelled run it holds exactly
+        the elements written.
+        """
+        raise NotImplementedError
+
+    def remove_dataset(self, path: Path) -> None:
+        """Delete the dataset at ``path``: only what this library wrote there."""
+        raise NotImplementedError
+
+
+def _plain(value: Any) -> Any:
+    """An attribute value as a plain Python value (bytes decoded, numpy unwrapped)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class HDF5Format(ArrayFormat):
+    """HDF5 files (h5py): a dataset is one file, its attributes on the root group."""
+
+    name = "hdf5"
+    aliases = ("h5",)
+    suffixes = (".h5", ".hdf5")
+    label = "HDF5 (.h5)"
+    dataset_suffix = ".h5"
+    uncompressed = {"compression": None}
+    chunk_options = ("chunks",)
+
+    def list_arrays(self, path: Path) -> list[NamedArray]:
+        import h5py
+
+        try:
+            f = h5py.File(path, "r")
+        except OSError as err:
+            raise ValueError(f"{os.fspath(path)!r} is not a readable HDF5 file: {err}") from err
+        found: list[NamedArray] = []
+
+        def visit(name: str, obj: Any) -> None:
+            if isinstance(obj, h5py.Dataset) and len(obj.shape) >= 2:
+                found.append((name, obj))
+
+        f.visititems(visit)
+        return found
+
+    def occupancy(self, path: Path) -> Occupancy:
+        if not path.exists() and not path.is_symlink():
+            return "absent"
+        if not path.is_file():
+            return "other"
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as f:
+                ours = any(is_dataset_array(n) for n in f) or PROVENANCE_ATTR in f.attrs
+        except OSError:
+            return "other"
+        return "dataset" if ours else "other"
+
+    def check_location(self, path: Path) -> None:
+        if path.is_dir():
+            raise IsADirectoryError(f"save_path: {str(path)!r} is a directory, not an HDF5 file")
+
+    def read_dataset(self, path: Path) -> StoredDataset:
+        import h5py
+
+        out = StoredDataset()
+        with h5py.File(path, "r") as f:
+            for name, obj in f.items():
+                if isinstance(obj, h5py.Dataset):
+                    out.arrays[name] = (tuple(obj.shape), obj.dtype)
+            out.attrs = {k: _plain(v) for k, v in f.attrs.items()}
+        return out
+
+    def write_attrs(self, path: Path, attrs: dict[str, Any], arrays: Iterable[str] = (),
+                    create_options: dict[str, Any] | None = None) -> None:
+        import h5py
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with h5py.File(path, "a") as f:
+            f.attrs.update(attrs)
+
+    def array_writer(self, path: Path, name: str, element_shape: tuple[int, ...], dtype: Any,
+                     batchsize: int, kwargs: dict[str, Any], append: bool,
+                     attrs: dict[str, Any] | None = None) -> Any:
+        from . import h5py_array_writer  # lazily: h5py is imported on first use
+
+        return h5py_array_writer(element_shape, dtype, batchsize, path, name, None, append,
+                                 kwargs, attrs=attrs)
+
+    def remove_dataset(self, path: Path) -> None:
+        if path.exists() or path.is_symlink():
+            path.unlink()
+
+
+#: Zarr metadata files of a group (v3 and v2).
+_ZARR_GROUP_FILES = ("zarr.json", ".zgroup", ".zattrs")
+
+
+class ZarrFormat(ArrayFormat):
+    """Zarr directory stores (v2 or v3 read, v3 written): a dataset is one group."""
+
+    name = "zarr"
+    suffixes = (".zarr",)
+    label = "Zarr (.zarr)"
+    dataset_suffix = ".zarr"
+    uncompressed = {"compressors": None}
+    chunk_options = ("chunks", "shards")
+
+    def claims(self, path: Path) -> bool:
+        return super().claims(path) or (path.is_dir() and any(
+            (path / meta).is_file() for meta in ("zarr.json", ".zgroup", ".zarray")))
+
+    def list_arrays(self, path: Path) -> list[NamedArray]:
+        import zarr
+
+        try:
+            node = zarr.open(store=os.fspath(path), mode="r")
+        except Exception as err:  # zarr raises several types for a non-store
+            raise ValueError(
+                f"{os.fspath(path)!r} is not a readable Zarr store (v2 or v3): "
+                f"{type(err).__name__}: {err}") from err
+        if isinstance(node, zarr.Array):
+            return [(path.stem, node)] if len(node.shape) >= 2 else []
+        return _walk_zarr_group(node)
+
+    def occupancy(self, path: Path) -> Occupancy:
+        if not path.exists() and not path.is_symlink():
+            return "absent"
+        if not path.is_dir():
+            return "other"
+        entries = {p.name for p in path.iterdir()}
+        if not entries:
+            return "absent"
+        group_files = entries & set(_ZARR_GROUP_FILES)
+        if group_files and (entries <= set(_ZARR_GROUP_FILES)
+                            or any(is_dataset_array(n) for n in entries)):
+            return "dataset"  # a group holding our arrays, or an empty group
+        return "other"
+
+    def check_location(self, path: Path) -> None:
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(
+                f"save_path: {str(path)!r} exists and is not a Zarr directory store")
+
+    def read_dataset(self, path: Path) -> StoredDataset:
+        import zarr
+
+        group = zarr.open_group(store=os.fspath(path), mode="r")
+        out = StoredDataset()
+        for name, arr in group.arrays():
+            out.arrays[name] = (tuple(arr.shape), np.dtype(arr.dtype))
+        out.attrs = dict(group.attrs)
+        return out
+
+    def write_attrs(self, path: Path, attrs: dict[str, Any], arrays: Iterable[str] = (),
+                    create_options: dict[str, Any] | None = None) -> None:
+        import zarr
+
+        zarr_format = None
+        if not path.exists():
+            zarr_format = (create_options or {}).get("zarr_format")
+        zarr.open_group(os.fspath(path), mode="a", zarr_format=zarr_format).attrs.update(attrs)
+
+    def array_writer(self, path: Path, name: str, element_shape: tuple[int, ...], dtype: Any,
+                     batchsize: int, kwargs: dict[str, Any], append: bool,
+                     attrs: dict[str, Any] | None = None) -> Any:
+        from . import zarr_array_writer
+
+        return zarr_array_writer(element_shape, dtype, batchsize, path, name, None, append,
+                                 kwargs, attrs=attrs)
+
+    def remove_dataset(self, path: Path) -> None:
+        """Remove the dataset's arrays and group metadata; anything else stays (and then
+        the directory and the group stay too)."""
+        if not path.is_dir():
+            return
+        ours = [p for p in path.iterdir() if is_dataset_array(p.name)]
+        for item in ours:
+            shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+        rest = [p for p in path.iterdir() if p.name not in _ZARR_GROUP_FILES]
+        if not rest:
+            shutil.rmtree(path)
+
+
+def _walk_zarr_group(group: Any, prefix: str = "") -> list[NamedArray]:
+    out = [
+        (prefix + name, arr)
+        for name, arr in sorted(group.arrays(), key=lambda item: item[0])
+        if len(arr.shape) >= 2
+    ]
+    for name, sub in sorted(group.groups(), key=lambda item: item[0]):
+        out += _walk_zarr_group(sub, f"{prefix}{name}/")
+    return out
+
+
+class Blosc2Format(ArrayFormat):
+    """blosc2 NDArrays (bcolz's maintained successor): a dataset is a directory holding
+    one ``<array name>.b2nd`` array each; its attributes are on every ``class_<v>`` array."""
+
+    name = "blosc2"
+    aliases = ("bcolz",)
+    suffixes = (".b2nd",)
+    label = "blosc2 (directory of .b2nd)"
+    dataset_suffix = ""
+    uncompressed = {"cparams": {"clevel": 0}}
+    chunk_options = ("chunks", "blocks")
+    attrs_on_arrays = True
+
+    def claims(self, path: Path) -> bool:
+        return super().claims(path) or (
+            path.is_dir() and path.suffix.lower() != ".zarr" and any(path.glob("*.b2nd")))
+
+    def list_arrays(self, path: Path) -> list[NamedArray]:
+        if path.suffix.lower() == ".b2nd":
+            return [_open_blosc2(path)]
+        return [_open_blosc2(f) for f in sorted(path.glob("*.b2nd"))]
+
+    def array_path(self, path: Path, name: str) -> Path:
+        """The ``.b2nd`` array ``name`` of the dataset directory ``path``."""
+        return path / f"{name}.b2nd"
+
+    def _dataset_items(self, path: Path) -> list[Path]:
+        return [p for p in path.glob("*.b2nd") if is_dataset_array(p.name[: -len(".b2nd")])]
+
+    def occupancy(self, path: Path) -> Occupancy:
+        if not path.exists() and not path.is_symlink():
+            return "absent"
+        if not path.is_dir():
+            return "other"
+        return "dataset" if self._dataset_items(path) else "absent"
+
+    def check_location(self, path: Path) -> None:
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(f"save_path: {str(path)!r} exists and is not a directory")
+
+    def read_dataset(self, path: Path) -> StoredDataset:
+        import blosc2
+
+        out = StoredDataset()
+        for item in sorted(path.glob("*.b2nd")):
+            arr = blosc2.open(os.fspath(item), mode="r")
+            name = item.name[: -len(".b2nd")]
+            out.arrays[name] = (tuple(arr.shape), np.dtype(arr.dtype))
+            parsed = parse_array_name(name)
+            if not out.attrs and parsed is not None and parsed.role == "patches":
+                out.attrs = {k: _plain(v) for k, v in dict(arr.vlmeta.getall()).items()}
+        return out
+
+    def write_attrs(self, path: Path, attrs: dict[str, Any], arrays: Iterable[str] = (),
+                    create_options: dict[str, Any] | None = None) -> None:
+        import blosc2
+
+        path.mkdir(parents=True, exist_ok=True)
+        for name in arrays:
+            item = self.array_path(path, name)
+            if item.exists():
+                array = blosc2.open(os.fspath(item), mode="a")  # keep it alive while writing
+                for key, value in attrs.items():
+                    array.vlmeta[key] = value
+
+    def array_writer(self, path: Path, name: str, element_shape: tuple[int, ...], dtype: Any,
+                     batchsize: int, kwargs: dict[str, Any], append: bool,
+                     attrs: dict[str, Any] | None = None) -> Any:
+        from . import bcolz_array_writer
+
+        return bcolz_array_writer(element_shape, dtype, batchsize, path / name, None, append,
+                                  kwargs, attrs=attrs)
+
+    def remove_dataset(self, path: Path) -> None:
+        for item in self._dataset_items(path):
+            shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+
+
+def _open_blosc2(path: Path) -> NamedArray:
+    import blosc2
+
+    try:
+        arr = blosc2.open(os.fspath(path), mode="r")
+    except Exception as err:
+        raise ValueError(f"{os.fspath(path)!r} is not a readable blosc2 array: {err}") from err
+    if not hasattr(arr, "shape") or not hasattr(arr, "dtype"):
+        raise ValueError(f"{os.fspath(path)!r} is a blosc2 container, not an n-d array")
+    return (path.name[: -len(".b2nd")], arr)
+
+
+#: The formats datasets are written in, by canonical name, in menu order.
+DATASET_FORMATS: dict[str, ArrayFormat] = {
+    f.name: f for f in (HDF5Format(), ZarrFormat(), Blosc2Format())
+}
+#: Every readable format, in the order paths are matched (most specific first).
+READ_FORMATS: tuple[ArrayFormat, ...] = (
+    DATASET_FORMATS["hdf5"], DATASET_FORMATS["blosc2"], DATASET_FORMATS["zarr"])
+#: Suffixes of every readable format.
+SUFFIXES: tuple[str, ...] = tuple(s for f in READ_FORMATS for s in f.suffixes)
+
+
+def format_named(file_format: object, argument: str = "file_format") -> ArrayFormat:
+    """The dataset format called ``file_format`` (a canonical name or an alias).
+
+    Raises
+    ------
+    TypeError
+        If ``file_format`` is not a string.
+    ValueError
+        If no format has that name; the message lists the names.
+    """
+    names = ", ".join(repr(n) for n in DATASET_FORMATS)
+    if not isinstance(file_format, str):
+        raise ArgumentTypeError(f"{argument} must be one of {names}, got {file_format!r}")
+    key = file_format.lower()
+    for fmt in DATASET_FORMATS.values():
+        if key == fmt.name or key in fmt.aliases:
+            return fmt
+    raise ValueError(f"{argument} must be one of {names} ('bcolz' is an alias of 'blosc2'), "
+                     f"got {file_format!r}")
+
+
+def find_format(path: str | os.PathLike) -> ArrayFormat | None:
+    """The format that reads ``path``, or None."""
+    p = Path(path)
+    return next((f for f in READ_FORMATS if f.claims(p)), None)
+
+
+def format_of_path(path: str | os.PathLike, argument: str = "path") -> ArrayFormat:
+    """The format that reads ``path``.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` does not exist or no format reads it; the message says which
+        suffixes are read.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"{argument}: {os.fspath(path)!r} does not exist")
+    fmt = find_format(p)
+    if fmt is None and p.is_dir():
+        fmt = DATASET_FORMATS["zarr"]  # a store without metadata says so when opened
+    if fmt is None:
+        raise ValueError(
+            f"{argument}: cannot read {os.fspath(path)!r}: expected one of {', '.join(SUFFIXES)} "
+            "or a directory of .b2nd files")
+    return fmt
+
+
+def list_arrays(path: str | os.PathLike) -> list[NamedArray]:
+    """List the arrays of two or more dimensions stored at ``path``, opened lazily.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An ``.h5``/``.hdf5`` file, a Zarr directory store (v2 or v3), a ``.b2nd``
+        array, or a directory of ``.b2nd`` arrays.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` does not exist or is not a readable store of a known kind.
+    """
+    return format_of_path(path).list_arrays(Path(path))
+
+
+def open_array(path: str | os.PathLike, array_name: str | None = None) -> Any:
+    """Open one array of a file or store, lazily (data is read on access).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Anything :func:`list_arrays` reads.
+    array_name : str, optional
+        The array's name in the file (``None`` when the file holds only one).
+
+    Returns
+    -------
+    h5py.Dataset, zarr.Array or blosc2.NDArray
+        Sliced like a numpy array.
+
+    Raises
+    ------
+    ValueError
+        If the path cannot be read, or ``array_name`` is missing or ambiguous; the
+        message lists the arrays found.
+    """
+    arrays = dict(list_arrays(path))
+    found = ", ".join(sorted(arrays)) or "nothing"
+    if array_name is None:
+        if len(arrays) != 1:
+            raise ValueError(
+                f"array_name: {os.fspath(path)!r} holds {len(arrays)} arrays ({found}); name one")
+        return next(iter(arrays.values()))
+    if array_name not in arrays:
+        raise ValueError(
+            f"array_name: {array_name!r} is not in {os.fspath(path)!r} (found: {found})")
+    return arrays[array_name]
