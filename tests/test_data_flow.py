@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
+from napari_datatools.errors import WorkerDiedError
 from napari_datatools.io import data_flow, index_sampler
-from napari_datatools.io._flow_errors import WorkerDiedError
 from napari_datatools.wrap import multi_source_array
 
 X = np.arange(103 * 2 * 3, dtype=np.float32).reshape(103, 2, 3)
@@ -26,7 +26,7 @@ def double(batch):
 def seeded_noise(batch):
     """Draws from numpy's global RandomState, which data_flow seeds per worker."""
     x, y = batch
-    return x + np.random.random(len(x))[:, None, None].astype(np.float32), y
+    return x + np.random.random(len(x))[:, None, None].astype(np.float32), y  # noqa: NPY002
 
 
 def sleepy(batch):
@@ -171,7 +171,7 @@ def _shm():
 
 
 def test_break_close_and_drop_stop_everything(monkeypatch):
-    from napari_datatools.io import _flow_blocks
+    from napari_datatools.io import _shared_memory
 
     created = []  # only this test's blocks: other processes may use /dev/shm meanwhile
 
@@ -180,8 +180,8 @@ def test_break_close_and_drop_stop_everything(monkeypatch):
         created.append(block.name.lstrip("/"))
         return block
 
-    real_new_block = _flow_blocks.new_block
-    monkeypatch.setattr(_flow_blocks, "new_block", recording_new_block)
+    real_new_block = _shared_memory.new_block
+    monkeypatch.setattr(_shared_memory, "new_block", recording_new_block)
     for stop in ("break", "close", "drop"):
         flow = data_flow([X, Y], 4, nb_io_workers=2, nb_proc_workers=2, preprocessor=double,
                          loop_forever=True)

@@ -93,7 +93,7 @@ def test_shuffle_seed_labels_maxlen_and_shared_order():
     data = a[:]
     src = np.concatenate([np.full(10, 3), np.full(14, 7)])
     # the data and labels follow the same shuffled order
-    for row, label in zip(data, labels):
+    for row, label in zip(data, labels, strict=True):
         i = int(row[0, 0]) // 12
         assert src[i] == label
     a.shuffle(1234)
@@ -114,8 +114,10 @@ def test_shuffle_seed_labels_maxlen_and_shared_order():
         multi_source_array([BASE], class_list=[1, 2])
     with pytest.raises(ValueError, match="same element shape"):
         multi_source_array([BASE, BASE[:, :2]])
-    with pytest.raises(ValueError, match="maxlen must be None or a non-negative"):
+    with pytest.raises(ValueError, match="maxlen must be a positive integer, got -1"):
         multi_source_array([BASE], maxlen=-1)
+    with pytest.raises(TypeError, match="maxlen must be a positive integer, got 2.5"):
+        multi_source_array([BASE], maxlen=2.5)
 
 
 class CountingSource:

@@ -317,7 +317,7 @@ def test_blosc2_published_state_is_readable_and_never_rewritten(tmp_path):
     before = [f.read_bytes() for f in row1]
     w.buffered_write(data[11:30])
     w.flush_buffer()
-    for h, old in zip(handles, before):
+    for h, old in zip(handles, before, strict=True):
         assert h.read() == old  # the published inode was not rewritten in place
         h.close()
     np.testing.assert_array_equal(blosc2.open(str(path))[:30], data)
@@ -329,7 +329,7 @@ def test_blosc2_published_state_is_readable_and_never_rewritten(tmp_path):
 
 
 def test_failed_construction_leaves_nothing_behind(tmp_path):
-    with pytest.raises(Exception):
+    with pytest.raises(KeyError, match="no_such"):  # blosc2 refuses the unknown argument
         bcolz_array_writer((4,), np.float32, 8, tmp_path / "bad", kwargs={"no_such": 1})
     assert not (tmp_path / "bad.b2nd").exists()
     with bcolz_array_writer((4,), np.float32, 8, tmp_path / "ok") as w:
@@ -346,17 +346,17 @@ def test_failed_construction_leaves_nothing_behind(tmp_path):
 def test_writers_share_one_budget_of_pending_bytes(monkeypatch):
     """Many writers fed faster than they write hold at most MAX_PENDING_BYTES_ALL
     (plus one batch each) in total, and every batch is still written once."""
-    from napari_datatools.io import _write_thread
+    from napari_datatools.io import _buffered_writer
 
-    monkeypatch.setattr(_write_thread, "MAX_PENDING_BYTES_ALL", 4 * 2**20)
-    budget, peak, written = _write_thread._BUDGET, [0], []
+    monkeypatch.setattr(_buffered_writer, "MAX_PENDING_BYTES_ALL", 4 * 2**20)
+    budget, peak, written = _buffered_writer._BUDGET, [0], []
 
     def slow_write(items):
         peak[0] = max(peak[0], budget.used)
         time.sleep(0.005)
         written.extend(start for start, _ in items)
 
-    writers = [_write_thread.BackgroundWrites(slow_write, f"w{i}") for i in range(6)]
+    writers = [_buffered_writer.BackgroundWrites(slow_write, f"w{i}") for i in range(6)]
     batch = np.zeros(2**20 // 8)  # 1 MiB
     for k in range(10):
         for w in writers:

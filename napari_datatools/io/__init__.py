@@ -11,9 +11,9 @@ from typing import Any
 
 _WHERE = {
     "index_sampler": "._index_sampler",
-    "data_flow": "._data_flow",
+    "data_flow": "._loader",
     "buffered_array_writer": "._buffered_writer",
-    "h5py_array_writer": "._h5py_writer",
+    "h5py_array_writer": "._hdf5_writer",
     "zarr_array_writer": "._zarr_writer",
     "bcolz_array_writer": "._blosc2_writer",
 }

@@ -1,20 +1,22 @@
-"""``buffered_array_writer``: batch-wise writing into any resizable array."""
+"""``buffered_array_writer``: batch-wise writing into any array, through a background thread.
+
+The format writers (HDF5, Zarr, blosc2) subclass :class:`buffered_array_writer` and
+share its argument checks (:func:`check_writer_args`) and its write thread
+(:class:`BackgroundWrites`, whose queued bytes all writers of a process share).
+"""
 
 from __future__ import annotations
 
+import numbers
 import threading
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ._write_thread import BackgroundWrites
-from ._writer_checks import (
-    as_elements,
-    check_batch_size,
-    check_dtype,
-    check_element_shape,
-    check_length,
-)
+from .._checks import check_positive_int
+from ..errors import ArgumentTypeError
 
 #: Attribute set False while writing and True once the writer closed normally.
 COMPLETE = "complete"
@@ -22,6 +24,14 @@ COMPLETE = "complete"
 N_WRITTEN = "n_written"
 #: Written batch buffers kept for reuse (fresh memory for every batch costs page faults).
 MAX_SPARE_BUFFERS = 4
+
+#: Batches that may wait for the write thread before the producer blocks ...
+MAX_PENDING_BATCHES = 8
+#: ... unless they hold more bytes than this (one batch may always wait) ...
+MAX_PENDING_BYTES = 8 * 2**20
+#: ... or all writers of the process together hold more than this (a run writing
+#: many arrays at once, e.g. one per class, stays within one budget).
+MAX_PENDING_BYTES_ALL = 8 * 2**20
 
 
 class buffered_array_writer:
@@ -85,7 +95,7 @@ class buffered_array_writer:
         self._closed = True  # until fully constructed (see __del__)
         self.data_element_shape = check_element_shape(data_element_shape)
         self.dtype = check_dtype(dtype)
-        self.batch_size = check_batch_size(batch_size)
+        self.batch_size = check_positive_int(batch_size, "batch_size")
         self.length = check_length(length)
         growable = hasattr(storage_array, "resize") and not isinstance(storage_array, np.ndarray)
         if self.length is None and not growable:
@@ -277,3 +287,197 @@ class buffered_array_writer:
         if not self._closed:
             self.flush_buffer()
         return self.storage_array
+
+
+# -- argument and data checks shared by the writers -------------------------------------
+
+
+def check_length(length: Any) -> int | None:
+    """``length``: None or a non-negative integer."""
+    if length is None:
+        return None
+    if isinstance(length, bool) or not isinstance(length, numbers.Integral):
+        raise ArgumentTypeError(f"length must be None or a non-negative integer, got {length!r}")
+    if length < 0:
+        raise ValueError(f"length must be None or a non-negative integer, got {length!r}")
+    return int(length)
+
+
+def check_element_shape(shape: Any) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in (shape if np.ndim(shape) else (shape,)))
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"data_element_shape must be a tuple of non-negative integers, got {shape!r}"
+        ) from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"data_element_shape must be non-negative, got {dims}")
+    return dims
+
+
+def check_dtype(dtype: Any) -> np.dtype:
+    try:
+        return np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"dtype must be a numpy dtype, got {dtype!r}: {err}") from None
+
+
+def check_writer_args(
+    data_element_shape: Any, dtype: Any, batch_size: Any, length: Any
+) -> tuple[tuple[int, ...], np.dtype, int, int | None]:
+    """The arguments every writer shares, checked: (shape, dtype, batch_size, length)."""
+    return (check_element_shape(data_element_shape), check_dtype(dtype),
+            check_positive_int(batch_size, "batch_size"), check_length(length))
+
+
+def check_array_name(array_name: Any) -> str:
+    """``array_name``: a non-empty string."""
+    if not isinstance(array_name, str):
+        raise ArgumentTypeError(f"array_name must be a non-empty string, got {array_name!r}")
+    if not array_name:
+        raise ValueError("array_name must be a non-empty string, got ''")
+    return array_name
+
+
+def as_elements(data: Any, element_shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """``data`` as an (n,) + element_shape array, without casting.
+
+    Raises
+    ------
+    TypeError
+        If the data's dtype is not ``dtype`` (no silent casting).
+    ValueError
+        If ``data`` is neither one element nor a stack of elements.
+    """
+    array = np.asarray(data)
+    if not np.can_cast(array.dtype, dtype, casting="equiv"):
+        raise TypeError(
+            f"data must have dtype {dtype} (no casting is done), got {array.dtype}; "
+            f"convert it first, e.g. data.astype(np.{dtype.name})"
+        )
+    if array.shape == element_shape:
+        return array[None]
+    if array.shape[1:] == element_shape:
+        return array
+    raise ValueError(
+        f"data must be one element of shape {element_shape} or a stack of shape "
+        f"(n, {', '.join(map(str, element_shape))}{',' if len(element_shape) == 0 else ''}), "
+        f"got shape {array.shape}"
+    )
+
+
+# -- the write thread --------------------------------------------------------------------
+
+
+class _SharedBudget:
+    """Bytes queued or being written by every writer thread of the process."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.used = 0
+
+    def acquire(self, owner: BackgroundWrites, nbytes: int) -> None:
+        """Wait until ``nbytes`` fit, unless ``owner`` holds none (then it never waits:
+        a writer with nothing in flight must be able to start, or none could)."""
+        with self.cond:
+            while owner._budget_held and self.used + nbytes > MAX_PENDING_BYTES_ALL:
+                self.cond.wait()
+            self.used += nbytes
+            owner._budget_held += nbytes
+
+    def release(self, owner: BackgroundWrites, nbytes: int) -> None:
+        with self.cond:
+            self.used -= nbytes
+            owner._budget_held -= nbytes
+            self.cond.notify_all()
+
+
+_BUDGET = _SharedBudget()
+
+
+class BackgroundWrites:
+    """Write batches in a background thread while the caller prepares the next ones.
+
+    Batches queue up in order; the thread takes everything queued at once and
+    hands it to ``write_many`` in one call (one resize, one metadata update and
+    one flush for many small batches). The producer blocks while
+    :data:`MAX_PENDING_BATCHES` batches or :data:`MAX_PENDING_BYTES` wait, or
+    while the writers of the process together hold :data:`MAX_PENDING_BYTES_ALL`,
+    so memory stays bounded (one batch per writer may always wait). An error
+    of the thread is raised in the caller by the next :meth:`submit`,
+    :meth:`wait` or :meth:`shutdown`, with its original traceback.
+    """
+
+    def __init__(self, write_many: Callable[[list[tuple[int, np.ndarray]]], None],
+                 name: str) -> None:
+        self._write_many = write_many
+        self._queue: deque[tuple[int, np.ndarray]] = deque()
+        self._pending_bytes = 0
+        self._budget_held = 0  # this writer's share of _BUDGET (changed under its lock)
+        self._busy = False
+        self._stop = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stop:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                items = list(self._queue)
+                self._queue.clear()
+                self._busy = True
+            try:
+                if self._error is None:
+                    self._write_many(items)
+            except BaseException as err:  # handed to the producer
+                self._error = err
+            finally:
+                nbytes = sum(b.nbytes for _, b in items)
+                with self._cond:
+                    self._busy = False
+                    self._pending_bytes -= nbytes
+                    self._cond.notify_all()
+                _BUDGET.release(self, nbytes)
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, start: int, batch: np.ndarray) -> None:
+        """Queue ``batch`` for elements ``start:start + len(batch)`` (the writer owns it)."""
+        self._raise()
+        _BUDGET.acquire(self, batch.nbytes)  # released by the thread once written
+        try:
+            with self._cond:
+                while self._queue and (len(self._queue) >= MAX_PENDING_BATCHES or
+                                       self._pending_bytes + batch.nbytes > MAX_PENDING_BYTES):
+                    self._cond.wait()
+                    self._raise()
+                self._queue.append((start, batch))
+                self._pending_bytes += batch.nbytes
+                self._cond.notify_all()
+        except BaseException:
+            _BUDGET.release(self, batch.nbytes)  # not queued
+            raise
+
+    def wait(self) -> None:
+        """Block until every queued batch is written; re-raise a write error."""
+        with self._cond:
+            while (self._queue or self._busy) and self._error is None:
+                self._cond.wait()
+        self._raise()
+
+    def shutdown(self) -> None:
+        """Write what is queued, stop the thread, re-raise a write error."""
+        try:
+            self.wait()
+        finally:
+            with self._cond:
+                self._stop = True
+                self._cond.notify_all()
+            self._thread.join()

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
-from .._rng import as_generator
-
-
-def _positive(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+from .._checks import check_non_negative_int, check_positive_int
+from .._rng import RNGLike, as_generator
 
 
 def check_weights(sample_weights: Any, n: int) -> np.ndarray:
@@ -52,15 +47,12 @@ class index_sampler:
     """
 
     def __init__(self, array_length: int, allow_partial_batches: bool = True) -> None:
-        if isinstance(array_length, bool) or not isinstance(array_length, numbers.Integral) \
-                or array_length < 0:
-            raise ValueError(f"array_length must be a non-negative integer, got {array_length!r}")
-        self.array_length = int(array_length)
+        self.array_length = check_non_negative_int(array_length, "array_length")
         self.allow_partial_batches = bool(allow_partial_batches)
 
     def num_batches(self, batch_size: int) -> int:
         """Batches in one epoch."""
-        batch_size = _positive(batch_size, "batch_size")
+        batch_size = check_positive_int(batch_size, "batch_size")
         full, rest = divmod(self.array_length, batch_size)
         return full + (1 if rest and self.allow_partial_batches else 0)
 
@@ -71,7 +63,7 @@ class index_sampler:
         sample_with_replacement: bool = False,
         sample_weights: Any = None,
         loop_forever: bool = False,
-        rng: Any = None,
+        rng: RNGLike = None,
     ) -> Iterator[np.ndarray]:
         """Yield index arrays, one per batch.
 
@@ -80,7 +72,7 @@ class index_sampler:
         (only with ``sample_random``) each batch is drawn independently,
         weighted by ``sample_weights``; an epoch has :meth:`num_batches` batches.
         """
-        batch_size = _positive(batch_size, "batch_size")
+        batch_size = check_positive_int(batch_size, "batch_size")
         n = self.array_length
         weights = None
         if sample_weights is not None:

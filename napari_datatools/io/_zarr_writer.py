@@ -6,18 +6,16 @@ import os
 from typing import Any
 
 import numpy as np
+import zarr
+from numcodecs import Blosc
+from zarr.codecs import BloscCodec
 
-from ._buffered_writer import N_WRITTEN, buffered_array_writer
-from ._writer_checks import check_array_name, check_writer_args
+from ._buffered_writer import N_WRITTEN, buffered_array_writer, check_array_name, check_writer_args
 
 
 def _default_compressor(zarr_format: int) -> Any:
     if zarr_format == 2:
-        from numcodecs import Blosc
-
         return Blosc(cname="lz4", clevel=5, shuffle=Blosc.SHUFFLE)
-    from zarr.codecs import BloscCodec
-
     return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
 
 
@@ -68,8 +66,6 @@ class zarr_array_writer(buffered_array_writer):
         *,
         attrs: dict[str, Any] | None = None,
     ) -> None:
-        import zarr
-
         shape, dtype, batch, length = check_writer_args(data_element_shape, dtype, batch_size,
                                                         length)
         check_array_name(array_name)

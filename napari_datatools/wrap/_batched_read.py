@@ -17,7 +17,8 @@ def _runs(sorted_unique: np.ndarray) -> list[tuple[int, int]]:
     breaks = np.flatnonzero(np.diff(sorted_unique) != 1) + 1
     starts = np.concatenate([[0], breaks])
     stops = np.concatenate([breaks, [len(sorted_unique)]])
-    return [(int(sorted_unique[a]), int(sorted_unique[b - 1]) + 1) for a, b in zip(starts, stops)]
+    return [(int(sorted_unique[a]), int(sorted_unique[b - 1]) + 1)
+            for a, b in zip(starts, stops, strict=True)]
 
 
 def _read_unique(source: Any, unique: np.ndarray) -> np.ndarray:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-from .._rng import as_generator
+from .._rng import RNGLike, as_generator
 from ._batched_read import read_elements
 from ._keys import _is_int, apply_rest, split_key
 
@@ -51,7 +51,7 @@ class delayed_view:
     _reads_batched = True
 
     def __init__(self, arr: Any, shuffle: bool = False, idx_min: int | None = None,
-                 idx_max: int | None = None, rng: Any = None) -> None:
+                 idx_max: int | None = None, rng: RNGLike = None) -> None:
         n, shape = _check_source(arr, "arr")
         for name, value in (("idx_min", idx_min), ("idx_max", idx_max)):
             if value is not None and not _is_int(value):
@@ -125,7 +125,7 @@ class delayed_view:
     def _set_canonical(self, pairs: np.ndarray) -> None:
         self.index_pairs = pairs
 
-    def shuffle(self, random_seed: Any = None) -> None:
+    def shuffle(self, random_seed: RNGLike = None) -> None:
         """Randomise the access order.
 
         The order is a permutation of the unshuffled order, drawn from ``rng``
@@ -186,11 +186,3 @@ class delayed_view:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(shape={self.shape}, dtype={self.dtype})"
-
-
-def check_positive(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be None or a non-negative integer, got {value!r}")
-    return int(value)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from .._rng import as_generator
-from ._delayed_view import _check_source, check_positive, delayed_view
+from .._checks import check_positive_int
+from .._rng import RNGLike, as_generator
+from ._delayed_view import _check_source, delayed_view
 
 
 class multi_source_array(delayed_view):
@@ -37,7 +39,7 @@ class multi_source_array(delayed_view):
     """
 
     def __init__(self, source_list: Sequence[Any], class_list: Sequence[Any] | None = None,
-                 shuffle: bool = False, maxlen: int | None = None, rng: Any = None) -> None:
+                 shuffle: bool = False, maxlen: int | None = None, rng: RNGLike = None) -> None:
         if isinstance(source_list, (str, bytes)) or not hasattr(source_list, "__len__") \
                 or len(source_list) == 0:
             raise ValueError("source_list must be a non-empty list of arrays")
@@ -46,7 +48,7 @@ class multi_source_array(delayed_view):
                 f"class_list must have one label per source ({len(source_list)}), "
                 f"got {len(class_list)}"
             )
-        maxlen = check_positive(maxlen, "maxlen")
+        maxlen = check_positive_int(maxlen, "maxlen", allow_none=True)
         self.rng = as_generator(rng)
         checked = [_check_source(s, f"source_list[{i}]") for i, s in enumerate(source_list)]
         self._init_sources(source_list, [shape for _, shape in checked], class_list)

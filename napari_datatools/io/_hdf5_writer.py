@@ -1,15 +1,47 @@
-"""``h5py_array_writer``: batch-wise writing of one array of an HDF5 file."""
+"""``h5py_array_writer``: batch-wise writing of one array of an HDF5 file.
+
+HDF5 files are opened once per process (:func:`acquire_file`), so several writers
+can write different arrays of one file at the same time.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
+import h5py
 import numpy as np
 
-from . import _h5py_files
-from ._buffered_writer import N_WRITTEN, buffered_array_writer
-from ._writer_checks import check_array_name, check_writer_args
+from ._buffered_writer import N_WRITTEN, buffered_array_writer, check_array_name, check_writer_args
+
+_files_lock = threading.Lock()
+_open_files: dict[str, list[Any]] = {}  # real path -> [h5py.File, number of users]
+
+
+def acquire_file(filename: str | os.PathLike) -> h5py.File:
+    """The process's writable ``h5py.File`` for ``filename`` (opened in 'a' mode)."""
+    key = os.path.realpath(os.fspath(filename))
+    with _files_lock:
+        entry = _open_files.get(key)
+        if entry is None or not entry[0]:
+            entry = _open_files[key] = [h5py.File(key, "a"), 0]
+        entry[1] += 1
+        return entry[0]
+
+
+def release_file(file: h5py.File) -> None:
+    """Give back a file from :func:`acquire_file`; the last user closes it."""
+    key = os.path.realpath(file.filename)
+    with _files_lock:
+        entry = _open_files.get(key)
+        if entry is None or entry[0] is not file:
+            return
+        entry[1] -= 1
+        if entry[1] <= 0:
+            del _open_files[key]
+            if file:
+                file.close()
 
 
 class h5py_array_writer(buffered_array_writer):
@@ -63,14 +95,14 @@ class h5py_array_writer(buffered_array_writer):
         check_array_name(array_name)
         self.filename = os.fspath(filename)
         self.array_name = array_name
-        self.file = _h5py_files.acquire(self.filename)
+        self.file = acquire_file(self.filename)
         try:
             dataset, start = self._open_dataset(shape, dtype, batch, length, append, kwargs)
             self._direct_chunk = _direct_chunk_length(dataset, shape)
             super().__init__(dataset, shape, dtype, batch, length, attrs=attrs, start=start,
                              trim=True)
         except BaseException:
-            _h5py_files.release(self.file)
+            release_file(self.file)
             raise
 
     def _open_dataset(self, shape, dtype, batch, length, append, kwargs):
@@ -134,7 +166,7 @@ class h5py_array_writer(buffered_array_writer):
         self.file.flush()
 
     def _release(self) -> None:
-        _h5py_files.release(self.file)
+        release_file(self.file)
 
 
 def _direct_chunk_length(dataset: Any, element_shape: tuple[int, ...]) -> int:

@@ -1,4 +1,4 @@
-"""The preprocessing processes of one ``data_flow`` iteration.
+"""The preprocessing processes of one ``data_flow`` iteration, their loop and error reports.
 
 Loader threads gather a batch straight into a shared-memory input block and send a
 small message to worker ``seq % n`` (batches reach each worker in order, so its
@@ -6,31 +6,202 @@ random draws are reproducible); the worker writes the result into an output bloc
 One collector thread waits on every worker's pipe *and* process sentinel with
 :func:`multiprocessing.connection.wait` (a dead worker is noticed at once) and hands
 each result to the consumer as views of its output block, without a copy.
+
+Messages between the pool and a worker (small, pickled through a pipe):
+
+* to the worker: ``(seq, in_name, in_parts, out_name)``, or ``None`` to stop;
+* back: ``("ok", seq, result, grow_to)`` with ``result = (kind, parts)``
+  describing the preprocessor's return value, or ``("error", seq, report)``.
+
+An exception travels as an :class:`ErrorReport` and is rebuilt in the consumer with
+its original type and message, chained to a :class:`~napari_datatools.errors.RemoteTraceback`.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import signal
 import threading
 import time
+import traceback
 import weakref
-from multiprocessing import connection
-from typing import Any, Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing import connection, forkserver, shared_memory
+from typing import Any
 
 import numpy as np
 
-from ._flow_blocks import BlockPool, lease_views
-from ._flow_errors import WorkerDiedError
-from ._flow_shm import batch_bytes, gather_into, unpack
-from ._flow_worker import assemble_result, worker_main
+from ..errors import RemoteTraceback, WorkerDiedError
+from ._shared_memory import (
+    BlockPool,
+    batch_bytes,
+    free_block,
+    gather_into,
+    lease_views,
+    pack,
+    packed_size,
+    unpack,
+)
 
 #: Batches sent to one worker and not yet returned (one being processed, one waiting).
 DEPTH = 2
 
-
 #: Imported once by the fork server, so that each worker starts in milliseconds.
-_PRELOAD = ("numpy", "napari_datatools.io._flow_worker")
+_PRELOAD = ("numpy", "napari_datatools.io._process_pool")
+
+
+# -- error reports ---------------------------------------------------------------------
+
+
+@dataclass
+class ErrorReport:
+    """A picklable description of an exception."""
+
+    type_name: str
+    message: str
+    traceback_text: str
+    pickled: bytes | None
+    where: str
+
+    @classmethod
+    def from_exception(cls, err: BaseException, where: str) -> ErrorReport:
+        text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        try:
+            pickled = pickle.dumps(err)
+            pickle.loads(pickled)
+        except Exception:
+            pickled = None
+        return cls(type(err).__name__, str(err), text, pickled, where)
+
+    def to_exception(self) -> BaseException:
+        """The original exception (same type and message when it can be rebuilt),
+        chained to a :class:`RemoteTraceback` holding the original traceback."""
+        err: BaseException | None = None
+        if self.pickled is not None:
+            try:
+                err = pickle.loads(self.pickled)
+            except Exception:
+                err = None
+        if err is None:
+            err = RuntimeError(f"{self.type_name}: {self.message}")
+        err.__cause__ = RemoteTraceback(f"in {self.where}:\n{self.traceback_text}")
+        return err
+
+
+# -- the worker process -----------------------------------------------------------------
+
+
+def encode_result(result: Any, out: shared_memory.SharedMemory) -> tuple[tuple, int]:
+    """Describe ``result`` with its arrays packed into ``out``.
+
+    Returns ``((kind, parts), grow_to)``: ``kind`` is ``"array"``, ``"tuple"``,
+    ``"list"`` or ``"object"``; when the arrays do not fit, they go through the
+    pipe and ``grow_to`` is the size ``out`` should have next time.
+    """
+    if isinstance(result, np.ndarray):
+        kind, values = "array", [result]
+    elif isinstance(result, (tuple, list)):
+        kind, values = type(result).__name__, list(result)
+    else:
+        return ("object", [("obj", result)]), 0
+    if kind not in ("tuple", "list"):  # a tuple or list subclass: keep it whole
+        return ("object", [("obj", result)]), 0
+    needed = packed_size(values)
+    if needed > out.size:
+        return (kind, [("obj", v) for v in values]), needed
+    return (kind, pack(values, out.buf)), 0
+
+
+def assemble_result(kind: str, values: list[Any]) -> Any:
+    """The preprocessor's return value from the ``values`` of an :func:`encode_result`."""
+    if kind in ("array", "object"):
+        return values[0]
+    return tuple(values) if kind == "tuple" else values
+
+
+class _Attached:
+    """Shared-memory blocks this process has opened, by name (the most recent ones)."""
+
+    def __init__(self, keep: int = 64) -> None:
+        self.keep = keep
+        self.blocks: OrderedDict[str, shared_memory.SharedMemory] = OrderedDict()
+
+    def get(self, name: str) -> shared_memory.SharedMemory:
+        block = self.blocks.get(name)
+        if block is None:
+            block = self.blocks[name] = shared_memory.SharedMemory(name=name)
+            while len(self.blocks) > self.keep:  # the parent replaced or freed old blocks
+                free_block(self.blocks.popitem(last=False)[1], unlink=False)
+        else:
+            self.blocks.move_to_end(name)
+        return block
+
+    def close(self) -> None:
+        for block in self.blocks.values():
+            free_block(block, unlink=False)
+        self.blocks.clear()
+
+
+def _handle(message: tuple, attached: _Attached, preprocessor: Callable[[Any], Any],
+            where: str) -> tuple:
+    seq, in_name, in_parts, out_name = message
+    try:
+        batch = tuple(unpack(in_parts, attached.get(in_name).buf, copy=False))
+        result = preprocessor(batch)
+        del batch
+        encoded, grow_to = encode_result(result, attached.get(out_name))
+        return ("ok", seq, encoded, grow_to)
+    except BaseException as err:  # reported to the consumer with its traceback
+        return ("error", seq, ErrorReport.from_exception(err, where))
+
+
+def worker_main(conn: Any, preprocessor: Callable[[Any], Any], seed: int, index: int,
+                keep_blocks: int = 64) -> None:
+    """Run worker ``index``: seed numpy's global RandomState, then preprocess batches.
+
+    Parameters
+    ----------
+    conn : multiprocessing.connection.Connection
+        The worker's end of its pipe to the parent.
+    preprocessor : callable
+        Called with each batch (a tuple of arrays that live in shared memory).
+    seed : int
+        This worker's seed, drawn from the ``data_flow`` rng with ``spawn_seeds``.
+    index : int
+        Worker number (in error messages).
+    keep_blocks : int
+        Shared-memory blocks kept open at once (the parent's pools hold no more).
+    """
+    # numpy's global RandomState is what preprocessors written for data_tools draw from:
+    # every worker its own stream, reproducible from the rng
+    np.random.seed(seed % 2**32)  # noqa: NPY002
+    where = f"data_flow worker process {index} (pid {multiprocessing.current_process().pid})"
+    attached = _Attached(keep_blocks)
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):  # the parent went away
+                return
+            if message is None:
+                return
+            reply = _handle(message, attached, preprocessor, where)
+            try:
+                conn.send(reply)
+            except (BrokenPipeError, ConnectionResetError):  # the parent went away
+                return
+            except Exception as err:  # the result cannot be pickled: say so, keep going
+                conn.send(("error", reply[1], ErrorReport.from_exception(
+                    err, f"{where}, sending the preprocessor's result")))
+            del reply
+    finally:
+        attached.close()
+
+
+# -- the pool, in the consumer's process ------------------------------------------------
 
 
 def mp_context() -> multiprocessing.context.BaseContext:
@@ -38,8 +209,6 @@ def mp_context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    from multiprocessing import forkserver
-
     # Add our modules to whatever the program asked the fork server to preload (no
     # effect once the server runs; the default list is ["__main__"]).
     current = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["__main__"])
@@ -172,7 +341,7 @@ class ProcessPool:
     # -- collector thread ---------------------------------------------------------------
     def _collect(self) -> None:
         owner = {}
-        for w, (c, p) in enumerate(zip(self.conns, self.processes)):
+        for w, (c, p) in enumerate(zip(self.conns, self.processes, strict=True)):
             owner[c] = owner[p.sentinel] = w
         try:
             while True:
