@@ -1,16 +1,11 @@
-"""Shared fixtures. GUI tests live in tests/_qt and use napari's make_napari_viewer."""
+"""Shared fixtures (helper functions live in tests/helpers.py). GUI tests live in tests/_qt
+and use napari's make_napari_viewer."""
 
 import h5py
 import pytest
 
 from napari_datatools._sample_data import make_sample_arrays
 from napari_datatools.recipe import Recipe
-
-
-def read_h5(path):
-    """Every array of an HDF5 file, and the file's attributes."""
-    with h5py.File(path, "r") as f:
-        return {k: f[k][...] for k in f}, dict(f.attrs)
 
 
 @pytest.fixture(scope="module")

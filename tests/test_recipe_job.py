@@ -11,7 +11,6 @@ import pytest
 
 from napari_datatools._sample_data import make_sample_arrays
 from napari_datatools.patches import create_dataset
-from conftest import read_h5
 from napari_datatools.recipe import (
     Recipe,
     RecipeError,
@@ -19,6 +18,7 @@ from napari_datatools.recipe import (
     dataset_sources,
     run_dataset,
 )
+from tests.helpers import read_h5
 
 
 def test_run_dataset_equals_create_dataset(recipe, volume_file, tmp_path):

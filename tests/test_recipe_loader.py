@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import read_h5
 from napari_datatools.recipe import (
     AugmentPreprocessor,
     build_data_flow,
@@ -17,6 +16,7 @@ from napari_datatools.recipe import (
     run_dataset,
     to_script,
 )
+from tests.helpers import read_h5
 
 
 def test_loader_epoch_covers_the_dataset(recipe):

@@ -1,0 +1,1 @@
+"""GUI tests: they need Qt, napari and a display (see README.md, ``make test``)."""
