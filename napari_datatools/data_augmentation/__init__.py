@@ -11,9 +11,8 @@ coordinates), so one sample transforms an image, its mask and its overlays alike
 from __future__ import annotations
 
 from ._apply import apply_transform, transform_points
-from ._params import TransformParams
+from ._params import TransformParams, sample_transform
 from ._random_transform import image_random_transform, image_stack_random_transform
-from ._sampling import sample_transform
 
 __all__ = [
     "TransformParams",

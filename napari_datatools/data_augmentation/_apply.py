@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from ._bspline import displacement_at
-from ._geometry import forward_matrix
 from ._params import TransformParams
 from ._resample import _cast_back, resample
 from ._validation import (
@@ -171,7 +170,7 @@ def transform_points(
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"points_yx must have shape (n, 2), got {points.shape}")
     xy1 = np.column_stack([points[:, 1], points[:, 0], np.ones(len(points))])
-    moved = (xy1 @ forward_matrix(params).T)[:, 1::-1]  # back to (y, x)
+    moved = (xy1 @ params._matrices[0].T)[:, 1::-1]  # back to (y, x)
     if params._has_warp and len(points):
         target = moved
         moved = target.copy()

@@ -1,4 +1,4 @@
-"""One sampled random transform: what was drawn, and the coordinate map it defines."""
+"""One random transform: its parameters, how they are drawn, and the map they define."""
 
 from __future__ import annotations
 
@@ -9,8 +9,17 @@ from typing import Any
 
 import numpy as np
 
-from ._bspline import dense_basis
-from ._geometry import inverse_matrix
+from .._rng import as_random_source
+from ._geometry import affine_matrices, coordinate_map_xy
+from ._validation import (
+    check_crop_size,
+    check_flag,
+    check_grid_size,
+    check_range,
+    check_shear_range,
+    check_spatial_shape,
+    zoom_bounds,
+)
 
 
 def _pair_of_ints(value: Any, name: str, minimum: int) -> tuple[int, int]:
@@ -32,24 +41,6 @@ def _finite(value: Any, name: str) -> float:
     if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return number
-
-
-# OpenBLAS runs a product single-threaded below m * n * k = 262144 (65536 x 4).
-_SINGLE_THREAD_PRODUCT = 200_000
-
-
-def _row_blocked_product(u: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """``u @ p`` in row blocks small enough for BLAS to stay single-threaded.
-
-    The product is thin (``k + 2`` inner terms) and memory bound. A multi-threaded
-    BLAS call here wakes threads that then compete with OpenCV's remap threads,
-    which costs far more than the product itself on a busy machine.
-    """
-    out = np.empty((u.shape[0], p.shape[1]), dtype=np.result_type(u, p))
-    rows = max(1, _SINGLE_THREAD_PRODUCT // max(1, p.shape[0] * p.shape[1]))
-    for start in range(0, u.shape[0], rows):
-        np.matmul(u[start : start + rows], p, out=out[start : start + rows])
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -203,47 +194,27 @@ class TransformParams:
         """
         if self._has_warp:
             return False
-        matrix = inverse_matrix(self)
-        return bool(np.all(matrix == np.rint(matrix)))
+        inverse = self._matrices[1]
+        return bool(np.all(inverse == np.rint(inverse)))
+
+    @cached_property
+    def _matrices(self) -> tuple[np.ndarray, np.ndarray]:
+        """Forward and inverse affine matrices (see :func:`affine_matrices`)."""
+        matrices = affine_matrices(
+            self.shape, self.angle_deg, self.shear_deg, (self.zoom_y, self.zoom_x),
+            (self.flip_h, self.flip_v), (self.shift_y, self.shift_x),
+        )
+        for matrix in matrices:
+            matrix.flags.writeable = False
+        return matrices
 
     @cached_property
     def _map_xy(self) -> np.ndarray:
-        """Input ``(x, y)`` sampled by each output pixel, ``(h, w, 2)`` float32, read-only.
-
-        The affine map and the spline displacement are both low-rank in the output
-        grid, so the whole map is one small matrix product ``U @ P``.
-        """
-        height, width = self.shape
-        out_h, out_w = self.output_shape
-        top, left = self.crop_corner or (0, 0)
-        inverse = inverse_matrix(self)
-        ys = np.arange(top, top + out_h, dtype=np.float64)
-        xs = np.arange(left, left + out_w, dtype=np.float64)
-        if not self._has_warp:
-            k = 0
-            by, bx = np.empty((out_h, 0)), np.empty((out_w, 0))
-            inner = np.empty((0, 0, 2))
-        else:
-            g = self.warp_offsets.shape[0]
-            k = g - 2
-            by = dense_basis(height, g)[top : top + out_h]
-            bx = dense_basis(width, g)[left : left + out_w]
-            inner = self.warp_offsets[1:-1, 1:-1]
-        u = np.hstack([by, ys[:, None], np.ones((out_h, 1))]).astype(np.float32)
-        v = np.hstack([bx, xs[:, None], np.ones((out_w, 1))])
-        p = np.empty((k + 2, out_w, 2))
-        for axis in (0, 1):  # output map component: 0 -> x, 1 -> y
-            a_x, a_y, t = inverse[axis]
-            g_mat = np.zeros((k + 2, k + 2))
-            g_mat[:k, :k] = a_x * inner[..., 1] + a_y * inner[..., 0]
-            g_mat[k, k + 1] = a_y
-            g_mat[k + 1, k] = a_x
-            g_mat[k + 1, k + 1] = t
-            p[:, :, axis] = g_mat @ v.T
-        map_xy = _row_blocked_product(u, p.reshape(k + 2, 2 * out_w).astype(np.float32))
-        map_xy = map_xy.reshape(out_h, out_w, 2)
-        map_xy.flags.writeable = False
-        return map_xy
+        """Input ``(x, y)`` sampled by each output pixel, ``(h, w, 2)`` float32, read-only."""
+        return coordinate_map_xy(
+            self._matrices[1], self.shape, self.crop_corner or (0, 0), self.output_shape,
+            self.warp_offsets if self._has_warp else None,
+        )
 
     def coordinate_map(self) -> tuple[np.ndarray, np.ndarray]:
         """Input coordinates sampled by every output pixel.
@@ -256,3 +227,121 @@ class TransformParams:
         """
         map_xy = self._map_xy
         return np.ascontiguousarray(map_xy[..., 1]), np.ascontiguousarray(map_xy[..., 0])
+
+
+def _symmetric(unit: float, half_width: float) -> float:
+    """``unit`` in [0, 1] mapped to [-half_width, half_width]."""
+    return (2.0 * unit - 1.0) * half_width + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def sample_transform(
+    shape: tuple[int, int],
+    rotation_range: float = 0.0,
+    width_shift_range: float = 0.0,
+    height_shift_range: float = 0.0,
+    shear_range: float = 0.0,
+    zoom_range: float | tuple[float, float] = 0.0,
+    intensity_shift_range: float = 0.0,
+    horizontal_flip: bool = False,
+    vertical_flip: bool = False,
+    spline_warp: bool = False,
+    warp_sigma: float = 0.1,
+    warp_grid_size: int = 3,
+    crop_size: tuple[int, int] | None = None,
+    n_channels: int = 1,
+    rng: Any = None,
+) -> TransformParams:
+    """Draw the parameters of one random transform for images of spatial ``shape``.
+
+    Arguments have the meaning they have in
+    :func:`~napari_datatools.data_augmentation.image_random_transform`.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Spatial shape ``(height, width)`` of the images to transform.
+    rotation_range : float
+        Angle drawn uniformly from ``[-rotation_range, rotation_range]`` degrees.
+    width_shift_range, height_shift_range : float
+        Shifts drawn uniformly from ``[-range, range]`` times the width / height;
+        stored in pixels.
+    shear_range : float
+        Shear angle drawn uniformly from ``[-shear_range, shear_range]`` degrees (< 90).
+    zoom_range : float or (float, float)
+        Zoom factors (y and x independently) drawn uniformly from
+        ``[1 - zoom_range, 1 + zoom_range]`` or from ``[low, high]``.
+    intensity_shift_range : float
+        One shift per channel drawn uniformly from ``[-range, range]``.
+    horizontal_flip, vertical_flip : bool
+        Allow a left-right / top-bottom flip, each drawn with probability 1/2.
+    spline_warp : bool
+        Draw a ``warp_grid_size`` x ``warp_grid_size`` control grid whose interior
+        offsets are normal with standard deviation ``warp_sigma`` pixels.
+    warp_sigma : float
+        Standard deviation of the control point offsets, in pixels.
+    warp_grid_size : int
+        Control points per axis (>= 2), border points held still (so 2 gives no
+        warp).
+    crop_size : (int, int) or None
+        Size of a crop whose corner is drawn uniformly among all positions inside
+        the transformed image.
+    n_channels : int
+        Number of intensity shifts to draw (the image's channel count).
+    rng : None, int, numpy.random.RandomState or numpy.random.Generator
+        Source of randomness; the same state gives the same parameters.
+
+    Returns
+    -------
+    TransformParams
+
+    Notes
+    -----
+    The draws are made in a fixed order (ten uniforms, then the intensity shifts, then
+    the warp offsets), so changing one range does not change the other parameters
+    drawn from the same seed.
+    """
+    shape = check_spatial_shape(shape)
+    rotation = check_range(rotation_range, "rotation_range")
+    width_shift = check_range(width_shift_range, "width_shift_range")
+    height_shift = check_range(height_shift_range, "height_shift_range")
+    shear = check_shear_range(shear_range)
+    zoom_low, zoom_high = zoom_bounds(zoom_range)
+    intensity = check_range(intensity_shift_range, "intensity_shift_range")
+    horizontal_flip = check_flag(horizontal_flip, "horizontal_flip")
+    vertical_flip = check_flag(vertical_flip, "vertical_flip")
+    spline_warp = check_flag(spline_warp, "spline_warp")
+    sigma = check_range(warp_sigma, "warp_sigma")
+    grid_size = check_grid_size(warp_grid_size)
+    crop = check_crop_size(crop_size, shape)
+    if isinstance(n_channels, bool) or not isinstance(n_channels, (int, np.integer)) or n_channels < 1:
+        raise ValueError(f"n_channels must be a positive integer, got {n_channels!r}")
+    source = as_random_source(rng, "rng")
+
+    u = source.uniform(0.0, 1.0, size=10)
+    shifts = source.uniform(-intensity, intensity, size=int(n_channels))
+    offsets = None
+    if spline_warp:
+        offsets = np.zeros((grid_size, grid_size, 2))
+        inner = (grid_size - 2, grid_size - 2, 2)
+        offsets[1:-1, 1:-1] = sigma * source.standard_normal(size=inner)
+
+    corner = None
+    if crop is not None:
+        corner = tuple(
+            min(int(u[8 + i] * (shape[i] - crop[i] + 1)), shape[i] - crop[i]) for i in (0, 1)
+        )
+    return TransformParams(
+        shape=shape,
+        angle_deg=_symmetric(u[0], rotation),
+        shift_y=_symmetric(u[1], height_shift * shape[0]),
+        shift_x=_symmetric(u[2], width_shift * shape[1]),
+        shear_deg=_symmetric(u[3], shear),
+        zoom_y=zoom_low + u[4] * (zoom_high - zoom_low),
+        zoom_x=zoom_low + u[5] * (zoom_high - zoom_low),
+        flip_h=horizontal_flip and u[6] < 0.5,
+        flip_v=vertical_flip and u[7] < 0.5,
+        intensity_shift=tuple(shifts + 0.0),
+        warp_offsets=offsets,
+        crop_corner=corner,
+        crop_size=crop,
+    )

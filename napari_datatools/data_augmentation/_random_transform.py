@@ -6,16 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from ._apply import apply_transform
-from ._params import TransformParams
 from .._rng import as_random_source
-from ._sampling import sample_transform
+from ._apply import apply_transform
+from ._params import TransformParams, sample_transform
 from ._validation import (
     as_image,
     check_crop_size,
     check_cval,
-    check_flag,
     check_fill_mode,
+    check_flag,
     check_order,
     spatial_shape,
 )

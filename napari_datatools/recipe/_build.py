@@ -3,11 +3,13 @@
 The widgets call exactly these functions, and :func:`to_script` writes code that
 calls the same public API, so the GUI, a script loading the recipe and the
 exported script produce the same arrays for the same seed.
+
+The readers, augmentation and patch subpackages are imported inside the builders:
+``import napari_datatools.recipe`` stays free of h5py, zarr, blosc2 and OpenCV.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 

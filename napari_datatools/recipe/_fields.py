@@ -6,7 +6,8 @@ import dataclasses
 import functools
 import types
 import typing
-from typing import Any, Literal, Union
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, Union
 
 
 class RecipeError(ValueError):
@@ -129,3 +130,35 @@ class Validated:
 
     def _check(self, name: str, value: Any, where: str) -> None:
         """Extra per-field rules of a section; raise RecipeError."""
+
+
+V = TypeVar("V", bound=Validated)
+
+
+def from_mapping(cls: type[V], data: Any, where: str) -> V:
+    """A new ``cls`` with the values of ``data`` assigned (so checked) one by one.
+
+    Fields whose type is itself a :class:`Validated` dataclass (nested sections)
+    are read from nested mappings. Errors name the field under ``where``.
+
+    Raises
+    ------
+    RecipeError
+        If ``data`` is not a mapping, names an unknown field or holds a bad value.
+    """
+    if not isinstance(data, Mapping):
+        raise RecipeError(f"{where}: expected an object, got {data!r}")
+    specs = field_specs(cls)
+    unknown = sorted(set(data) - set(specs))
+    if unknown:
+        raise RecipeError(
+            f"{where}: unknown field {unknown[0]!r} (known: {', '.join(sorted(specs))})"
+        )
+    obj = cls()
+    object.__setattr__(obj, "_section", where)  # errors name the full path
+    for name, value in data.items():
+        hint = specs[name][0]
+        if isinstance(hint, type) and issubclass(hint, Validated):
+            value = from_mapping(hint, value, f"{where}.{name}" if where else name)
+        setattr(obj, name, value)
+    return obj

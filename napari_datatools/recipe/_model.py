@@ -8,12 +8,15 @@ the core. Field names are the argument names of the functions they configure.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Literal
 
 from psygnal import evented
 
-from ._fields import RecipeError, Validated
+from ._fields import RecipeError, Validated, from_mapping
+from ._io import parse_json_object, read_json_file, to_json_text, write_json_file
 
 #: Version written to and expected in recipe files.
 RECIPE_VERSION = 1
@@ -150,15 +153,6 @@ class LoaderConfig(Validated):
     seed: int = _bounded(0, 0)
 
 
-SECTIONS: dict[str, type] = {
-    "data": DataConfig,
-    "augment": AugmentConfig,
-    "patches": PatchConfig,
-    "output": OutputConfig,
-    "loader": LoaderConfig,
-}
-
-
 @evented
 @dataclass
 class Recipe(Validated):
@@ -188,33 +182,44 @@ class Recipe(Validated):
 
     def to_json(self) -> str:
         """The recipe as indented JSON text."""
-        import json
-
-        return json.dumps(self.to_dict(), indent=2)
+        return to_json_text(self.to_dict())
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Recipe:
-        """Build and validate a recipe; errors name the offending field."""
-        from ._io import recipe_from_dict
+    def from_dict(cls, data: Mapping[str, Any]) -> Recipe:
+        """Build and validate a recipe (as written by :meth:`to_dict`).
 
-        return recipe_from_dict(data)
+        Raises
+        ------
+        RecipeError
+            Naming the offending field, section or version.
+        """
+        if not isinstance(data, Mapping):
+            raise RecipeError(f"recipe must be a mapping, got {type(data).__name__}")
+        data = dict(data)
+        version = data.pop("version", RECIPE_VERSION)
+        if version != RECIPE_VERSION:
+            raise RecipeError(
+                f"version: this napari-datatools reads recipe version {RECIPE_VERSION}, "
+                f"got {version!r}"
+            )
+        sections = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(sections))
+        if unknown:
+            raise RecipeError(
+                f"unknown section {unknown[0]!r} (known: {', '.join(sections)}, version)"
+            )
+        return from_mapping(cls, data, "")
 
     @classmethod
     def from_json(cls, text: str) -> Recipe:
         """Parse JSON text into a validated recipe."""
-        from ._io import parse_json
+        return cls.from_dict(parse_json_object(text, "recipe"))
 
-        return cls.from_dict(parse_json(text, "recipe"))
-
-    def save(self, path: Any) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write the recipe as JSON to ``path``."""
-        from pathlib import Path
-
-        Path(path).write_text(self.to_json() + "\n")
+        write_json_file(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: Any) -> Recipe:
+    def load(cls, path: str | os.PathLike) -> Recipe:
         """Read a recipe JSON file; a missing file or bad content names the problem."""
-        from ._io import load_recipe
-
-        return load_recipe(path)
+        return cls.from_dict(read_json_file(path))

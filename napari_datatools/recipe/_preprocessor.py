@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +43,7 @@ class AugmentPreprocessor:
         mask_index: int | None = None,
         **transform_kwargs: Any,
     ) -> None:
-        from ..data_augmentation import image_random_transform
+        from ..data_augmentation import image_random_transform  # lazy: OpenCV, scipy
 
         if mask_index is not None and mask_index == image_index:
             raise ValueError(f"mask_index must differ from image_index, both are {image_index}")
