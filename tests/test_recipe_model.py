@@ -102,3 +102,11 @@ def test_snapshot_is_independent():
     r.data.image.path = "other.h5"
     assert snap.augment.rotation_range == 15
     assert snap.data.image.path == "volume.h5"
+
+
+def test_recipe_errors_are_the_errors_module_class():
+    from napari_datatools import errors
+
+    assert RecipeError is errors.RecipeError and issubclass(RecipeError, ValueError)
+    with pytest.raises(errors.RecipeError, match="augment.seed"):
+        Recipe.from_dict({"augment": {"seed": -1}})

@@ -5,6 +5,7 @@ settings. It round-trips losslessly through JSON, and the builders turn it into
 the same objects the widgets use.
 """
 
+from ..errors import RecipeError
 from ._build import (
     augment_rng,
     estimate_dataset_bytes,
@@ -13,7 +14,6 @@ from ._build import (
     plan_from_recipe,
     preview_sample,
 )
-from ._fields import RecipeError
 from ._job import dataset_job, dataset_kwargs, run_dataset
 from ._loader import PatchDatasetSources, build_data_flow, build_preprocessor, dataset_sources
 from ._model import (

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._fields import RecipeError
+from ..errors import RecipeError
 from ._model import ArraySource, AugmentConfig, Recipe
 
 

@@ -9,9 +9,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, Union
 
-
-class RecipeError(ValueError):
-    """A recipe value or file is invalid; the message names the field."""
+from ..errors import RecipeError
 
 
 def _describe(hint: Any) -> str:

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._fields import RecipeError
+from ..errors import RecipeError
 
 
 def parse_json_object(text: str, what: str) -> dict[str, Any]:

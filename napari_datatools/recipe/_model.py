@@ -15,7 +15,8 @@ from typing import Any, ClassVar, Literal
 
 from psygnal import evented
 
-from ._fields import RecipeError, Validated, from_mapping
+from ..errors import RecipeError
+from ._fields import Validated, from_mapping
 from ._io import parse_json_object, read_json_file, to_json_text, write_json_file
 
 #: Version written to and expected in recipe files.
