@@ -18,7 +18,7 @@ from napari_datatools.recipe import preview_grid, preview_sample
 def setup(make_dock, qtbot):
     viewer, widget, image, labels = make_dock()
     widget.show_tab("Augment")
-    qtbot.waitUntil(lambda: IMAGE_LAYER in viewer.layers, timeout=5000)
+    qtbot.waitUntil(lambda: IMAGE_LAYER in viewer.layers, timeout=30000)
     return viewer, widget, image, labels
 
 
@@ -32,7 +32,7 @@ def _assert_shown(qtbot, viewer, widget, image, labels, z):
         return (np.array_equal(viewer.layers[IMAGE_LAYER].data, x)
                 and np.array_equal(viewer.layers[MASK_LAYER].data, y))
 
-    qtbot.waitUntil(same, timeout=5000)
+    qtbot.waitUntil(same, timeout=30000)
 
 
 # (control, widget value, recipe field value)
@@ -168,7 +168,7 @@ def test_gallery_shows_n_samples_and_follows_changes(setup, qtbot):
         layer.data, preview_grid(widget.recipe, image[z], labels[z], n=5, columns=3))
     widget.recipe.augment.seed = 3
     qtbot.waitUntil(lambda: np.array_equal(viewer.layers[GALLERY_LAYER].data, preview_grid(
-        widget.recipe, image[z], labels[z], n=5, columns=3)), timeout=5000)
+        widget.recipe, image[z], labels[z], n=5, columns=3)), timeout=30000)
 
 
 def test_previews_hide_with_the_tab_and_are_not_offered_as_data(setup):
@@ -184,7 +184,7 @@ def test_previews_hide_with_the_tab_and_are_not_offered_as_data(setup):
 def test_without_labels_only_the_image_is_previewed(setup, qtbot):
     viewer, widget, image, labels = setup
     widget.data.mask_picker.select(None)
-    qtbot.waitUntil(lambda: MASK_LAYER not in viewer.layers, timeout=5000)
+    qtbot.waitUntil(lambda: MASK_LAYER not in viewer.layers, timeout=30000)
     x, _, _ = preview_sample(widget.recipe, image[viewer.dims.current_step[0]], None, 0)
     np.testing.assert_array_equal(viewer.layers[IMAGE_LAYER].data, x)
 
@@ -204,7 +204,7 @@ def test_a_users_layer_named_like_a_preview_is_never_touched(make_dock, qtbot):
     viewer, widget, image, labels = make_dock()
     mine = viewer.add_image(np.ones((5, 5)), name=IMAGE_LAYER)  # the user's own 'augmented'
     widget.show_tab("Augment")
-    qtbot.waitUntil(lambda: preview_layer(viewer, IMAGE_LAYER) is not None, timeout=5000)
+    qtbot.waitUntil(lambda: preview_layer(viewer, IMAGE_LAYER) is not None, timeout=30000)
     preview = preview_layer(viewer, IMAGE_LAYER)
     assert preview is not mine and preview.name != IMAGE_LAYER  # napari renamed ours
     np.testing.assert_array_equal(mine.data, np.ones((5, 5)))
@@ -212,7 +212,7 @@ def test_a_users_layer_named_like_a_preview_is_never_touched(make_dock, qtbot):
     widget.recipe.augment.rotation_range = 30.0
     z = viewer.dims.current_step[0]
     x, _, _ = _expected(widget, image, labels, z)
-    qtbot.waitUntil(lambda: np.array_equal(preview.data, x), timeout=5000)
+    qtbot.waitUntil(lambda: np.array_equal(preview.data, x), timeout=30000)
     np.testing.assert_array_equal(mine.data, np.ones((5, 5)))
     widget.show_tab("Data")  # previews hide, the user's layer stays visible
     assert not preview.visible and mine.visible
@@ -237,7 +237,7 @@ def test_slow_previews_are_computed_in_the_background_and_the_latest_wins(
     viewer, widget, image, labels = setup
     a, section = widget.recipe.augment, widget.augment
     z = viewer.dims.current_step[0]
-    qtbot.waitUntil(lambda: not section.busy, timeout=5000)
+    qtbot.waitUntil(lambda: not section.busy, timeout=30000)
     qtbot.wait(50)  # past the throttle interval
     monkeypatch.setattr(_augment_section, "INLINE_MS", -1.0)  # every preview is 'slow'
     a.rotation_range = 35.0
@@ -255,6 +255,6 @@ def test_slow_previews_are_computed_in_the_background_and_the_latest_wins(
     x25, _, _ = _expected(widget, image, labels, z)
     np.testing.assert_array_equal(viewer.layers[IMAGE_LAYER].data, x25)
     assert section.busy  # the slow one is still on its way
-    qtbot.waitUntil(lambda: not section.busy, timeout=5000)
+    qtbot.waitUntil(lambda: not section.busy, timeout=30000)
     qtbot.wait(50)  # the older background result arrived and was dropped
     np.testing.assert_array_equal(viewer.layers[IMAGE_LAYER].data, x25)

@@ -79,7 +79,7 @@ def test_loading_a_recipe_redraws_the_preview(setup, qtbot, tmp_path):
     z = viewer.dims.current_step[0]
     x, _, _ = preview_sample(recipe, image[z], labels[z], 0)
     qtbot.waitUntil(lambda: IMAGE_LAYER in viewer.layers
-                    and np.array_equal(viewer.layers[IMAGE_LAYER].data, x), timeout=5000)
+                    and np.array_equal(viewer.layers[IMAGE_LAYER].data, x), timeout=30000)
 
 
 def test_a_bad_recipe_file_is_reported_and_changes_nothing(setup, tmp_path, monkeypatch):

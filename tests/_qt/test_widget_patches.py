@@ -19,7 +19,7 @@ def setup(make_dock, qtbot):
 
 def _settle(qtbot, widget):
     qtbot.waitUntil(lambda: not widget.patches.busy and widget.patches.result is not None,
-                    timeout=10000)
+                    timeout=30000)
 
 
 def _expected_overlay(widget, image, labels, z):
@@ -153,7 +153,7 @@ def test_painting_the_labels_replans_and_redraws(setup, qtbot):
     mask.paint((z, 10, 10), 3)  # a brush stroke of class 3 (brush size 10)
     qtbot.waitUntil(lambda: widget.patches.result is not None
                     and widget.patches.result.plan.counts != before
-                    and not widget.patches.busy, timeout=10000)
+                    and not widget.patches.busy, timeout=30000)
     painted = int((mask.data == 3).sum())
     assert widget.patches.result.plan.counts[3] == painted > before[3]
     assert f"3: {painted:,} pixels" in [widget.patches.classes.item(i).text()
