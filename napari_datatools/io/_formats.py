@@ -1,18 +1,25 @@
 """Every file format napari-datatools reads and writes: one object per format.
 
-A format knows its name (and aliases), its suffixes, which paths it claims, how to
-list and open the arrays at a path, how a patch dataset is laid out in it (where
-it goes, whether a path holds one, its attributes, the writer of each array) and
-how to remove a dataset -- only what this library wrote. Readers, patches, the
-recipe and the widgets all go through :func:`format_named` and
-:func:`format_of_path`; adding a format means adding one class here.
+A format (:class:`SourceFormat`) knows its name, its suffixes, which paths it
+claims, how to list and open the arrays at a path, lazily, and what the file
+says about an array's axes and voxel spacing (:class:`SourceInfo`). The formats
+datasets are written in (:class:`ArrayFormat`: HDF5, Zarr, blosc2) also know how
+a patch dataset is laid out in them (where it goes, whether a path holds one, its
+attributes, the writer of each array), how to write named arrays and how to
+remove a dataset -- only what this library wrote. The others (OME-Zarr, TIFF and
+OME-TIFF, NIfTI, ``.npy``) are read only. Readers, patches, the recipe, the CLI
+and the widgets all go through :func:`format_named`, :func:`format_of_path`,
+:func:`open_array`, :func:`array_metadata` and :func:`save_arrays`; adding a
+format means adding one class here.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -39,17 +46,69 @@ class StoredDataset:
         ``{array name: (shape, dtype)}`` of every array.
     attrs : dict
         The dataset's attributes.
+    written : dict
+        ``{array name: n_written}`` for the arrays whose writer recorded it.
     """
 
     arrays: dict[str, tuple[tuple[int, ...], np.dtype]] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, array: Any, attrs: Any) -> None:
+        """Record array ``name`` (shape, dtype and its ``n_written`` attribute)."""
+        self.arrays[name] = (tuple(int(s) for s in array.shape), np.dtype(array.dtype))
+        if "n_written" in attrs:
+            self.written[name] = int(attrs["n_written"])
 
 
-class ArrayFormat:
-    """A storage format: how arrays and patch datasets live in it.
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a file says about one of its arrays (each field None when it says nothing).
 
-    Subclasses set the class attributes and implement the methods that raise
-    ``NotImplementedError`` here.
+    Attributes
+    ----------
+    axes : str or None
+        One upper-case letter per axis of the array as opened, e.g. ``"CZYX"``
+        (``T`` time, ``C`` channel, ``Z``/``Y``/``X`` space, ``S`` samples of an
+        RGB(A) pixel; other letters as the file names them, ``Q`` for unknown).
+    spacing : tuple of float or None
+        The voxel size along every axis (1.0 along axes without one), in ``unit``.
+    channel_axis : int or None
+        The index of the channel axis (``C``, else ``S``).
+    unit : str or None
+        The unit of the spatial spacing as the file writes it (``"µm"``, ``"mm"``...).
+    """
+
+    axes: str | None = None
+    spacing: tuple[float, ...] | None = None
+    channel_axis: int | None = None
+    unit: str | None = None
+
+
+def _info(ndim: int, axes: str | None, spacing: dict[str, float] | Iterable[float] | None,
+          unit: str | None = None) -> SourceInfo:
+    """A :class:`SourceInfo` checked against ``ndim``: axes or spacing of another length
+    are dropped. ``spacing`` may map axis letters to sizes (1.0 for the others)."""
+    if axes is not None and len(axes) != ndim:
+        axes = None
+    values: tuple[float, ...] | None = None
+    if isinstance(spacing, dict):
+        if spacing and axes is not None:
+            values = tuple(float(spacing.get(a, 1.0)) for a in axes)
+    elif spacing is not None:
+        values = tuple(float(v) for v in spacing)
+        if len(values) != ndim or not all(np.isfinite(values)) or min(values, default=1) <= 0:
+            values = None
+    channel = None
+    if axes is not None:
+        channel = axes.find("C") if "C" in axes else axes.find("S") if "S" in axes else None
+    return SourceInfo(axes, values, channel, unit if values is not None else None)
+
+
+class SourceFormat:
+    """A format arrays are read from: what it claims, its arrays, their metadata.
+
+    Subclasses set the class attributes and implement :meth:`list_arrays`.
     """
 
     #: Canonical name, as in ``create_dataset(file_format=...)`` and the recipe.
@@ -60,6 +119,34 @@ class ArrayFormat:
     suffixes: ClassVar[tuple[str, ...]]
     #: Human-readable name for menus and messages.
     label: ClassVar[str]
+
+    def __repr__(self) -> str:
+        return f"<{self.label} format>"
+
+    def claims(self, path: Path) -> bool:
+        """Whether ``path`` looks like this format (suffix, or directory contents)."""
+        return path.name.lower().endswith(self.suffixes)
+
+    def list_arrays(self, path: Path) -> list[NamedArray]:
+        """The arrays of two or more dimensions at ``path``, opened lazily, read-only.
+
+        Raises ``ValueError`` naming ``path`` when it cannot be read.
+        """
+        raise NotImplementedError
+
+    def array_info(self, path: Path, name: str, array: Any) -> SourceInfo:
+        """Axes, spacing and channel axis of array ``name`` (opened as ``array``) at
+        ``path``; missing or malformed metadata gives empty fields."""
+        return SourceInfo()
+
+
+class ArrayFormat(SourceFormat):
+    """A format patch datasets (and any named arrays) are written in.
+
+    Subclasses set the class attributes and implement the methods that raise
+    ``NotImplementedError`` here.
+    """
+
     #: Suffix of a dataset location (``''``: the location is a plain directory).
     dataset_suffix: ClassVar[str]
     #: Writer arguments that switch compression off (the writers compress by default).
@@ -69,16 +156,15 @@ class ArrayFormat:
     #: Whether the dataset attributes are kept on each ``class_<v>`` array (no group).
     attrs_on_arrays: ClassVar[bool] = False
 
-    def __repr__(self) -> str:
-        return f"<{self.label} format>"
+    # -- named arrays -------------------------------------------------------------------
+    def write_arrays(self, path: Path, arrays: Mapping[str, Any]) -> None:
+        """Write each of ``arrays`` (``{name: array}``, validated by :func:`save_arrays`)
+        as its own array of a new file or store at ``path``, which does not exist."""
+        raise NotImplementedError
 
-    # -- reading ------------------------------------------------------------------------
-    def claims(self, path: Path) -> bool:
-        """Whether ``path`` looks like this format (suffix, or directory contents)."""
-        return path.suffix.lower() in self.suffixes
-
-    def list_arrays(self, path: Path) -> list[NamedArray]:
-        """The arrays of two or more dimensions at ``path``, opened lazily, read-only."""
+    def check_replaceable(self, path: Path) -> None:
+        """Raise unless the existing ``path`` is a file or store of this format that
+        :func:`save_arrays` may replace."""
         raise NotImplementedError
 
     # -- datasets -----------------------------------------------------------------------
@@ -129,6 +215,10 @@ class ArrayFormat:
         """Delete the dataset at ``path``: only what this library wrote there."""
         raise NotImplementedError
 
+    def set_array_attrs(self, path: Path, name: str, attrs: dict[str, Any]) -> None:
+        """Set attributes of the existing array ``name`` of the dataset at ``path``."""
+        raise NotImplementedError
+
 
 def _plain(value: Any) -> Any:
     """An attribute value as a plain Python value (bytes decoded, numpy unwrapped)."""
@@ -166,6 +256,41 @@ class HDF5Format(ArrayFormat):
         f.visititems(visit)
         return found
 
+    def array_info(self, path: Path, name: str, array: Any) -> SourceInfo:
+        """Spacing from the ``element_size_um`` attribute (Fiji, ilastik, BigDataViewer
+        exports); axes and spacing from ilastik's ``axistags``."""
+        ndim = len(array.shape)
+        axes = spacing = unit = None
+        tags = array.attrs.get("axistags")
+        if tags is not None:
+            try:
+                entries = json.loads(_plain(tags))["axes"]
+                axes = "".join(str(e["key"]).upper() for e in entries)
+                resolutions = [float(e.get("resolution", 0) or 0) for e in entries]
+                if all(r > 0 for r in resolutions):
+                    spacing = resolutions
+            except (ValueError, KeyError, TypeError):
+                axes = None
+        size = array.attrs.get("element_size_um")
+        if size is not None and np.ndim(size) == 1:
+            spacing, unit = [float(v) for v in size], "µm"
+        return _info(ndim, axes, spacing, unit)
+
+    def write_arrays(self, path: Path, arrays: Mapping[str, Any]) -> None:
+        """One gzip-compressed, chunked dataset per array (gzip: readable by every
+        HDF5 tool, unlike lzf); names with ``/`` create groups."""
+        import h5py
+
+        with h5py.File(path, "w-") as f:
+            for name, array in arrays.items():
+                target = f.create_dataset(name, shape=array.shape, dtype=array.dtype,
+                                          chunks=True, compression="gzip", compression_opts=1)
+                _copy_in_blocks(array, target)
+
+    def check_replaceable(self, path: Path) -> None:
+        if path.is_dir():
+            raise IsADirectoryError(f"path: {os.fspath(path)!r} is a directory, not an HDF5 file")
+
     def occupancy(self, path: Path) -> Occupancy:
         if not path.exists() and not path.is_symlink():
             return "absent"
@@ -191,7 +316,7 @@ class HDF5Format(ArrayFormat):
         with h5py.File(path, "r") as f:
             for name, obj in f.items():
                 if isinstance(obj, h5py.Dataset):
-                    out.arrays[name] = (tuple(obj.shape), obj.dtype)
+                    out.add(name, obj, obj.attrs)
             out.attrs = {k: _plain(v) for k, v in f.attrs.items()}
         return out
 
@@ -215,6 +340,12 @@ class HDF5Format(ArrayFormat):
         if path.exists() or path.is_symlink():
             path.unlink()
 
+    def set_array_attrs(self, path: Path, name: str, attrs: dict[str, Any]) -> None:
+        import h5py
+
+        with h5py.File(path, "a") as f:
+            f[name].attrs.update(attrs)
+
 
 #: Zarr metadata files of a group (v3 and v2).
 _ZARR_GROUP_FILES = ("zarr.json", ".zgroup", ".zattrs")
@@ -231,21 +362,39 @@ class ZarrFormat(ArrayFormat):
     chunk_options = ("chunks", "shards")
 
     def claims(self, path: Path) -> bool:
-        return super().claims(path) or (path.is_dir() and any(
-            (path / meta).is_file() for meta in ("zarr.json", ".zgroup", ".zarray")))
+        return super().claims(path) or _has_zarr_metadata(path)
 
     def list_arrays(self, path: Path) -> list[NamedArray]:
         import zarr
 
-        try:
-            node = zarr.open(store=os.fspath(path), mode="r")
-        except Exception as err:  # zarr raises several types for a non-store
-            raise ValueError(
-                f"{os.fspath(path)!r} is not a readable Zarr store (v2 or v3): "
-                f"{type(err).__name__}: {err}") from err
+        node = _open_zarr(path)
         if isinstance(node, zarr.Array):
             return [(path.stem, node)] if len(node.shape) >= 2 else []
         return _walk_zarr_group(node)
+
+    def array_info(self, path: Path, name: str, array: Any) -> SourceInfo:
+        """OME-Zarr axes and scale when ``array`` is a level of a multiscale image,
+        else the array's dimension names (Zarr v3, or xarray's v2 attribute)."""
+        return _zarr_array_info(path, name, array)
+
+    def write_arrays(self, path: Path, arrays: Mapping[str, Any]) -> None:
+        """A Zarr v3 group with one array per name (default chunks and compression);
+        names with ``/`` create groups."""
+        import zarr
+
+        group = zarr.open_group(os.fspath(path), mode="w-", zarr_format=3)
+        for name, array in arrays.items():
+            target = group.create_array(name, shape=array.shape, dtype=array.dtype)
+            _copy_in_blocks(array, target)
+
+    def check_replaceable(self, path: Path) -> None:
+        if not path.is_dir():
+            raise NotADirectoryError(
+                f"path: {os.fspath(path)!r} exists and is not a Zarr directory store")
+        if any(path.iterdir()) and not _has_zarr_metadata(path):
+            raise FileExistsError(
+                f"path: {os.fspath(path)!r} is a folder that is not a Zarr store; "
+                "refusing to replace it")
 
     def occupancy(self, path: Path) -> Occupancy:
         if not path.exists() and not path.is_symlink():
@@ -272,7 +421,7 @@ class ZarrFormat(ArrayFormat):
         group = zarr.open_group(store=os.fspath(path), mode="r")
         out = StoredDataset()
         for name, arr in group.arrays():
-            out.arrays[name] = (tuple(arr.shape), np.dtype(arr.dtype))
+            out.add(name, arr, arr.attrs)
         out.attrs = dict(group.attrs)
         return out
 
@@ -304,6 +453,175 @@ class ZarrFormat(ArrayFormat):
         rest = [p for p in path.iterdir() if p.name not in _ZARR_GROUP_FILES]
         if not rest:
             shutil.rmtree(path)
+
+    def set_array_attrs(self, path: Path, name: str, attrs: dict[str, Any]) -> None:
+        import zarr
+
+        zarr.open_array(store=os.fspath(path / name), mode="r+").attrs.update(attrs)
+
+
+def _has_zarr_metadata(path: Path) -> bool:
+    """Whether directory ``path`` is the root of a Zarr store (v3 or v2 metadata)."""
+    return path.is_dir() and any(
+        (path / meta).is_file() for meta in ("zarr.json", ".zgroup", ".zarray"))
+
+
+def _open_zarr(path: Path) -> Any:
+    """The root array or group of the Zarr store at ``path``, read-only."""
+    import zarr
+
+    try:
+        return zarr.open(store=os.fspath(path), mode="r")
+    except Exception as err:  # zarr raises several types for a non-store
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a readable Zarr store (v2 or v3): "
+            f"{type(err).__name__}: {err}") from err
+
+
+def _ome(attrs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The OME-NGFF metadata of a group's attributes (0.5 nests it under ``"ome"``)."""
+    nested = attrs.get("ome")
+    return nested if isinstance(nested, Mapping) else attrs
+
+
+def _multiscales(attrs: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    found = _ome(attrs).get("multiscales")
+    return [m for m in found if isinstance(m, Mapping)] if isinstance(found, list) else []
+
+
+def _level_paths(multiscale: Mapping[str, Any], where: str) -> list[str]:
+    """The array paths of a multiscale image, level 0 first."""
+    try:
+        paths = [str(d["path"]) for d in multiscale["datasets"]]
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"{where}: malformed OME-Zarr multiscales metadata "
+                         f"(each dataset needs a 'path'): {err!r}") from err
+    if not paths:
+        raise ValueError(f"{where}: OME-Zarr multiscales metadata lists no datasets")
+    return paths
+
+
+def _scale_of(transforms: Any) -> list[float] | None:
+    """The ``scale`` of a list of OME-NGFF coordinate transformations, if any."""
+    for t in transforms if isinstance(transforms, list) else []:
+        if isinstance(t, Mapping) and t.get("type") == "scale" and "scale" in t:
+            return [float(v) for v in t["scale"]]
+    return None
+
+
+def _multiscale_info(multiscale: Mapping[str, Any], level: int, ndim: int) -> SourceInfo:
+    """Axes, channel axis, unit and the scale of level ``level`` of an OME multiscale."""
+    entries = multiscale.get("axes") or []
+    names = [e if isinstance(e, str) else str(e.get("name", "")) for e in entries
+             if isinstance(e, str | Mapping)]
+    axes = "".join(n.upper() for n in names) if all(len(n) == 1 for n in names) else None
+    spacing = _scale_of(multiscale["datasets"][level].get("coordinateTransformations"))
+    overall = _scale_of(multiscale.get("coordinateTransformations"))
+    if spacing is not None and overall is not None and len(overall) == len(spacing):
+        spacing = [a * b for a, b in zip(spacing, overall, strict=True)]
+    units = [e.get("unit") for e in entries
+             if isinstance(e, Mapping) and e.get("type") == "space" and e.get("unit")]
+    info = _info(ndim, axes, spacing, str(units[0]) if units else None)
+    channels = [i for i, e in enumerate(entries)
+                if isinstance(e, Mapping) and e.get("type") == "channel"]
+    if channels and len(entries) == ndim:
+        info = SourceInfo(info.axes, info.spacing, channels[0], info.unit)
+    return info
+
+
+def _zarr_array_info(path: Path, name: str, array: Any) -> SourceInfo:
+    """What the Zarr store at ``path`` says about its array ``name``."""
+    import zarr
+
+    ndim = len(array.shape)
+    parent, _, leaf = name.rpartition("/")
+    try:
+        root = zarr.open_group(os.fspath(path), mode="r")
+        group = root[parent] if parent else root
+        multiscales = _multiscales(group.attrs)
+    except Exception:  # a lone array, or a store without groups: no OME metadata
+        multiscales = []
+    for multiscale in multiscales:
+        try:
+            paths = _level_paths(multiscale, os.fspath(path))
+        except ValueError:
+            continue
+        if leaf in paths:
+            return _multiscale_info(multiscale, paths.index(leaf), ndim)
+    dims = getattr(getattr(array, "metadata", None), "dimension_names", None)
+    if dims is None:
+        dims = array.attrs.get("_ARRAY_DIMENSIONS")
+    if isinstance(dims, list | tuple) and all(isinstance(d, str) and len(d) == 1 for d in dims):
+        return _info(ndim, "".join(dims).upper(), None)
+    return SourceInfo()
+
+
+def _root_attrs(path: Path) -> Mapping[str, Any]:
+    """The attributes of the root group of a Zarr store, read from its JSON (or {})."""
+    try:
+        if (path / "zarr.json").is_file():
+            meta = json.loads((path / "zarr.json").read_text(encoding="utf-8"))
+            attrs = meta.get("attributes", {}) if isinstance(meta, dict) else {}
+        elif (path / ".zattrs").is_file():
+            attrs = json.loads((path / ".zattrs").read_text(encoding="utf-8"))
+        else:
+            return {}
+    except (OSError, ValueError):
+        return {}  # the Zarr format reports a broken store when it opens it
+    return attrs if isinstance(attrs, dict) else {}
+
+
+class OmeZarrFormat(SourceFormat):
+    """OME-Zarr (OME-NGFF 0.4 on Zarr v2, 0.5 on Zarr v3), read only.
+
+    Each multiscale image is listed once, as its full-resolution level (named by
+    its path in the store, e.g. ``"0"`` or ``"labels/cells/0"``); the other
+    levels are not listed. Axes, channel axis and spacing come from the image's
+    ``axes`` and ``scale`` coordinate transformations.
+    """
+
+    name = "ome-zarr"
+    suffixes = (".ome.zarr",)
+    label = "OME-Zarr (.ome.zarr)"
+
+    def claims(self, path: Path) -> bool:
+        """A Zarr store whose root group holds OME-NGFF images (or a bioformats2raw
+        layout of them)."""
+        if not path.is_dir():
+            return False
+        attrs = _ome(_root_attrs(path))
+        return bool(_multiscales(attrs)) or "bioformats2raw.layout" in attrs
+
+    def list_arrays(self, path: Path) -> list[NamedArray]:
+        import zarr
+
+        root = _open_zarr(path)
+        if isinstance(root, zarr.Array):
+            return [(path.stem, root)] if len(root.shape) >= 2 else []
+        return _walk_ome_group(root, os.fspath(path))
+
+    def array_info(self, path: Path, name: str, array: Any) -> SourceInfo:
+        return _zarr_array_info(path, name, array)
+
+
+def _walk_ome_group(group: Any, where: str, prefix: str = "") -> list[NamedArray]:
+    """Level 0 of each multiscale image under ``group``, and its other arrays."""
+    out: list[NamedArray] = []
+    levels: set[str] = set()
+    for multiscale in _multiscales(group.attrs):
+        paths = _level_paths(multiscale, f"{where} (group {prefix or '/'})")
+        levels.update(paths)
+        try:
+            out.append((prefix + paths[0], group[paths[0]]))
+        except KeyError as err:
+            raise ValueError(f"{where}: OME-Zarr level {prefix + paths[0]!r} is listed in "
+                             "the multiscales metadata but missing") from err
+    out += [(prefix + name, arr) for name, arr in sorted(group.arrays(), key=lambda x: x[0])
+            if name not in levels and len(arr.shape) >= 2]
+    for name, sub in sorted(group.groups(), key=lambda item: item[0]):
+        if name not in levels:
+            out += _walk_ome_group(sub, where, f"{prefix}{name}/")
+    return out
 
 
 def _walk_zarr_group(group: Any, prefix: str = "") -> list[NamedArray]:
@@ -343,6 +661,28 @@ class Blosc2Format(ArrayFormat):
         """The ``.b2nd`` array ``name`` of the dataset directory ``path``."""
         return path / f"{name}.b2nd"
 
+    def write_arrays(self, path: Path, arrays: Mapping[str, Any]) -> None:
+        """A directory holding one ``<name>.b2nd`` array per name (no ``/`` in names)."""
+        import blosc2
+
+        nested = [name for name in arrays if "/" in name]
+        if nested:
+            raise ValueError(f"arrays: blosc2 array names cannot hold '/', got {nested}")
+        path.mkdir(parents=True)
+        for name, array in arrays.items():
+            target = blosc2.empty(array.shape, dtype=array.dtype,
+                                  urlpath=os.fspath(self.array_path(path, name)), mode="w")
+            _copy_in_blocks(array, target)
+
+    def check_replaceable(self, path: Path) -> None:
+        if not path.is_dir():
+            raise NotADirectoryError(f"path: {os.fspath(path)!r} exists and is not a directory")
+        foreign = [p.name for p in path.iterdir() if not p.name.endswith(".b2nd")]
+        if foreign:
+            raise FileExistsError(
+                f"path: {os.fspath(path)!r} holds more than .b2nd arrays ({', '.join(foreign)}); "
+                "refusing to replace it")
+
     def _dataset_items(self, path: Path) -> list[Path]:
         return [p for p in path.glob("*.b2nd") if is_dataset_array(p.name[: -len(".b2nd")])]
 
@@ -364,10 +704,11 @@ class Blosc2Format(ArrayFormat):
         for item in sorted(path.glob("*.b2nd")):
             arr = blosc2.open(os.fspath(item), mode="r")
             name = item.name[: -len(".b2nd")]
-            out.arrays[name] = (tuple(arr.shape), np.dtype(arr.dtype))
+            meta = {k: _plain(v) for k, v in dict(arr.vlmeta.getall()).items()}
+            out.add(name, arr, meta)
             parsed = parse_array_name(name)
             if not out.attrs and parsed is not None and parsed.role == "patches":
-                out.attrs = {k: _plain(v) for k, v in dict(arr.vlmeta.getall()).items()}
+                out.attrs = meta
         return out
 
     def write_attrs(self, path: Path, attrs: dict[str, Any], arrays: Iterable[str] = (),
@@ -393,6 +734,13 @@ class Blosc2Format(ArrayFormat):
     def remove_dataset(self, path: Path) -> None:
         for item in self._dataset_items(path):
             shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+
+    def set_array_attrs(self, path: Path, name: str, attrs: dict[str, Any]) -> None:
+        import blosc2
+
+        array = blosc2.open(os.fspath(self.array_path(path, name)), mode="a")
+        for key, value in attrs.items():
+            array.vlmeta[key] = value
 
 
 def _open_blosc2(path: Path) -> NamedArray:

@@ -305,12 +305,17 @@ def _build_plan(shape, patchsize, masks, class_list, grid, max_per_class, max_nu
         wanted = {}
         for value in class_list:
             wanted.setdefault(_scalar(value), _scalar(value))
+    capped = max_per_class is not None or max_num is not None
     per_class: dict[Hashable, list[np.ndarray]] = {}
-    for z in range(shape[0]):
-        if stop is not None and stop():
-            raise PlanCancelled(f"planning stopped before slice {z}")
-        for key, lin in _slice_centres(z, shape, masks, wanted, grid, binary).items():
-            per_class.setdefault(key, []).append(_to_zyx(z, lin, shape[2]))
+    if capped:  # memory O(plan + one slice), never every candidate
+        per_class = _sampled_centres(shape, masks, wanted, grid, binary, max_per_class,
+                                     max_num, random_order, rng, stop)
+    else:
+        for z in range(shape[0]):
+            if stop is not None and stop():
+                raise PlanCancelled(f"planning stopped before slice {z}")
+            for key, lin in _slice_centres(z, shape, masks, wanted, grid, binary).items():
+                per_class.setdefault(key, []).append(_to_zyx(z, lin, shape[2]))
     if wanted is not None:
         classes = tuple(wanted)
     elif masks is None or binary:
@@ -325,16 +330,9 @@ def _build_plan(shape, patchsize, masks, class_list, grid, max_per_class, max_nu
             UserWarning, stacklevel=4,
         )
     centres = {
-        c: np.concatenate(per_class[c]) if c in per_class else np.empty((0, 3), np.int32)
+        c: np.concatenate(per_class[c]) if per_class.get(c) else np.empty((0, 3), np.int32)
         for c in classes
     }
-    if max_per_class is not None:
-        for c in classes:
-            if len(centres[c]) > max_per_class:
-                keep = np.sort(rng.choice(len(centres[c]), max_per_class, replace=False))
-                centres[c] = centres[c][keep]
-    if max_num is not None:
-        centres = _cap_total(centres, classes, max_num, random_order, shape, rng)
     blocks, offsets, centres = _order(centres, classes, shape, patchsize, random_order,
                                       shuffle_block, itemsize, rng)
     stride = grid[2] if grid is not None else None
@@ -426,21 +424,100 @@ def _grid_points(slice_shape, patchsize, stride, grid_offset):
     return (np.arange(oy, slice_shape[0], sy), np.arange(ox, slice_shape[1], sx), (sy, sx))
 
 
-def _cap_total(centres, classes, max_num, random_order, shape, rng) -> dict:
-    sizes = [len(centres[c]) for c in classes]
-    if sum(sizes) <= max_num:
-        return centres
-    allc = np.concatenate([centres[c] for c in classes])
-    if random_order:
-        keep = np.sort(rng.choice(len(allc), max_num, replace=False))
+def _sampled_centres(shape, masks, wanted, grid, binary, max_per_class, max_num,
+                     random_order, rng, stop) -> dict:
+    """Capped plans: count the candidates of every class in every slice, decide how many
+    to draw from each (class, slice), then draw them slice by slice.
+
+    The draws are those of a uniform sample without replacement (multivariate
+    hypergeometric allocation, then a uniform choice within each slice); only one
+    slice's candidates are ever held.
+    """
+    nz = shape[0]
+    counts: dict[Hashable, np.ndarray] = {}
+    for z in range(nz):
+        if stop is not None and stop():
+            raise PlanCancelled(f"planning stopped before slice {z}")
+        for key, n in _slice_counts(z, shape, masks, wanted, grid, binary).items():
+            counts.setdefault(key, np.zeros(nz, np.int64))[z] = n
+    take = {}
+    for c, per_z in counts.items():
+        total = int(per_z.sum())
+        if max_per_class is None or total <= max_per_class:
+            take[c] = per_z
+        else:
+            take[c] = rng.multivariate_hypergeometric(per_z, max_per_class)
+    last = None  # (slice, how many of its draws to keep) when max_num cuts in zyx order
+    total = sum(int(t.sum()) for t in take.values())
+    if max_num is not None and total > max_num:
+        keys = list(take)
+        cells = np.stack([take[c] for c in keys])  # (classes, slices)
+        if random_order:
+            flat = rng.multivariate_hypergeometric(cells.ravel(), max_num)
+            cells = flat.reshape(cells.shape)
+        else:
+            per_z = cells.sum(axis=0)
+            before = np.concatenate([[0], np.cumsum(per_z)])
+            zcut = int(np.searchsorted(before, max_num, side="left")) - 1
+            last = (zcut, int(max_num - before[zcut]))
+            cells[:, zcut + 1:] = 0
+        take = dict(zip(keys, cells))
+    out: dict[Hashable, list[np.ndarray]] = {c: [] for c in counts}
+    ny, nx = shape[1:]
+    for z in range(nz):
+        need = {c: int(t[z]) for c, t in take.items() if t[z] > 0}
+        if not need:
+            continue
+        if stop is not None and stop():
+            raise PlanCancelled(f"planning stopped before slice {z}")
+        if masks is None and grid is None:  # every pixel: draw positions directly
+            chosen = {c: np.sort(rng.choice(ny * nx, k, replace=False)) if k < ny * nx
+                      else np.arange(ny * nx) for c, k in need.items()}
+        else:
+            candidates = _slice_centres(z, shape, masks, wanted, grid, binary)
+            chosen = {}
+            for c, k in need.items():
+                lin = candidates[c]
+                chosen[c] = lin if k == len(lin) else np.sort(
+                    lin[rng.choice(len(lin), k, replace=False)])
+        if last is not None and z == last[0]:
+            cut = np.sort(np.concatenate(list(chosen.values())))[last[1] - 1]
+            chosen = {c: lin[lin <= cut] for c, lin in chosen.items()}
+        for c, lin in chosen.items():
+            if lin.size:
+                out[c].append(_to_zyx(z, lin, nx))
+    return {c: parts for c, parts in out.items()}
+
+
+def _slice_counts(z, shape, masks, wanted, grid, binary) -> dict:
+    """Number of candidate centres per class in slice ``z`` (like :func:`_slice_centres`)."""
+    key = True if binary else 0
+    if masks is None:
+        n = shape[1] * shape[2] if grid is None else len(grid[0]) * len(grid[1])
+        return {key: n}
+    m = masks.read(z)
+    values = m[np.ix_(grid[0], grid[1])].ravel() if grid is not None else m.ravel()
+    if binary:
+        n = int(np.count_nonzero(values))
+        return {True: n} if n else {}
+    if values.dtype.kind == "b":
+        values = values.view(np.uint8)
+    if values.dtype.kind in "iu" and values.size:
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 2**16:
+            shifted = values.astype(np.intp, copy=False)
+            tally = np.bincount(shifted - lo if lo else shifted, minlength=hi - lo + 1)
+            uniq = np.flatnonzero(tally)
+            found = {_scalar(np.asarray(u + lo, values.dtype)[()]): int(tally[u]) for u in uniq}
+        else:
+            u, n = np.unique(values, return_counts=True)
+            found = {_scalar(v): int(k) for v, k in zip(u, n)}
     else:
-        lin = (allc[:, 0].astype(np.int64) * shape[1] + allc[:, 1]) * shape[2] + allc[:, 2]
-        keep = np.sort(np.argsort(lin, kind="stable")[:max_num])
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-    return {
-        c: allc[keep[(keep >= bounds[i]) & (keep < bounds[i + 1])]]
-        for i, c in enumerate(classes)
-    }
+        u, n = np.unique(values, return_counts=True)
+        found = {_scalar(v): int(k) for v, k in zip(u, n) if v == v}  # NaN is no class
+    if wanted is not None:
+        found = {wanted[v]: k for v, k in found.items() if v in wanted}
+    return found
 
 
 def _order(centres, classes, shape, patchsize, random_order, shuffle_block, itemsize, rng):

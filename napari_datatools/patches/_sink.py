@@ -27,6 +27,7 @@ from ..io._dataset_names import (
     class_value,
 )
 from ..io._formats import ArrayFormat
+from ..io._stored_dataset import align_written
 from ._volume import describe_array
 
 if TYPE_CHECKING:
@@ -166,6 +167,8 @@ class DatasetSink:
         if overwrite and layout.occupancy() == "dataset":
             fmt.remove_dataset(layout.path)
         created = layout.occupancy() == "absent"
+        if append and not created:  # a killed run may have left a class's arrays unequal
+            align_written(fmt, layout.path)
         image_shape = (1, patchsize, patchsize)
         specs = [("patches", image_shape, np.float32), ("centres", (3,), np.int32)]
         if label_dtype is not None:

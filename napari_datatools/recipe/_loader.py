@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..io._dataset_names import class_array_name, parse_array_name
-from ..io._formats import list_arrays
+from ..io._stored_dataset import ClassArrays, open_patch_dataset
+from ..wrap import delayed_view
 from ._fields import RecipeError
 from ._model import Recipe
 from ._preprocessor import AugmentPreprocessor
@@ -35,32 +36,34 @@ class PatchDatasetSources:
     labels: list[Any] | None
 
 
-def _sibling(path_in_file: str, name: str) -> str:
-    """``name`` in the group of ``path_in_file`` (``a/class_1`` -> ``a/<name>``)."""
-    head, _, _ = path_in_file.rpartition("/")
-    return f"{head}/{name}" if head else name
-
-
 def dataset_sources(path: str | os.PathLike) -> PatchDatasetSources:
-    """Open the class arrays (and label patches) of a patch dataset.
+    """Open the class arrays (and label patches) of a patch dataset, lazily.
+
+    Only the written part is read, aligned across each class's arrays: after a
+    cancelled or killed run the arrays may be longer than what was written, or
+    unequal. Such a dataset is read with a ``UserWarning`` saying so.
 
     Raises
     ------
     ValueError
         If ``path`` is unreadable or holds no ``class_<value>`` array.
     """
-    arrays = dict(list_arrays(path))
-    found = {parsed.value: name for name in arrays
-             if (parsed := parse_array_name(name)) is not None and parsed.role == "patches"}
-    if not found:
-        raise ValueError(
-            f"path: {os.fspath(path)!r} holds no class_<value> arrays "
-            f"(found: {', '.join(sorted(arrays)) or 'nothing'}); is it a patch dataset?"
-        )
-    classes = sorted(found)
-    images = [arrays[found[c]] for c in classes]
-    label_names = [_sibling(found[c], class_array_name(c, "labels")) for c in classes]
-    labels = [arrays[n] for n in label_names] if all(n in arrays for n in label_names) else None
+    stored = open_patch_dataset(path)
+    if not stored.complete:
+        counts = ", ".join(f"class {v}: {c.written}" for v, c in stored.classes.items())
+        warnings.warn(
+            f"{os.fspath(path)!r} is incomplete (its run was cancelled or stopped); "
+            f"reading the patches written before that ({counts})", UserWarning, stacklevel=2)
+    classes = list(stored.classes)
+
+    def part(c: ClassArrays, role: str) -> Any:
+        array = c.arrays[role]
+        return array if int(array.shape[0]) == c.written else delayed_view(
+            array, idx_max=c.written)
+
+    images = [part(c, "patches") for c in stored.classes.values()]
+    with_labels = all("labels" in c.arrays for c in stored.classes.values())
+    labels = [part(c, "labels") for c in stored.classes.values()] if with_labels else None
     return PatchDatasetSources(classes, images, labels)
 
 
