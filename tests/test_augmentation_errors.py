@@ -1,4 +1,4 @@
-"""Every invalid argument raises ValueError naming it."""
+"""Every invalid argument raises ValueError naming it; a wrong type is also a TypeError."""
 
 from __future__ import annotations
 
@@ -48,6 +48,44 @@ INVALID = [
     ("rng", "seed"),
     ("order", "quadratic"),
 ]
+
+
+#: Entries of INVALID whose value has the wrong type (the others are out of range).
+WRONG_TYPE = {
+    ("height_shift_range", "a"), ("fill_mode", None), ("cval_x", "zero"),
+    ("horizontal_flip", "yes"), ("vertical_flip", None), ("spline_warp", 1),
+    ("warp_grid_size", 3.5), ("crop_size", 8), ("channel_axis", 1.0),
+}
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [item for item in INVALID if item[0] != "rng"],
+    ids=[f"{n}={v!r}" for n, v in INVALID if n != "rng"],
+)
+def test_a_wrong_type_is_a_type_error_and_a_bad_value_is_not(name, value):
+    with pytest.raises(ValueError, match=name) as info:
+        image_random_transform(X, Y, **{name: value})
+    assert isinstance(info.value, TypeError) == ((name, value) in WRONG_TYPE)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: sample_transform("ab"), "shape"),
+        (lambda: sample_transform((16, 20), n_channels=2.0), "n_channels"),
+        (lambda: sample_transform((16, 20), zoom_range=(1, "x")), "zoom_range"),
+        (lambda: apply_transform("params", X), "params"),
+        (lambda: apply_transform(TransformParams((16, 20)), X, kind=1), "kind"),
+        (lambda: TransformParams((10, 10), angle_deg="a"), "angle_deg"),
+        (lambda: TransformParams((10, 10), intensity_shift="a"), "intensity_shift"),
+        (lambda: TransformParams.from_dict([("shape", (4, 4))]), "values"),
+        (lambda: image_random_transform(np.array([[["a"]]])), "x must have a numeric"),
+    ],
+)
+def test_wrong_types_elsewhere_are_type_errors(call, name):
+    with pytest.raises(TypeError, match=name):
+        call()
 
 
 @pytest.mark.parametrize("name, value", INVALID, ids=[f"{n}={v!r}" for n, v in INVALID])

@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
-from napari_datatools._sample_data import make_sample_arrays
+from napari_datatools import sample_volume
 from napari_datatools.data_augmentation import image_random_transform
 from napari_datatools.patches import plan_patches
 from napari_datatools.recipe import (
@@ -24,7 +24,7 @@ from napari_datatools.recipe import (
 
 @pytest.fixture(scope="module")
 def sample():
-    image, labels = make_sample_arrays(shape=(4, 96, 112), seed=3)
+    image, labels = sample_volume(shape=(4, 96, 112), seed=3)
     return image, labels
 
 
@@ -111,6 +111,29 @@ def test_preview_grid_tiles_are_the_samples(recipe, sample):
     lo, hi = image[0].min(), image[0].max()
     expected = (np.clip((x1 - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
     np.testing.assert_array_equal(grid[:, 2 * 116 : 2 * 116 + 112, 0], expected)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, name",
+    [
+        (dict(n=0), ValueError, "n must be a positive integer"),
+        (dict(n=2.0), TypeError, "n must be a positive integer"),
+        (dict(columns=0), ValueError, "columns"),
+        (dict(gap=-1), ValueError, "gap"),
+        (dict(gap="4"), TypeError, "gap"),
+    ],
+)
+def test_preview_grid_checks_its_counts(recipe, sample, kwargs, error, name):
+    with pytest.raises(error, match=name) as info:
+        preview_grid(recipe, sample[0][0], **kwargs)
+    assert isinstance(info.value, TypeError) == (error is TypeError)
+
+
+def test_preview_sample_index_is_a_non_negative_integer(recipe, sample):
+    with pytest.raises(ValueError, match="index must be a non-negative integer, got -1"):
+        preview_sample(recipe, sample[0][0], index=-1)
+    with pytest.raises(TypeError, match="index"):
+        preview_sample(recipe, sample[0][0], index=1.0)
 
 
 def test_cli_preview(tmp_path, recipe, sample):

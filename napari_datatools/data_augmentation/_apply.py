@@ -6,12 +6,14 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ArgumentTypeError
 from ._bspline import displacement_at
 from ._params import TransformParams
 from ._resample import _cast_back, resample
 from ._validation import (
     as_image,
     check_backend,
+    check_choice,
     check_cval,
     check_fill_mode,
     check_order,
@@ -19,6 +21,11 @@ from ._validation import (
 )
 
 KINDS = ("image", "mask")
+
+
+def _check_params(params: Any) -> None:
+    if not isinstance(params, TransformParams):
+        raise ArgumentTypeError(f"params must be a TransformParams, got {type(params).__name__}")
 
 
 def _channel_shifts(params: TransformParams, n_channels: int) -> np.ndarray:
@@ -106,10 +113,8 @@ def apply_transform(
         Same dtype and channel axis as ``array``, spatial shape
         ``params.output_shape``. Integer images are rounded and saturated.
     """
-    if not isinstance(params, TransformParams):
-        raise ValueError(f"params must be a TransformParams, got {type(params).__name__}")
-    if kind not in KINDS:
-        raise ValueError(f"kind must be 'image' or 'mask', got {kind!r}")
+    _check_params(params)
+    kind = check_choice(kind, "kind", KINDS)
     if order is None:
         order = "linear" if kind == "image" else "nearest"
     order = check_order(order)
@@ -164,8 +169,7 @@ def transform_points(
     numpy.ndarray, shape (n, 2), float64
         ``(y, x)`` in the output image (possibly outside it).
     """
-    if not isinstance(params, TransformParams):
-        raise ValueError(f"params must be a TransformParams, got {type(params).__name__}")
+    _check_params(params)
     points = np.asarray(points_yx, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"points_yx must have shape (n, 2), got {points.shape}")

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from .._rng import as_random_source
+from .._checks import check_positive_int
+from .._rng import RNGLike, as_random_source
+from ..errors import ArgumentTypeError
 from ._geometry import affine_matrices, coordinate_map_xy
 from ._validation import (
+    as_float,
     check_crop_size,
     check_flag,
     check_grid_size,
+    check_int_pair,
     check_range,
     check_shear_range,
     check_spatial_shape,
@@ -22,22 +27,8 @@ from ._validation import (
 )
 
 
-def _pair_of_ints(value: Any, name: str, minimum: int) -> tuple[int, int]:
-    try:
-        pair = tuple(int(v) for v in value)
-        ok = len(pair) == 2 and all(p == v for p, v in zip(pair, value))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or min(pair) < minimum:
-        raise ValueError(f"{name} must be a pair of integers >= {minimum}, got {value!r}")
-    return pair
-
-
 def _finite(value: Any, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number, got {value!r}") from None
+    number = as_float(value, name, "a finite number")
     if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     return number
@@ -94,7 +85,7 @@ class TransformParams:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "shape", _pair_of_ints(self.shape, "shape", 1))
+        set_(self, "shape", check_int_pair(self.shape, "shape", 1))
         for name in ("angle_deg", "shift_y", "shift_x", "shear_deg", "zoom_y", "zoom_x"):
             set_(self, name, _finite(getattr(self, name), name))
         for name in ("zoom_y", "zoom_x"):
@@ -104,12 +95,14 @@ class TransformParams:
             raise ValueError(f"shear_deg must be in (-90, 90), got {self.shear_deg}")
         set_(self, "flip_h", bool(self.flip_h))
         set_(self, "flip_v", bool(self.flip_v))
-        shifts = np.atleast_1d(np.asarray(self.intensity_shift, dtype=np.float64))
+        expected = "a finite number or a non-empty sequence of them"
+        try:
+            shifts = np.atleast_1d(np.asarray(self.intensity_shift, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise ArgumentTypeError(
+                f"intensity_shift must be {expected}, got {self.intensity_shift!r}") from None
         if shifts.ndim != 1 or shifts.size == 0 or not np.all(np.isfinite(shifts)):
-            raise ValueError(
-                "intensity_shift must be a finite number or a non-empty sequence of "
-                f"them, got {self.intensity_shift!r}"
-            )
+            raise ValueError(f"intensity_shift must be {expected}, got {self.intensity_shift!r}")
         set_(self, "intensity_shift", tuple(float(s) for s in shifts))
         set_(self, "warp_offsets", self._checked_offsets(self.warp_offsets))
         self._check_crop()
@@ -118,7 +111,11 @@ class TransformParams:
     def _checked_offsets(offsets: Any) -> np.ndarray | None:
         if offsets is None:
             return None
-        offsets = np.array(offsets, dtype=np.float64)
+        try:
+            offsets = np.array(offsets, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ArgumentTypeError(
+                f"warp_offsets must be a (g, g, 2) array of numbers, got {offsets!r}") from None
         g = offsets.shape[0] if offsets.ndim == 3 else 0
         if offsets.shape != (g, g, 2) or g < 2 or not np.all(np.isfinite(offsets)):
             raise ValueError(
@@ -137,9 +134,9 @@ class TransformParams:
             raise ValueError("crop_corner and crop_size must be given together")
         if self.crop_size is None:
             return
-        size = _pair_of_ints(self.crop_size, "crop_size", 1)
-        corner = _pair_of_ints(self.crop_corner, "crop_corner", 0)
-        if any(c + s > n for c, s, n in zip(corner, size, self.shape)):
+        size = check_int_pair(self.crop_size, "crop_size", 1)
+        corner = check_int_pair(self.crop_corner, "crop_corner", 0)
+        if any(c + s > n for c, s, n in zip(corner, size, self.shape, strict=True)):
             raise ValueError(
                 f"crop_corner {corner} with crop_size {size} does not fit in shape "
                 f"{self.shape}"
@@ -165,8 +162,10 @@ class TransformParams:
         return out
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TransformParams:
+    def from_dict(cls, values: Mapping[str, Any]) -> TransformParams:
         """Rebuild parameters from :meth:`as_dict` output."""
+        if not isinstance(values, Mapping):
+            raise ArgumentTypeError(f"values must be a dict, got {type(values).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
@@ -249,7 +248,7 @@ def sample_transform(
     warp_grid_size: int = 3,
     crop_size: tuple[int, int] | None = None,
     n_channels: int = 1,
-    rng: Any = None,
+    rng: RNGLike = None,
 ) -> TransformParams:
     """Draw the parameters of one random transform for images of spatial ``shape``.
 
@@ -313,12 +312,11 @@ def sample_transform(
     sigma = check_range(warp_sigma, "warp_sigma")
     grid_size = check_grid_size(warp_grid_size)
     crop = check_crop_size(crop_size, shape)
-    if isinstance(n_channels, bool) or not isinstance(n_channels, (int, np.integer)) or n_channels < 1:
-        raise ValueError(f"n_channels must be a positive integer, got {n_channels!r}")
+    n_channels = check_positive_int(n_channels, "n_channels")
     source = as_random_source(rng, "rng")
 
     u = source.uniform(0.0, 1.0, size=10)
-    shifts = source.uniform(-intensity, intensity, size=int(n_channels))
+    shifts = source.uniform(-intensity, intensity, size=n_channels)
     offsets = None
     if spline_warp:
         offsets = np.zeros((grid_size, grid_size, 2))

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._rng import as_random_source
+from .._rng import RNGLike, as_random_source
 from ._apply import apply_transform
 from ._params import TransformParams, sample_transform
 from ._validation import (
@@ -59,7 +59,7 @@ def image_random_transform(
     warp_grid_size: int = 3,
     crop_size: tuple[int, int] | None = None,
     channel_axis: int = 0,
-    rng: Any = None,
+    rng: RNGLike = None,
     order: str = "linear",
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Randomly transform one 2D image, and its mask or target ``y`` identically.
@@ -166,7 +166,7 @@ def _collect_options(args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
             f"transform arguments, got {len(args)}"
         )
     options = dict(kwargs)
-    for name, value in zip(_POSITIONAL, args):
+    for name, value in zip(_POSITIONAL, args, strict=False):  # args may be fewer
         if name in options:
             raise TypeError(f"image_stack_random_transform got multiple values for {name!r}")
         options[name] = value

@@ -1,4 +1,9 @@
-"""Argument checks shared by the sampling and applying functions."""
+"""Argument checks shared by the sampling and applying functions.
+
+A value of the wrong type raises :class:`~napari_datatools.errors.ArgumentTypeError`
+(a ``TypeError`` that is also a ``ValueError``, as ``data_tools`` raised), a value
+of the right type out of range ``ValueError``; both name the argument.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +13,61 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ArgumentTypeError
 from ._resample import BACKENDS, FILL_MODES, ORDERS
+
+
+def as_float(value: Any, name: str, expected: str) -> float:
+    """``value`` as a float; :class:`ArgumentTypeError` naming ``expected`` if not a number."""
+    if isinstance(value, (str, bytes)):
+        raise ArgumentTypeError(f"{name} must be {expected}, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ArgumentTypeError(f"{name} must be {expected}, got {value!r}") from None
 
 
 def check_range(value: Any, name: str) -> float:
     """A finite number >= 0."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}") from None
+    number = as_float(value, name, "a number >= 0")
     if not (math.isfinite(number) and number >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return number
 
 
+def check_int_pair(value: Any, name: str, minimum: int) -> tuple[int, int]:
+    """Two integers (integral floats pass) each ``>= minimum``, as a tuple of ints."""
+    expected = f"a pair of integers >= {minimum}"
+    try:
+        items = tuple(value)
+    except TypeError:
+        raise ArgumentTypeError(f"{name} must be {expected}, got {value!r}") from None
+    for item in items:
+        integral = isinstance(item, numbers.Integral) or (
+            isinstance(item, numbers.Real) and float(item).is_integer())
+        if isinstance(item, bool) or not integral:
+            raise ArgumentTypeError(f"{name} must be {expected}, got {value!r}")
+    if len(items) != 2 or min(items) < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
 def zoom_bounds(zoom_range: Any) -> tuple[float, float]:
     """``(low, high)`` zoom factors from a scalar deviation or a pair."""
-    if np.ndim(zoom_range) == 0:
+    if isinstance(zoom_range, (str, bytes)) or np.ndim(zoom_range) == 0:
         deviation = check_range(zoom_range, "zoom_range")
         if deviation >= 1:
             raise ValueError(f"zoom_range as a scalar must be in [0, 1), got {zoom_range!r}")
         return 1.0 - deviation, 1.0 + deviation
+    expected = "a number or a (low, high) pair of numbers"
     try:
-        low, high = (float(v) for v in zoom_range)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"zoom_range must be a number or a (low, high) pair, got {zoom_range!r}"
-        ) from None
+        items = tuple(zoom_range)
+    except TypeError:
+        raise ArgumentTypeError(f"zoom_range must be {expected}, got {zoom_range!r}") from None
+    bounds = [as_float(v, "zoom_range", expected) for v in items]
+    if len(bounds) != 2:
+        raise ValueError(f"zoom_range must be {expected}, got {zoom_range!r}")
+    low, high = bounds
     if not (math.isfinite(high) and 0 < low <= high):
         raise ValueError(
             f"zoom_range as a pair must satisfy 0 < low <= high, got {zoom_range!r}"
@@ -50,18 +83,19 @@ def check_shear_range(shear_range: Any) -> float:
 
 
 def check_grid_size(warp_grid_size: Any) -> int:
-    if (
-        not isinstance(warp_grid_size, numbers.Integral)
-        or isinstance(warp_grid_size, bool)
-        or warp_grid_size < 2
-    ):
+    if isinstance(warp_grid_size, bool) or not isinstance(warp_grid_size, numbers.Integral):
+        raise ArgumentTypeError(f"warp_grid_size must be an integer >= 2, got {warp_grid_size!r}")
+    if warp_grid_size < 2:
         raise ValueError(f"warp_grid_size must be an integer >= 2, got {warp_grid_size!r}")
     return int(warp_grid_size)
 
 
 def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    expected = f"one of {', '.join(map(repr, choices))}"
+    if not isinstance(value, str):
+        raise ArgumentTypeError(f"{name} must be {expected}, got {value!r}")
+    if value not in choices:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
     return value
 
 
@@ -78,10 +112,7 @@ def check_backend(backend: Any) -> str:
 
 
 def check_cval(cval: Any, name: str) -> float:
-    try:
-        value = float(cval)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {cval!r}") from None
+    value = as_float(cval, name, "a number")
     if math.isnan(value):
         raise ValueError(f"{name} must be a number, got {cval!r}")
     return value
@@ -89,31 +120,20 @@ def check_cval(cval: Any, name: str) -> float:
 
 def check_flag(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
+        raise ArgumentTypeError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
 
 def check_spatial_shape(shape: Any) -> tuple[int, int]:
-    try:
-        pair = tuple(int(v) for v in shape)
-    except (TypeError, ValueError):
-        pair = ()
-    if len(pair) != 2 or min(pair) < 1:
-        raise ValueError(f"shape must be two positive integers (height, width), got {shape!r}")
-    return pair
+    """``shape`` as two positive integers ``(height, width)``."""
+    return check_int_pair(shape, "shape", 1)
 
 
 def check_crop_size(crop_size: Any, shape: tuple[int, int]) -> tuple[int, int] | None:
     """``None`` or a ``(height, width)`` pair that fits inside ``shape``."""
     if crop_size is None:
         return None
-    try:
-        pair = tuple(int(v) for v in crop_size)
-        valid = len(pair) == 2 and all(p == v for p, v in zip(pair, crop_size))
-    except (TypeError, ValueError):
-        valid = False
-    if not valid or min(pair) < 1:
-        raise ValueError(f"crop_size must be a pair of positive integers, got {crop_size!r}")
+    pair = check_int_pair(crop_size, "crop_size", 1)
     if pair[0] > shape[0] or pair[1] > shape[1]:
         raise ValueError(
             f"crop_size {pair} is larger than the image's spatial shape {tuple(shape)}"
@@ -123,7 +143,7 @@ def check_crop_size(crop_size: Any, shape: tuple[int, int]) -> tuple[int, int] |
 
 def check_channel_axis(channel_axis: Any, ndim: int) -> int:
     if not isinstance(channel_axis, numbers.Integral) or isinstance(channel_axis, bool):
-        raise ValueError(f"channel_axis must be an integer, got {channel_axis!r}")
+        raise ArgumentTypeError(f"channel_axis must be an integer, got {channel_axis!r}")
     if not -ndim <= channel_axis < ndim:
         raise ValueError(
             f"channel_axis must be in [{-ndim}, {ndim - 1}] for an array with ndim "
@@ -146,7 +166,8 @@ def as_image(array: Any, name: str, channel_axis: Any, ndim: int = 3) -> tuple[n
             f"spatial axes), got shape {array.shape}"
         )
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-        raise ValueError(f"{name} must have a numeric or boolean dtype, got {array.dtype}")
+        raise ArgumentTypeError(
+            f"{name} must have a numeric or boolean dtype, got {array.dtype}")
     axis = check_channel_axis(channel_axis, array.ndim)
     spatial = [s for a, s in enumerate(array.shape) if a != axis][-2:]
     if array.shape[axis] == 0 or min(spatial) == 0:

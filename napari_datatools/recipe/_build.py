@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_non_negative_int
 from ..errors import RecipeError
 from ._model import ArraySource, AugmentConfig, Recipe
 
@@ -79,6 +80,7 @@ def preview_sample(
     """
     from ..data_augmentation import apply_transform, sample_transform
 
+    index = check_non_negative_int(index, "index")
     cfg = recipe.augment
     x = np.asarray(image2d)
     if x.ndim != 2:

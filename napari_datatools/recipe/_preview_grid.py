@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage as ndi
 
+from .._checks import check_non_negative_int, check_positive_int
 from ._build import preview_sample
 from ._model import Recipe
 
@@ -45,8 +46,9 @@ def preview_grid(
     Each tile is :func:`preview_sample` of the recipe (same seed, same pixels as
     the napari preview), with the mask's class boundaries outlined.
     """
-    if n < 1 or columns < 1:
-        raise ValueError(f"n and columns must be >= 1, got n={n}, columns={columns}")
+    n = check_positive_int(n, "n")
+    columns = check_positive_int(columns, "columns")
+    gap = check_non_negative_int(gap, "gap")
     image = np.asarray(image2d)
     lo, hi = float(np.min(image)), float(np.max(image))
     tiles = []
