@@ -10,6 +10,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .._checks import check_positive_int
 from .._rng import RNGLike
+from ..errors import ArgumentTypeError
 from ._plan import PatchPlan, iter_plan_chunks, plan_patches
 from ._volume import SliceSource
 
@@ -83,7 +84,11 @@ def extract_patches(source, centres: np.ndarray, patchsize: int,
     ``source`` is a 2D image (use ``z = 0``) or a ``(Z, Y, X)`` volume.
     """
     src = source if isinstance(source, SliceSource) else SliceSource(source)
-    centres = np.asarray(centres, dtype=np.intp).reshape(-1, 3)
+    centres = np.asarray(centres)
+    if centres.dtype.kind not in "iu" and centres.size:
+        raise ArgumentTypeError(
+            f"centres must be integer pixel positions (z, y, x), got dtype {centres.dtype}")
+    centres = centres.astype(np.intp).reshape(-1, 3)
     bounds = np.array(src.shape)
     if centres.size and (centres.min() < 0 or (centres >= bounds).any()):
         raise IndexError(f"centres must lie inside the volume of shape {src.shape}")

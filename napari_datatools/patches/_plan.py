@@ -356,6 +356,7 @@ def _slice_centres(z, shape, masks, wanted, grid, binary) -> dict:
     else:
         values = m.ravel()
         lin = None
+    _refuse_nan(values, z)
     if binary:
         hit = np.flatnonzero(values)
         return {True: hit if lin is None else lin[hit]} if hit.size else {}
@@ -401,8 +402,7 @@ def _unique(values: np.ndarray) -> np.ndarray:
             shifted = values.astype(np.intp, copy=False)
             counts = np.bincount(shifted - lo if lo else shifted, minlength=hi - lo + 1)
             return np.flatnonzero(counts) + lo
-    uniq = np.unique(values)
-    return uniq[uniq == uniq]  # drop NaN
+    return np.unique(values)
 
 
 def _to_zyx(z: int, lin: np.ndarray, nx: int) -> np.ndarray:
@@ -489,6 +489,13 @@ def _sampled_centres(shape, masks, wanted, grid, binary, max_per_class, max_num,
     return {c: parts for c, parts in out.items()}
 
 
+def _refuse_nan(values: np.ndarray, z: int) -> None:
+    """Raise if a float mask slice holds NaN (NaN is no class, and no value equals it)."""
+    if values.dtype.kind == "f" and np.isnan(values).any():
+        raise ValueError(f"mask: slice {z} holds NaN values; a mask holds class values "
+                         "(replace NaN by a number, e.g. 0 for background)")
+
+
 def _slice_counts(z, shape, masks, wanted, grid, binary) -> dict:
     """Number of candidate centres per class in slice ``z`` (like :func:`_slice_centres`)."""
     key = True if binary else 0
@@ -513,8 +520,9 @@ def _slice_counts(z, shape, masks, wanted, grid, binary) -> dict:
             u, n = np.unique(values, return_counts=True)
             found = {_scalar(v): int(k) for v, k in zip(u, n)}
     else:
+        _refuse_nan(values, z)
         u, n = np.unique(values, return_counts=True)
-        found = {_scalar(v): int(k) for v, k in zip(u, n) if v == v}  # NaN is no class
+        found = {_scalar(v): int(k) for v, k in zip(u, n)}
     if wanted is not None:
         found = {wanted[v]: k for v, k in found.items() if v in wanted}
     return found

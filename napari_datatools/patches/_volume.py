@@ -6,6 +6,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ArgumentTypeError
+
+#: dtype kinds a volume or mask may have: bool, signed and unsigned integers, floats.
+_NUMERIC_KINDS = "biuf"
+
 
 class SliceSource:
     """Read 2D slices of an image or volume, one at a time.
@@ -36,6 +41,10 @@ class SliceSource:
         self.ndim = len(shape)
         self.shape = shape if len(shape) == 3 else (1, *shape)
         self.dtype = np.dtype(getattr(array, "dtype", np.float64))
+        if self.dtype.kind not in _NUMERIC_KINDS:
+            raise ArgumentTypeError(
+                f"{name} must hold real numbers (bool, integer or float), got dtype "
+                f"{self.dtype} of {type(array).__name__}")
 
     def __len__(self) -> int:
         return self.shape[0]
