@@ -160,12 +160,12 @@ def bench_preview(viewer, widget, image, labels) -> None:
 
 def bench_large_preview(viewer, widget) -> None:
     """A 2048 x 2048 slice: the preview is computed in the worker thread."""
+    from napari_datatools import sample_volume
     from napari_datatools._qt._augment_section import IMAGE_LAYER
     from napari_datatools._qt._viewer_data import current_z
-    from napari_datatools._sample_data import make_sample_arrays
     from napari_datatools.recipe import preview_sample
 
-    big, big_labels = make_sample_arrays(shape=(2, 2048, 2048), seed=1)
+    big, big_labels = sample_volume(shape=(2, 2048, 2048), seed=1)
     image_layer = viewer.add_image(big, name="big")
     mask_layer = viewer.add_labels(big_labels, name="big labels")
     section, controls = widget.augment, widget.augment.controls
@@ -334,9 +334,9 @@ def sample_viewer():
     """A shown 1200 x 800 viewer with the (8, 512, 512) sample volume and its labels."""
     import napari
 
-    from napari_datatools._sample_data import make_sample_arrays
+    from napari_datatools import sample_volume
 
-    image, labels = make_sample_arrays(shape=(8, 512, 512), seed=0)
+    image, labels = sample_volume(shape=(8, 512, 512), seed=0)
     viewer = napari.Viewer(show=True)
     viewer.add_image(image, name="cells")
     viewer.add_labels(labels, name="cells labels")

@@ -1,9 +1,15 @@
-"""Synthetic microscopy-like sample volume with a matching 3-class label mask."""
+"""Synthetic microscopy-like sample volume with a matching 3-class label mask
+(``napari_datatools.sample_volume``, and napari's File > Open Sample)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy import ndimage as ndi
+
+from ._checks import check_non_negative_int, check_positive_int
+from .errors import ArgumentTypeError
 
 #: Label values of the sample mask (0 is background).
 SAMPLE_CLASSES = {1: "nucleus", 2: "elongated cell", 3: "vesicle"}
@@ -45,28 +51,50 @@ def _place_ellipsoids(
         np.maximum(sig, brightness * np.clip(1.2 - 0.6 * d2, 0, 1) * inside, out=sig)
 
 
-def make_sample_arrays(
+def sample_volume(
     shape: tuple[int, int, int] = (32, 256, 256), seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Generate a deterministic synthetic cell volume and its label mask.
+    """A deterministic synthetic cell volume and its label mask, to try things on.
 
     Parameters
     ----------
     shape : tuple of int
-        Volume shape in napari's (Z, Y, X) order.
+        Volume shape in napari's (Z, Y, X) order; the number of cells scales with Y * X.
     seed : int
-        Seed of the generator; the same seed gives the same arrays.
+        Seed of the generator; the same shape and seed give the same arrays.
 
     Returns
     -------
-    image : numpy.ndarray
+    volume : numpy.ndarray
         float32 intensities in [0, 1]: textured, blurred cells with noise.
-    labels : numpy.ndarray
-        uint8 mask, 0 background and classes 1, 2, 3 (see ``SAMPLE_CLASSES``).
+    mask : numpy.ndarray
+        uint8 labels, 0 background and the classes 1, 2, 3 of ``SAMPLE_CLASSES``
+        (nuclei, elongated cells, vesicles).
+
+    Raises
+    ------
+    ArgumentTypeError
+        If ``shape`` is not a sequence of integers or ``seed`` not an integer.
+    ValueError
+        If ``shape`` is not three integers >= 1, or ``seed`` is negative.
+
+    Examples
+    --------
+    >>> from napari_datatools import sample_volume
+    >>> volume, mask = sample_volume(shape=(4, 64, 64), seed=1)
+    >>> volume.shape, volume.dtype.name, mask.dtype.name
+    ((4, 64, 64), 'float32', 'uint8')
     """
-    if len(shape) != 3 or min(shape) < 1:
+    if not isinstance(shape, Sequence) or isinstance(shape, str):
+        raise ArgumentTypeError(f"shape must be a tuple of three integers (Z, Y, X), got {shape!r}")
+    if len(shape) != 3:
         raise ValueError(f"shape must be three positive integers (Z, Y, X), got {shape!r}")
-    rng = np.random.default_rng(seed)
+    shape = (
+        check_positive_int(shape[0], "shape[0]"),
+        check_positive_int(shape[1], "shape[1]"),
+        check_positive_int(shape[2], "shape[2]"),
+    )
+    rng = np.random.default_rng(check_non_negative_int(seed, "seed"))
     area = shape[1] * shape[2] / 256**2
     labels = np.zeros(shape, np.uint8)
     signal = np.zeros(shape, np.float32)
@@ -85,7 +113,7 @@ def make_sample_arrays(
 
 def make_sample_volume() -> list[tuple]:
     """napari sample-data contribution: the synthetic volume and its labels."""
-    image, labels = make_sample_arrays()
+    image, labels = sample_volume()
     return [
         (image, {"name": "cells", "colormap": "gray"}, "image"),
         (labels, {"name": "cells labels", "opacity": 0.4}, "labels"),

@@ -4,14 +4,14 @@ and use napari's make_napari_viewer."""
 import h5py
 import pytest
 
-from napari_datatools._sample_data import make_sample_arrays
+from napari_datatools import sample_volume
 from napari_datatools.recipe import Recipe
 
 
 @pytest.fixture(scope="module")
 def volume_file(tmp_path_factory):
     """A small sample volume and its labels in one HDF5 file."""
-    image, labels = make_sample_arrays(shape=(3, 64, 80), seed=5)
+    image, labels = sample_volume(shape=(3, 64, 80), seed=5)
     path = tmp_path_factory.mktemp("data") / "vol.h5"
     with h5py.File(path, "w") as f:
         f["raw"], f["labels"] = image, labels
@@ -43,7 +43,7 @@ def make_dock(make_napari_viewer):
 
     def make(recipe=None, show=False):
         viewer = make_napari_viewer(show=show)
-        image, labels = make_sample_arrays(shape=(3, 48, 64), seed=1)
+        image, labels = sample_volume(shape=(3, 48, 64), seed=1)
         viewer.add_image(image, name="cells")
         viewer.add_labels(labels, name="cells labels")
         widget = DataToolsWidget(viewer, recipe=recipe)

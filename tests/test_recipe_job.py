@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from napari_datatools._sample_data import make_sample_arrays
+from napari_datatools import sample_volume
 from napari_datatools.patches import create_dataset
 from napari_datatools.recipe import (
     Recipe,
@@ -78,7 +78,7 @@ def test_cli_create_dataset_and_bad_input(recipe, tmp_path):
 
 
 def test_cli_ctrl_c_cancels_cleanly(tmp_path):
-    image, labels = make_sample_arrays(shape=(8, 256, 256), seed=1)
+    image, labels = sample_volume(shape=(8, 256, 256), seed=1)
     with h5py.File(tmp_path / "big.h5", "w") as f:
         f["raw"], f["labels"] = image, labels
     r = Recipe()
