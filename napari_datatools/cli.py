@@ -116,11 +116,19 @@ COMMANDS = {"create-dataset": cmd_create_dataset, "preview": cmd_preview, "scrip
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``napari-datatools`` console script."""
     args = _parser().parse_args(argv)
+    where = f"napari-datatools {args.command}: error"
+    if args.recipe.is_dir():
+        print(f"{where}: recipe: {str(args.recipe)!r} is a directory, expected a recipe "
+              "JSON file", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as err:
-        print(f"napari-datatools {args.command}: error: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except FileExistsError as err:
+        hint = " (add --overwrite to replace it)" if args.command == "create-dataset" else ""
+        print(f"{where}: {err}{hint}", file=sys.stderr)
+    except (ValueError, OSError) as err:  # bad input, or an output that cannot be written
+        print(f"{where}: {err}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -128,7 +128,11 @@ def main():
         np.savez(args.out, **out)
         print(f"{{args.samples}} samples saved to {{args.out}}")
     elif args.command == "create":
-        print(make_dataset(args.overwrite).summary())
+        try:
+            result = make_dataset(args.overwrite)
+        except FileExistsError as err:
+            parser.exit(2, f"create: {{err}}\\n(run `create --overwrite` to replace it)\\n")
+        print(result.summary())
     else:
         out = {{}}
         flow = make_loader()
