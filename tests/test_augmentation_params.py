@@ -156,3 +156,24 @@ def test_from_dict_rejects_unknown_keys_and_points_need_pairs():
         transform_points(TransformParams((4, 4)), np.zeros((3, 3)))
     with pytest.raises(ValueError, match="params"):
         transform_points({"shape": (4, 4)}, np.zeros((3, 2)))
+
+
+def test_describe_reports_the_sampled_values():
+    identity = TransformParams((10, 12))
+    assert identity.describe() == (
+        "angle 0.0 deg; shift (0.0, 0.0) px; shear 0.0 deg; zoom (1.00, 1.00); not flipped")
+    offsets = np.zeros((4, 4, 2))
+    offsets[1, 2] = (-2.25, 0.5)
+    params = TransformParams(
+        (40, 50), angle_deg=-12.34, shift_y=3.06, shift_x=-1.5, shear_deg=4.0, zoom_y=0.9,
+        zoom_x=1.25, flip_h=True, flip_v=True, intensity_shift=(0.1, -0.0625),
+        warp_offsets=offsets, crop_corner=(3, 7), crop_size=(20, 30),
+    )
+    assert params.describe() == (
+        "angle -12.3 deg; shift (3.1, -1.5) px; shear 4.0 deg; zoom (0.90, 1.25); "
+        "flipped left-right and up-down; intensity +0.100, -0.062; "
+        "warped (largest offset 2.2 px); crop at (3, 7)")
+    drawn = sample_transform((50, 60), n_channels=3, rng=4, **RANGES)
+    text = drawn.describe()
+    assert f"angle {drawn.angle_deg:.1f} deg" in text and f"crop at {drawn.crop_corner}" in text
+    assert TransformParams.from_dict(drawn.as_dict()).describe() == text

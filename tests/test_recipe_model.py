@@ -110,3 +110,32 @@ def test_recipe_errors_are_the_errors_module_class():
     assert RecipeError is errors.RecipeError and issubclass(RecipeError, ValueError)
     with pytest.raises(errors.RecipeError, match="augment.seed"):
         Recipe.from_dict({"augment": {"seed": -1}})
+
+
+def test_update_from_assigns_each_changed_field_and_keeps_the_sections():
+    target, source = Recipe(), _edited()
+    target.augment.seed = 5  # differs from source: reset to source's 0
+    sections = (target.data, target.data.image, target.augment, target.patches)
+    seen = []
+    target.events.all.connect(lambda info: seen.append("".join(map(str, info.path))))
+    target.update_from(source)
+    assert target == source and target.to_dict() == source.to_dict()
+    assert all(a is b for a, b in zip(
+        sections, (target.data, target.data.image, target.augment, target.patches), strict=True))
+    assert sorted(seen) == sorted([
+        ".data.image.path", ".data.image.array_name", ".data.mask.layer",
+        ".augment.rotation_range", ".augment.zoom_range", ".augment.crop_size",
+        ".augment.fill_mode", ".augment.spline_warp", ".augment.seed", ".patches.mode",
+        ".patches.class_list", ".patches.max_per_class", ".output.file_format",
+        ".loader.nb_proc_workers",
+    ])
+    source.patches.class_list.append(9)  # the list was copied, not shared
+    assert target.patches.class_list == [1, 3]
+    seen.clear()
+    target.update_from(source.snapshot())
+    assert seen == [".patches.class_list"] and target.patches.class_list == [1, 3, 9]
+
+
+def test_update_from_needs_a_recipe():
+    with pytest.raises(TypeError, match="other must be a Recipe, got dict"):
+        Recipe().update_from(_edited().to_dict())

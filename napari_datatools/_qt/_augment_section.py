@@ -283,7 +283,7 @@ class AugmentSection(QWidget):
             self._show_grid(result.grid, place)
         if first:
             self.viewer.reset_view()  # make room for the preview beside the data
-        self.sampled.setText(describe(result.params.as_dict()))
+        self.sampled.setText(f"Sampled: {result.params.describe()}.")
         self.last_latency = time.perf_counter() - result.request.requested
         return True
 
@@ -358,24 +358,3 @@ def _placement(image_layer: Any, shape: tuple[int, ...]) -> dict:
             "shape": tuple(shape[-2:]),
             "contrast_limits": tuple(image_layer.contrast_limits),
             "colormap": image_layer.colormap.name}
-
-
-def describe(values: dict) -> str:
-    """The sampled transform parameters in one readable paragraph."""
-    parts = [
-        f"angle {values['angle_deg']:.1f} deg",
-        f"shift ({values['shift_y']:.1f}, {values['shift_x']:.1f}) px",
-        f"shear {values['shear_deg']:.1f} deg",
-        f"zoom ({values['zoom_y']:.2f}, {values['zoom_x']:.2f})",
-    ]
-    flips = [n for n, k in (("left-right", "flip_h"), ("up-down", "flip_v")) if values[k]]
-    parts.append("flipped " + " and ".join(flips) if flips else "not flipped")
-    shift = values.get("intensity_shift") or []
-    if any(shift):
-        parts.append("intensity " + ", ".join(f"{s:+.3f}" for s in shift))
-    warp = np.asarray(values.get("warp_offsets") or 0.0, float)
-    if np.any(warp):
-        parts.append(f"warped (largest offset {np.abs(warp).max():.1f} px)")
-    if values.get("crop_corner") is not None:
-        parts.append(f"crop at {tuple(values['crop_corner'])}")
-    return "Sampled: " + "; ".join(parts) + "."

@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..io._formats import SUFFIXES
+from ..patches import check_volume_and_mask
 from ..readers import ARRAY_NAME_KEY
 from ..recipe import ArraySource, Recipe
 from ._connections import Connections
@@ -126,17 +127,16 @@ class DataSection(QWidget):
             if fitting:
                 self.mask_picker.select(fitting[0])
                 return  # select() re-enters _update through layer_changed
-        ok = image is not None and image.ndim in (2, 3) and not image.rgb
+        ok = image is not None
+        try:
+            if ok:
+                check_volume_and_mask(image.data, None if mask is None else mask.data,
+                                      rgb=image.rgb, names=(f"'{image.name}'", "labels"))
+        except ValueError as err:
+            ok, text = False, f"{err}."
         if image is None:
             text = "Add or open an image layer."
-        elif not ok:
-            text = (f"'{image.name}' must be a 2D image or a (Z, Y, X) volume, "
-                    f"got shape {tuple(image.data.shape)}" + (" (RGB)" if image.rgb else "") + ".")
-        elif mask is not None and tuple(mask.data.shape) != tuple(image.data.shape):
-            ok = False
-            text = (f"Shape mismatch: image {tuple(image.data.shape)} vs labels "
-                    f"{tuple(mask.data.shape)}. Pick layers of the same shape.")
-        else:
+        elif ok:
             dims = " x ".join(map(str, image.data.shape))
             text = f"Image: {dims}, {image.data.dtype}."
             text += " No labels: patches are taken everywhere." if mask is None else (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass
 from typing import Any
 
 import napari
@@ -19,20 +18,6 @@ from qtpy.QtWidgets import (
 
 from ..recipe import Recipe, build_data_flow, build_preprocessor, to_script
 from ._icons import icon
-
-
-def copy_into(target: Any, source: Any) -> None:
-    """Set every field of ``target`` from ``source``, section by section.
-
-    Fields are assigned one at a time (never whole sections), so every control
-    observing ``target`` hears its change.
-    """
-    for f in fields(source):
-        value = getattr(source, f.name)
-        if is_dataclass(value):
-            copy_into(getattr(target, f.name), value)
-        elif getattr(target, f.name) != value:
-            setattr(target, f.name, value)
 
 
 class ExportSection(QWidget):
@@ -69,7 +54,7 @@ class ExportSection(QWidget):
 
     def load(self, path: str) -> None:
         """Read ``path`` into the recipe (every control follows); errors name the field."""
-        copy_into(self.recipe, Recipe.load(path))
+        self.recipe.update_from(Recipe.load(path))
         self.status.setText(f"Loaded {path}")
 
     def save_dialog(self) -> None:

@@ -21,6 +21,7 @@ from qtpy.QtWidgets import (
 )
 from superqt.utils import qdebounced
 
+from ..patches import class_pixel_counts, overlay_centres, overlay_limit
 from ..recipe import Recipe, estimate_dataset_bytes, plan_from_recipe
 from ._binding import bind
 from ._connections import Connections
@@ -28,11 +29,6 @@ from ._latest_worker import LatestWorker
 from ._viewer_data import current_z, set_visible, show_preview
 
 OVERLAY = "patch overlay"
-#: At most this many patches of one slice are drawn (evenly thinned beyond).
-MAX_DRAWN = 2000
-#: ... and at most as many as cover the slice this many times over: more overlapping
-#: outlines are unreadable, and each drawn pixel costs (software OpenGL draws them all).
-MAX_COVER = 3
 #: Colours of classes 0, 1, 2, ... when there is no Labels layer to take them from.
 CLASS_COLOURS = ["#ffb000", "#00c0ff", "#ff4fa0", "#7fff4f", "#b28cff", "#ff7f2a"]
 MODES = {"pixel": "every mask pixel", "grid": "grid with stride"}
@@ -43,12 +39,6 @@ def hex_rgba(colour: str) -> np.ndarray:
     return np.array([int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [1.0])
 
 
-def max_drawn(slice_shape: tuple[int, ...], patchsize: int) -> int:
-    """How many patch outlines of one ``(Y, X)`` slice are drawn at most."""
-    cover = MAX_COVER * int(np.prod(slice_shape[-2:])) // max(patchsize, 1) ** 2
-    return max(1, min(MAX_DRAWN, cover))
-
-
 def human_bytes(n: float) -> str:
     """``n`` bytes as a short text: '12.3 MB'."""
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -56,17 +46,6 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} PB"
-
-
-def class_pixel_counts(mask: Any) -> dict[int, int]:
-    """Pixels per label value of ``mask`` (every value present)."""
-    m = np.asarray(mask)
-    if m.dtype.kind in "ub" and m.size and int(m.max()) < 65536:
-        counts = np.bincount(m.ravel().astype(np.intp, copy=False))
-        values = np.flatnonzero(counts)
-        return dict(zip(values.tolist(), counts[values].tolist()))
-    values, counts = np.unique(m, return_counts=True)
-    return dict(zip(values.tolist(), counts.tolist()))
 
 
 @dataclass
@@ -305,32 +284,18 @@ class PatchesSection(QWidget):
     def overlay_points(self, z: int | None) -> tuple[np.ndarray, np.ndarray, int]:
         """Centres (Z, Y, X) or (Y, X) and classes of slice ``z`` to draw, and the total.
 
-        Beyond :func:`max_drawn` centres an evenly spaced subset (over the classes
-        in order) is drawn; only that subset is gathered.
+        Beyond :func:`~napari_datatools.patches.overlay_limit` centres an evenly
+        spaced subset (over the classes in order) is drawn; only that subset is gathered.
         """
         plan = self.result.plan
-        per_class = plan.centres_in_slice(z or 0)
-        sizes = np.array([len(v) for v in per_class.values()], dtype=np.intp)
-        total = int(sizes.sum())
-        keep = np.arange(total)
-        limit = max_drawn(plan.volume_shape, plan.patchsize)
-        if total > limit:
-            keep = np.linspace(0, total - 1, limit).round().astype(np.intp)
-        ends = np.cumsum(sizes)
-        which = np.searchsorted(ends, keep, side="right")  # class position of each kept row
-        local = keep - (ends - sizes)[which]
-        centres = np.zeros((len(keep), 2))
-        values = list(per_class.values())
-        for i in np.unique(which).tolist():
-            rows = which == i
-            centres[rows] = values[i][local[rows]]
-        classes = np.asarray(list(per_class), dtype=int)[which] if total else np.zeros(0, int)
+        limit = overlay_limit(plan.volume_shape, plan.patchsize)
+        centres, classes, total = overlay_centres(plan, z or 0, limit)
         if z is not None:
             centres = np.column_stack([np.full(len(centres), float(z)), centres])
         return centres, classes, total
 
     def draw_overlay(self, create: bool = False) -> Any:
-        """Outline this slice's patches, coloured by class, thinned to :func:`max_drawn`."""
+        """Outline this slice's patches, coloured by class, thinned to :func:`overlay_limit`."""
         layer = self.data.image_layer()
         if not self.active or self.result is None or layer is None:
             return None

@@ -172,6 +172,30 @@ class TransformParams:
             raise ValueError(f"values has unknown keys {sorted(unknown)}")
         return cls(**values)
 
+    def describe(self) -> str:
+        """The parameters in one readable line (what the napari Augment tab shows).
+
+        Examples
+        --------
+        >>> TransformParams((8, 8), angle_deg=12.5, flip_h=True).describe()
+        'angle 12.5 deg; shift (0.0, 0.0) px; shear 0.0 deg; zoom (1.00, 1.00); flipped left-right'
+        """
+        parts = [
+            f"angle {self.angle_deg:.1f} deg",
+            f"shift ({self.shift_y:.1f}, {self.shift_x:.1f}) px",
+            f"shear {self.shear_deg:.1f} deg",
+            f"zoom ({self.zoom_y:.2f}, {self.zoom_x:.2f})",
+        ]
+        flips = [text for text, on in (("left-right", self.flip_h), ("up-down", self.flip_v)) if on]
+        parts.append("flipped " + " and ".join(flips) if flips else "not flipped")
+        if any(self.intensity_shift):
+            parts.append("intensity " + ", ".join(f"{s:+.3f}" for s in self.intensity_shift))
+        if self._has_warp:
+            parts.append(f"warped (largest offset {np.abs(self.warp_offsets).max():.1f} px)")
+        if self.crop_corner is not None:
+            parts.append(f"crop at {self.crop_corner}")
+        return "; ".join(parts)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TransformParams):
             return NotImplemented

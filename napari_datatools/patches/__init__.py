@@ -11,14 +11,19 @@ from ._dataset import DatasetProgress, DatasetResult, create_dataset, iter_creat
 from ._extraction import extract_patches, pad_slice, patch_generator
 from ._job import output_occupancy
 from ._plan import PatchPlan, plan_patches
+from ._preview import check_volume_and_mask, class_pixel_counts, overlay_centres, overlay_limit
 
 __all__ = [
     "DatasetProgress",
     "DatasetResult",
     "PatchPlan",
+    "check_volume_and_mask",
+    "class_pixel_counts",
     "create_dataset",
     "extract_patches",
     "iter_create_dataset",
+    "overlay_centres",
+    "overlay_limit",
     "output_occupancy",
     "pad_slice",
     "patch_generator",

@@ -10,12 +10,12 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, ClassVar, Literal
 
 from psygnal import evented
 
-from ..errors import RecipeError
+from ..errors import ArgumentTypeError, RecipeError
 from ._fields import Validated, from_mapping
 from ._io import parse_json_object, read_json_file, to_json_text, write_json_file
 
@@ -154,6 +154,16 @@ class LoaderConfig(Validated):
     seed: int = _bounded(0, 0)
 
 
+def _assign_fields(target: Any, source: Any) -> None:
+    """Set the fields of ``target`` that differ from ``source``'s, section by section."""
+    for f in fields(source):
+        value = getattr(source, f.name)
+        if is_dataclass(value):
+            _assign_fields(getattr(target, f.name), value)
+        elif getattr(target, f.name) != value:
+            setattr(target, f.name, value)
+
+
 @evented
 @dataclass
 class Recipe(Validated):
@@ -176,6 +186,24 @@ class Recipe(Validated):
     def snapshot(self) -> Recipe:
         """A deep, independent copy (what a background job works on)."""
         return copy.deepcopy(self)
+
+    def update_from(self, other: Recipe) -> None:
+        """Give every field of this recipe the value it has in ``other``.
+
+        Fields are assigned one at a time (sections are never replaced), so
+        everything observing this recipe -- the napari widgets, a script's
+        callbacks -- hears each changed field; unchanged fields stay silent.
+
+        Examples
+        --------
+        >>> recipe = Recipe()
+        >>> recipe.update_from(Recipe.from_dict({"augment": {"rotation_range": 20}}))
+        >>> recipe.augment.rotation_range
+        20.0
+        """
+        if not isinstance(other, Recipe):
+            raise ArgumentTypeError(f"other must be a Recipe, got {type(other).__name__}")
+        _assign_fields(self, other)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dictionary, with the format version."""

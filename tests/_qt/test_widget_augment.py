@@ -5,12 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from napari_datatools._qt._augment_section import (
-    GALLERY_LAYER,
-    IMAGE_LAYER,
-    MASK_LAYER,
-    describe,
-)
+from napari_datatools._qt._augment_section import GALLERY_LAYER, IMAGE_LAYER, MASK_LAYER
 from napari_datatools.recipe import preview_grid, preview_sample
 
 
@@ -151,7 +146,7 @@ def test_sampled_values_are_shown(setup, qtbot):
     _, _, params = _expected(widget, image, labels, z)
     values = params.as_dict()
     text = widget.augment.sampled.text()
-    assert text == describe(values)
+    assert text == f"Sampled: {params.describe()}."
     assert f"angle {values['angle_deg']:.1f} deg" in text and "crop at" in text
     assert viewer.layers[IMAGE_LAYER].data.shape == (24, 24)
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
-from napari_datatools._qt._patches_section import OVERLAY, human_bytes, max_drawn
+from napari_datatools._qt._patches_section import OVERLAY, human_bytes
+from napari_datatools.patches import overlay_limit
 from napari_datatools.recipe import estimate_dataset_bytes, plan_from_recipe
 
 
@@ -112,7 +113,7 @@ def test_too_many_patches_are_thinned(setup, qtbot):
     _settle(qtbot, widget)
     z = viewer.dims.current_step[0]
     layer = viewer.layers[OVERLAY]
-    limit = max_drawn((48, 64), 8)
+    limit = overlay_limit((48, 64), 8)
     assert limit == 3 * 48 * 64 // 8**2 < 48 * 64  # outlines covering the slice 3 times
     assert len(layer.data) == limit
     assert f"{48 * 64:,} patches centred in slice {z}; {limit:,} of them drawn." == \
@@ -135,14 +136,6 @@ def test_overlay_hides_with_the_tab_and_closing_is_clean(setup, qtbot):
     viewer.close()
     qtbot.wait(300)
     assert len(viewer.layers) == 0
-
-
-def test_max_drawn_limits_outlines_by_count_and_by_cover():
-    from napari_datatools._qt._patches_section import MAX_DRAWN
-
-    assert max_drawn((2048, 2048), 4) == MAX_DRAWN  # small patches: the count limit
-    assert max_drawn((8, 512, 512), 64) == 3 * 512 * 512 // 64**2  # large: 3x cover
-    assert max_drawn((16, 16), 256) == 1  # one patch larger than the slice: still drawn
 
 
 def test_painting_the_labels_replans_and_redraws(setup, qtbot):

@@ -1,0 +1,150 @@
+"""Looking at a patch plan before writing it: input checks, class sizes, one slice's patches.
+
+The napari Patches and Data tabs show exactly these; a script or notebook can call
+them to draw or report the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._checks import check_non_negative_int, check_positive_int
+from ..errors import ArgumentTypeError
+from ._plan import PatchPlan
+
+#: At most this many patches of one slice are drawn by default (evenly thinned beyond).
+OVERLAY_MAX_PATCHES = 2000
+#: ... and at most as many as cover the slice this many times over: more overlapping
+#: outlines are unreadable, and each drawn pixel costs.
+OVERLAY_MAX_COVER = 3
+
+
+def check_volume_and_mask(
+    volume: Any,
+    mask: Any = None,
+    *,
+    rgb: bool = False,
+    names: tuple[str, str] = ("volume", "mask"),
+) -> None:
+    """Check that ``volume`` (and ``mask``) can be planned and cut into patches.
+
+    Parameters
+    ----------
+    volume : array_like
+        A 2D image ``(Y, X)`` or a ``(Z, Y, X)`` volume (anything with ``shape``).
+    mask : array_like, optional
+        Labels of the same shape as ``volume``.
+    rgb : bool
+        The last axis of ``volume`` holds colours (e.g. an RGB napari layer):
+        refused, patches are cut from greyscale data.
+    names : (str, str)
+        What the volume and the mask are called in the message.
+
+    Raises
+    ------
+    ValueError
+        With a message meant to be shown as is: the volume is not 2D or 3D, is
+        in colour or is empty, or the mask's shape differs from the volume's.
+    """
+    volume_name, mask_name = names
+    shape = tuple(int(s) for s in np.shape(volume))
+    if rgb or len(shape) not in (2, 3):
+        raise ValueError(
+            f"{volume_name} must be a 2D image (Y, X) or a (Z, Y, X) volume, got shape "
+            f"{shape}" + (" (RGB)" if rgb else "")
+        )
+    if 0 in shape:
+        raise ValueError(f"{volume_name} must not be empty, got shape {shape}")
+    if mask is not None:
+        mask_shape = tuple(int(s) for s in np.shape(mask))
+        if mask_shape != shape:
+            raise ValueError(
+                f"Shape mismatch: {volume_name} {shape} vs {mask_name} {mask_shape}; "
+                f"{mask_name} must have the shape of {volume_name}"
+            )
+
+
+def class_pixel_counts(mask: Any) -> dict[int, int]:
+    """Pixels per label value of ``mask``, for every value present (in increasing order).
+
+    Examples
+    --------
+    >>> class_pixel_counts(np.array([[0, 0, 2], [2, 2, 5]], np.uint8))
+    {0: 2, 2: 3, 5: 1}
+    """
+    m = np.asarray(mask)
+    if m.dtype.kind in "ub" and m.size and int(m.max()) < 65536:
+        counts = np.bincount(m.ravel().astype(np.intp, copy=False))
+        values = np.flatnonzero(counts)
+        return dict(zip(values.tolist(), counts[values].tolist(), strict=True))
+    values, counts = np.unique(m, return_counts=True)
+    return dict(zip(values.tolist(), counts.tolist(), strict=True))
+
+
+def overlay_limit(
+    slice_shape: tuple[int, ...],
+    patchsize: int,
+    max_patches: int = OVERLAY_MAX_PATCHES,
+    max_cover: int = OVERLAY_MAX_COVER,
+) -> int:
+    """How many patch outlines of one ``(Y, X)`` slice are worth drawing (at least 1).
+
+    At most ``max_patches``, and at most as many as cover the slice ``max_cover``
+    times over. ``slice_shape`` may be a volume shape; its last two axes count.
+    """
+    patchsize = check_positive_int(patchsize, "patchsize")
+    max_patches = check_positive_int(max_patches, "max_patches")
+    max_cover = check_positive_int(max_cover, "max_cover")
+    cover = max_cover * int(np.prod(slice_shape[-2:])) // patchsize**2
+    return max(1, min(max_patches, cover))
+
+
+class SliceCentres(NamedTuple):
+    """The planned patches centred in one slice (a thinned subset of them)."""
+
+    #: ``(n, 2)`` float array of centres ``(y, x)``.
+    centres: np.ndarray
+    #: ``(n,)`` int array: the class of each centre.
+    classes: np.ndarray
+    #: How many patches are centred in the slice (``n`` or more).
+    total: int
+
+
+def overlay_centres(plan: PatchPlan, z: int, limit: int | None = None) -> SliceCentres:
+    """The patches of ``plan`` centred in slice ``z``, evenly thinned to ``limit``.
+
+    Beyond ``limit`` centres an evenly spaced subset is kept, over the classes in
+    the plan's order (so every class keeps its share); only that subset is
+    gathered.
+
+    Parameters
+    ----------
+    plan : PatchPlan
+        From :func:`plan_patches`.
+    z : int
+        Slice index (0 for a 2D image).
+    limit : int, optional
+        Most centres returned, e.g. :func:`overlay_limit`; all when None.
+    """
+    if not isinstance(plan, PatchPlan):
+        raise ArgumentTypeError(f"plan must be a PatchPlan, got {type(plan).__name__}")
+    z = check_non_negative_int(z, "z")
+    limit = check_positive_int(limit, "limit", allow_none=True)
+    per_class = plan.centres_in_slice(z)
+    sizes = np.array([len(v) for v in per_class.values()], dtype=np.intp)
+    total = int(sizes.sum())
+    keep = np.arange(total)
+    if limit is not None and total > limit:
+        keep = np.linspace(0, total - 1, limit).round().astype(np.intp)
+    ends = np.cumsum(sizes)
+    which = np.searchsorted(ends, keep, side="right")  # class position of each kept row
+    local = keep - (ends - sizes)[which]
+    centres = np.zeros((len(keep), 2))
+    values = list(per_class.values())
+    for i in np.unique(which).tolist():
+        rows = which == i
+        centres[rows] = values[i][local[rows]]
+    classes = np.asarray(list(per_class), dtype=int)[which] if total else np.zeros(0, int)
+    return SliceCentres(centres, classes, total)

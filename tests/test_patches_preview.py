@@ -1,0 +1,130 @@
+"""What the Patches and Data tabs show, through the public API: checks, class sizes, overlays."""
+
+import numpy as np
+import pytest
+
+from napari_datatools.patches import (
+    check_volume_and_mask,
+    class_pixel_counts,
+    overlay_centres,
+    overlay_limit,
+    plan_patches,
+)
+
+
+def _sample(shape=(3, 40, 50), seed=0):
+    rng = np.random.default_rng(seed)
+    volume = rng.random(shape, dtype=np.float32)
+    mask = rng.choice(np.array([0, 1, 4], np.uint8), size=shape, p=[0.5, 0.3, 0.2])
+    return volume, mask
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32, bool])
+def test_class_pixel_counts_counts_every_value_present(dtype):
+    mask = np.array([[0, 3, 3], [7, 3, 0]]).astype(dtype)
+    values, counts = np.unique(mask, return_counts=True)
+    expected = dict(zip(values.tolist(), counts.tolist(), strict=True))
+    got = class_pixel_counts(mask)
+    assert got == expected and list(got) == sorted(got)
+    assert class_pixel_counts(np.array([[-2, 5]], np.int16)) == {-2: 1, 5: 1}
+    assert class_pixel_counts(np.zeros((0, 4), np.uint8)) == {}
+
+
+def test_class_pixel_counts_take_large_labels_and_lists():
+    mask = np.array([70000, 70000, 1], np.uint32)
+    assert class_pixel_counts(mask) == {1: 1, 70000: 2}
+    assert class_pixel_counts([[1, 1], [2, 1]]) == {1: 3, 2: 1}
+
+
+def test_overlay_limit_is_the_count_or_the_cover_limit():
+    assert overlay_limit((2048, 2048), 4) == 2000  # small patches: the count limit
+    assert overlay_limit((8, 512, 512), 64) == 3 * 512 * 512 // 64**2  # large: 3x cover
+    assert overlay_limit((16, 16), 256) == 1  # one patch larger than the slice: still drawn
+    assert overlay_limit((100, 100), 10, max_patches=50, max_cover=1) == 50
+    assert overlay_limit((100, 100), 10, max_patches=500, max_cover=2) == 200
+    with pytest.raises(ValueError, match="patchsize"):
+        overlay_limit((10, 10), 0)
+    with pytest.raises(TypeError, match="max_cover"):
+        overlay_limit((10, 10), 3, max_cover=1.5)
+
+
+def test_overlay_centres_are_the_slice_centres_of_the_plan():
+    volume, mask = _sample()
+    plan = plan_patches(volume, 8, mask, mode="grid", stride=6, random_order=False)
+    for z in range(3):
+        per_class = plan.centres_in_slice(z)
+        centres, classes, total = overlay_centres(plan, z)
+        np.testing.assert_array_equal(centres, np.concatenate(list(per_class.values())))
+        np.testing.assert_array_equal(
+            classes, np.concatenate([np.full(len(v), c) for c, v in per_class.items()]))
+        assert total == len(centres) == sum(len(v) for v in per_class.values())
+        assert centres.shape[1] == 2 and centres.dtype == np.float64
+
+
+def test_overlay_centres_thin_evenly_over_the_classes_in_order():
+    volume, mask = _sample()
+    plan = plan_patches(volume, 5, mask)
+    full = overlay_centres(plan, 1)
+    thinned = overlay_centres(plan, 1, limit=100)
+    assert full.total == thinned.total == 40 * 50 and len(thinned.centres) == 100
+    keep = np.linspace(0, full.total - 1, 100).round().astype(int)
+    np.testing.assert_array_equal(thinned.centres, full.centres[keep])
+    np.testing.assert_array_equal(thinned.classes, full.classes[keep])
+    assert set(thinned.classes.tolist()) == {0, 1, 4}  # every class keeps its share
+    assert len(overlay_centres(plan, 1, limit=10**6).centres) == full.total
+
+
+def test_overlay_centres_of_an_empty_slice_and_bad_arguments():
+    volume = np.zeros((2, 20, 20), np.float32)
+    mask = np.zeros((2, 20, 20), np.uint8)
+    mask[0, 5, 5] = 1
+    plan = plan_patches(volume, 4, mask, class_list=[1])
+    centres, classes, total = overlay_centres(plan, 1, limit=5)
+    assert total == 0 and centres.shape == (0, 2) and classes.shape == (0,)
+    np.testing.assert_array_equal(overlay_centres(plan, 0).centres, [[5, 5]])
+    with pytest.raises(TypeError, match="plan must be a PatchPlan"):
+        overlay_centres({"centres": []}, 0)
+    with pytest.raises(ValueError, match="limit"):
+        overlay_centres(plan, 0, limit=0)
+    with pytest.raises(ValueError, match="z must be a non-negative"):
+        overlay_centres(plan, -1)
+
+
+def test_check_volume_and_mask_accepts_what_can_be_planned():
+    volume, mask = _sample()
+    check_volume_and_mask(volume, mask)
+    check_volume_and_mask(volume[0], mask[0])
+    check_volume_and_mask(volume)
+    plan_patches(volume[0], 5, mask[0])  # the same inputs plan
+
+
+@pytest.mark.parametrize(
+    "volume_shape, mask_shape, rgb, message",
+    [
+        ((2, 3, 4, 5), None, False, r"volume must be a 2D image \(Y, X\) or a \(Z, Y, X\) volume, "
+                                    r"got shape \(2, 3, 4, 5\)$"),
+        ((7,), None, False, r"got shape \(7,\)"),
+        ((20, 30, 3), None, True, r"got shape \(20, 30, 3\) \(RGB\)"),
+        ((3, 0, 4), None, False, r"volume must not be empty"),
+        ((3, 40, 50), (3, 20, 50), False,
+         r"Shape mismatch: volume \(3, 40, 50\) vs mask \(3, 20, 50\)"),
+    ],
+)
+def test_check_volume_and_mask_names_the_problem(volume_shape, mask_shape, rgb, message):
+    volume = np.zeros(volume_shape, np.uint8)
+    mask = None if mask_shape is None else np.zeros(mask_shape, np.uint8)
+    with pytest.raises(ValueError, match=message):
+        check_volume_and_mask(volume, mask, rgb=rgb)
+
+
+def test_check_volume_and_mask_uses_the_given_names_and_any_shaped_object():
+    class Lazy:  # e.g. an h5py dataset: only the shape is read
+        shape = (4, 10, 10)
+
+        def __array__(self, *args, **kwargs):
+            raise AssertionError("the data must not be read")
+
+    check_volume_and_mask(Lazy(), Lazy())
+    with pytest.raises(ValueError, match=r"^Shape mismatch: 'cells' \(4, 10, 10\) vs labels "
+                                         r"\(4, 10, 9\); labels must have the shape of 'cells'$"):
+        check_volume_and_mask(Lazy(), np.zeros((4, 10, 9)), names=("'cells'", "labels"))
