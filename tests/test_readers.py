@@ -1,13 +1,13 @@
 """Readers through their public functions, without a viewer."""
 
+import blosc2
 import dask.array as da
 import h5py
 import numpy as np
 import pytest
 import zarr
 
-import blosc2
-from napari_datatools.readers import get_reader, read_arrays
+from napari_datatools.readers import ARRAY_NAME_KEY, array_metadata, get_reader, read_arrays
 
 
 @pytest.fixture
@@ -86,8 +86,55 @@ def test_integer_image_is_not_labels(tmp_path):
 
 
 def test_not_ours():
-    assert get_reader("image.tif") is None
+    assert get_reader("image.png") is None
     assert get_reader(["a.h5", "b.png"]) is None
+
+
+@pytest.mark.parametrize("name", [
+    "a.h5", "a.hdf5", "a.zarr", "a.b2nd", "a.tif", "a.TIFF", "a.ome.tif", "a.nii", "a.nii.gz",
+    "a.npy"])
+def test_every_source_suffix_is_ours(name):
+    assert get_reader(name) is not None
+    assert get_reader([name, "b.h5"]) is not None
+
+
+def test_arrays_napari_cannot_show_are_skipped_with_a_warning(tmp_path, arrays):
+    image, _ = arrays
+    path = tmp_path / "mixed.h5"
+    with h5py.File(path, "w") as f:
+        f["raw"] = image
+        f["fft"] = np.fft.fft2(image).astype(np.complex64)
+        f["table"] = np.zeros((4, 4), dtype=[("a", "i4"), ("b", "f4")])
+        f["names"] = np.array([["a", "b"], ["c", "d"]], dtype="S1")
+    with pytest.warns(UserWarning) as record:
+        layers = _by_name(read_arrays(path))
+    assert set(layers) == {"raw"}
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 3 and all("mixed.h5" in m and "skipped" in m for m in messages)
+    assert any("'fft' has dtype complex64" in m for m in messages)
+    with h5py.File(tmp_path / "only.h5", "w") as f:
+        f["fft"] = np.zeros((4, 4), np.complex128)
+    with pytest.warns(UserWarning), pytest.raises(
+            ValueError, match=r"only\.h5.*no arrays to show; skipped: fft \(complex128\)"):
+        read_arrays(tmp_path / "only.h5")
+
+
+def test_layers_keep_the_array_name_and_take_the_spacing(tmp_path, arrays):
+    image, labels = arrays
+    path = tmp_path / "calibrated.h5"
+    with h5py.File(path, "w") as f:
+        f["raw"] = image
+        f["raw"].attrs["element_size_um"] = [2.0, 0.5, 0.5]
+        f["labels"] = labels
+        f["labels"].attrs["axistags"] = (
+            '{"axes": [{"key": "z", "typeFlags": 2, "resolution": 3.0}, '
+            '{"key": "y", "typeFlags": 2, "resolution": 0.25}, '
+            '{"key": "x", "typeFlags": 2, "resolution": 0.25}]}')
+    layers = _by_name(read_arrays(path))
+    assert layers["raw"][1]["scale"] == (2.0, 0.5, 0.5)
+    assert layers["raw"][1]["metadata"] == {ARRAY_NAME_KEY: "raw"}
+    assert layers["labels"][1]["scale"] == (3.0, 0.25, 0.25) and layers["labels"][2] == "labels"
+    assert array_metadata(path, "labels").axes == "ZYX"
 
 
 @pytest.mark.parametrize("name", ["broken.h5", "broken.b2nd"])

@@ -581,7 +581,7 @@ class OmeZarrFormat(SourceFormat):
     """
 
     name = "ome-zarr"
-    suffixes = (".ome.zarr",)
+    suffixes = (".zarr",)  # claimed by its metadata, whatever the suffix
     label = "OME-Zarr (.ome.zarr)"
 
     def claims(self, path: Path) -> bool:
@@ -755,15 +755,312 @@ def _open_blosc2(path: Path) -> NamedArray:
     return (path.name[: -len(".b2nd")], arr)
 
 
+def _stem(path: Path, suffixes: Iterable[str]) -> str:
+    """The file name of ``path`` without the longest of ``suffixes`` it ends with."""
+    name = path.name
+    for suffix in sorted(suffixes, key=len, reverse=True):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def _copy_in_blocks(source: Any, target: Any, max_bytes: int = 64 * 2**20) -> None:
+    """Copy ``source`` into ``target`` (same shape) a block of leading-axis rows at a
+    time, so a lazy source is never loaded whole."""
+    shape = tuple(target.shape)
+    if isinstance(source, np.ndarray) and not isinstance(source, np.memmap):
+        target[...] = source
+        return
+    row_bytes = max(1, int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(target.dtype).itemsize)
+    step = max(1, max_bytes // row_bytes)
+    for start in range(0, shape[0], step):
+        target[start:start + step] = np.asarray(source[start:start + step])
+
+
+#: TIFF ResolutionUnit codes that are physical lengths (2, inch, is a print setting: dpi).
+_TIFF_RESOLUTION_UNITS = {3: "cm", 4: "mm", 5: "µm"}
+#: Spellings of micrometre in ImageJ and OME metadata.
+_MICRON = {"micron", "microns", "um", "\\u00b5m", "µm", "μm", "micrometer"}
+
+
+def _unit(text: Any) -> str | None:
+    if not text:
+        return None
+    text = str(text)
+    return "µm" if text.lower() in _MICRON else text
+
+
+def _ome_pixels(xml: str) -> list[dict[str, str]]:
+    """The attributes of every ``Pixels`` element of an OME-XML document, in order."""
+    import xml.etree.ElementTree as ElementTree
+
+    root = ElementTree.fromstring(xml)
+    return [dict(el.attrib) for el in root.iter() if el.tag.rsplit("}", 1)[-1] == "Pixels"]
+
+
+def _tiff_resolution(page: Any, imagej: bool) -> tuple[dict[str, float], str | None]:
+    """X/Y spacing from a page's resolution tags, when they state a physical size
+    (a metric unit, or ImageJ's calibration with the unit in its metadata)."""
+    if "XResolution" not in page.tags or "YResolution" not in page.tags:
+        return {}, None
+    x, y = page.get_resolution()
+    code = int(page.resolutionunit)
+    if x <= 0 or y <= 0 or not (code in _TIFF_RESOLUTION_UNITS or (imagej and code == 1)):
+        return {}, None
+    if code == 1 and x == y == 1:
+        return {}, None  # ImageJ's "not calibrated"
+    return {"X": 1 / x, "Y": 1 / y}, _TIFF_RESOLUTION_UNITS.get(code)
+
+
+def _tiff_series_info(tif: Any, index: int) -> SourceInfo:
+    series = tif.series[index]
+    axes = str(series.axes).upper()
+    ndim = len(series.shape)
+    sizes: dict[str, float] = {}
+    unit = None
+    if tif.is_ome and tif.ome_metadata:
+        pixels = _ome_pixels(tif.ome_metadata)
+        if len(pixels) == len(tif.series):
+            for axis in "XYZ":
+                value = pixels[index].get(f"PhysicalSize{axis}")
+                if value:
+                    sizes[axis] = float(value)
+                    unit = unit or _unit(pixels[index].get(f"PhysicalSize{axis}Unit", "µm"))
+    else:
+        imagej = tif.imagej_metadata or {}
+        sizes, unit = _tiff_resolution(series.keyframe, bool(imagej))
+        if imagej.get("spacing"):
+            sizes["Z"] = float(imagej["spacing"])
+        unit = _unit(imagej.get("unit")) or unit
+    return _info(ndim, axes, sizes or None, unit)
+
+
+class TiffFormat(SourceFormat):
+    """TIFF and OME-TIFF files (tifffile), read only.
+
+    Each image series is an array: named after the file when it is the only one,
+    else ``series_<i>``; a pyramid is read at full resolution. Contiguous
+    uncompressed series are memory-mapped, others read chunk by chunk through
+    tifffile's Zarr store. Axes are tifffile's; spacing comes from the OME
+    physical sizes, or from the resolution tags (metric units, or ImageJ's
+    calibration) and ImageJ's ``spacing`` (Z).
+    """
+
+    name = "tiff"
+    suffixes = (".tif", ".tiff")
+    label = "TIFF / OME-TIFF (.tif)"
+
+    def _open(self, path: Path) -> Any:
+        import tifffile
+
+        try:
+            tif = tifffile.TiffFile(os.fspath(path))
+        except Exception as err:  # tifffile raises TiffFileError, ValueError, struct.error...
+            raise ValueError(f"{os.fspath(path)!r} is not a readable TIFF file: {err}") from err
+        if not len(tif.pages):  # a valid header pointing nowhere (tifffile only logs it)
+            tif.close()
+            raise ValueError(f"{os.fspath(path)!r} is not a readable TIFF file: no image pages")
+        return tif
+
+    def _named_series(self, path: Path, tif: Any) -> list[tuple[str, int]]:
+        usable = [i for i, series in enumerate(tif.series) if len(series.shape) >= 2]
+        if len(usable) == 1:
+            return [(_stem(path, (".ome.tif", ".ome.tiff", *self.suffixes)), usable[0])]
+        return [(f"series_{i}", i) for i in usable]
+
+    def list_arrays(self, path: Path) -> list[NamedArray]:
+        with self._open(path) as tif:
+            named = [(name, i, tif.series[i].dataoffset is not None)
+                     for name, i in self._named_series(path, tif)]
+        return [(name, _open_tiff_series(path, i, contiguous)) for name, i, contiguous in named]
+
+    def array_info(self, path: Path, name: str, array: Any) -> SourceInfo:
+        with self._open(path) as tif:
+            index = dict(self._named_series(path, tif)).get(name)
+            if index is None:
+                return SourceInfo()
+            try:
+                return _tiff_series_info(tif, index)
+            except (ValueError, TypeError, KeyError, ZeroDivisionError):  # malformed metadata
+                return _info(len(array.shape), str(tif.series[index].axes).upper(), None)
+
+
+def _open_tiff_series(path: Path, index: int, contiguous: bool) -> Any:
+    """Series ``index`` of a TIFF file, level 0: a memmap, else a read-only zarr array."""
+    import tifffile
+    import zarr
+
+    if contiguous:
+        try:
+            return tifffile.memmap(os.fspath(path), series=index, level=0, mode="r")
+        except ValueError:
+            pass  # not memory-mappable after all (tiles, byte order...): read by chunks
+    store = tifffile.imread(os.fspath(path), aszarr=True, series=index, level=0)
+    return zarr.open_array(store=store, mode="r")
+
+
+class ReversedAxesArray:
+    """A read-only view of an array with its axes in reverse order, read lazily.
+
+    Indexing with integers, slices, ``...`` and integer or boolean index arrays
+    (numpy's rules) reads only the block of the source that the index covers.
+
+    Parameters
+    ----------
+    source : array-like
+        Anything with ``shape`` and numpy-like basic indexing (a nibabel array proxy...).
+    """
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.shape: tuple[int, ...] = tuple(int(n) for n in reversed(source.shape))
+        self.ndim = len(self.shape)
+        first = (0,) * self.ndim
+        self.dtype = (np.asarray(source[first]).dtype if 0 not in self.shape
+                      else np.dtype(source.dtype))
+        #: One chunk per plane of the last two axes (the first two in the source).
+        self.chunks = (1,) * (self.ndim - 2) + self.shape[-2:]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"<ReversedAxesArray shape={self.shape} dtype={self.dtype}>"
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        data = self[...]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+    def _key(self, key: Any) -> list[Any]:
+        key = list(key) if isinstance(key, tuple) else [key]
+        ellipses = [i for i, k in enumerate(key) if k is Ellipsis]
+        if len(ellipses) > 1:
+            raise IndexError("an index can only have a single ellipsis ('...')")
+        if ellipses:
+            at = ellipses[0]
+            key[at:at + 1] = [slice(None)] * (self.ndim - len(key) + 1)
+        if len(key) > self.ndim:
+            raise IndexError(f"too many indices: array is {self.ndim}-dimensional")
+        key += [slice(None)] * (self.ndim - len(key))
+        out: list[Any] = []
+        for k, n in zip(key, self.shape, strict=True):
+            if isinstance(k, slice):
+                out.append(k)
+            elif isinstance(k, int | np.integer):
+                if not -n <= k < n:
+                    raise IndexError(f"index {k} is out of bounds for an axis of size {n}")
+                out.append(int(k) % n)
+            else:
+                k = np.asarray(k)
+                if k.dtype == bool:
+                    k = np.flatnonzero(k)
+                if k.dtype.kind not in "iu":
+                    raise IndexError(f"only integers, slices, '...' and integer or boolean "
+                                     f"arrays are valid indices, got {k!r}")
+                if k.size and (k.min() < -n or k.max() >= n):
+                    raise IndexError(f"index out of bounds for an axis of size {n}")
+                out.append(np.where(k < 0, k + n, k))
+        return out
+
+    def __getitem__(self, key: Any) -> Any:
+        parts = self._key(key)
+        if all(isinstance(k, int | slice) for k in parts):
+            return np.asarray(self.source[tuple(reversed(parts))]).T
+        block: list[slice] = []
+        local: list[Any] = []
+        for k in parts:  # read the bounding block, then index it the numpy way
+            if isinstance(k, slice):
+                block.append(k)
+                local.append(slice(None))
+            elif isinstance(k, int):
+                block.append(slice(k, k + 1))
+                local.append(0)
+            else:
+                low = int(k.min()) if k.size else 0
+                block.append(slice(low, int(k.max()) + 1 if k.size else 0))
+                local.append(k - low)
+        data = np.asarray(self.source[tuple(reversed(block))]).T
+        return data[tuple(local)]
+
+
+def _load_nifti(path: Path) -> Any:
+    try:
+        import nibabel
+    except ImportError as err:
+        raise ImportError(
+            "reading NIfTI files (.nii, .nii.gz) needs nibabel, which is an optional "
+            "dependency: pip install 'napari-datatools[nifti]'") from err
+    try:  # kept open, a .nii.gz is read onwards from where the last read stopped
+        return nibabel.load(os.fspath(path), mmap="r",
+                            keep_file_open=path.name.lower().endswith(".gz"))
+    except Exception as err:  # ImageFileError, OSError, zlib/gzip errors...
+        raise ValueError(f"{os.fspath(path)!r} is not a readable NIfTI file: {err}") from err
+
+
+class NiftiFormat(SourceFormat):
+    """NIfTI-1/2 images, ``.nii`` or ``.nii.gz`` (nibabel, the ``nifti`` extra), read only.
+
+    NIfTI stores voxels as (X, Y, Z[, T]); the array is returned in napari's
+    (Z, Y, X) order -- (T, Z, Y, X) for 4D -- as a lazy transposed view: a
+    transposed memmap for uncompressed, unscaled ``.nii`` files, else a
+    :class:`ReversedAxesArray` over nibabel's array proxy (which applies the
+    header's scaling). Spacing is the header's voxel size (``pixdim``) in that
+    order; the orientation (affine) is not applied.
+    """
+
+    name = "nifti"
+    suffixes = (".nii", ".nii.gz")
+    label = "NIfTI (.nii, .nii.gz)"
+
+    def list_arrays(self, path: Path) -> list[NamedArray]:
+        proxy = _load_nifti(path).dataobj
+        if len(proxy.shape) < 2:
+            return []
+        plain = getattr(proxy, "slope", 1) == 1 and getattr(proxy, "inter", 0) == 0
+        if plain and not path.name.lower().endswith(".gz"):
+            data = np.asanyarray(proxy)
+            if isinstance(data, np.memmap):
+                return [(_stem(path, self.suffixes), data.T)]
+        return [(_stem(path, self.suffixes), ReversedAxesArray(proxy))]
+
+    def array_info(self, path: Path, name: str, array: Any) -> SourceInfo:
+        header = _load_nifti(path).header
+        ndim = len(array.shape)
+        zooms = [float(str(z)) for z in header.get_zooms()[:ndim]]  # float32 0.6, not 0.6000000238
+        space_unit = header.get_xyzt_units()[0]
+        unit = None if space_unit == "unknown" else _unit(space_unit)
+        return _info(ndim, {2: "YX", 3: "ZYX", 4: "TZYX"}.get(ndim), zooms[::-1], unit)
+
+
+class NpyFormat(SourceFormat):
+    """NumPy ``.npy`` files, memory-mapped read-only (no pickled object arrays)."""
+
+    name = "npy"
+    suffixes = (".npy",)
+    label = "NumPy (.npy)"
+
+    def list_arrays(self, path: Path) -> list[NamedArray]:
+        try:
+            array = np.load(os.fspath(path), mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as err:
+            raise ValueError(f"{os.fspath(path)!r} is not a readable .npy file: {err}") from err
+        if not isinstance(array, np.ndarray):
+            raise ValueError(f"{os.fspath(path)!r} is not a readable .npy file: it holds "
+                             f"{type(array).__name__}")
+        return [(_stem(path, self.suffixes), array)] if array.ndim >= 2 else []
+
+
 #: The formats datasets are written in, by canonical name, in menu order.
 DATASET_FORMATS: dict[str, ArrayFormat] = {
     f.name: f for f in (HDF5Format(), ZarrFormat(), Blosc2Format())
 }
-#: Every readable format, in the order paths are matched (most specific first).
-READ_FORMATS: tuple[ArrayFormat, ...] = (
-    DATASET_FORMATS["hdf5"], DATASET_FORMATS["blosc2"], DATASET_FORMATS["zarr"])
-#: Suffixes of every readable format.
-SUFFIXES: tuple[str, ...] = tuple(s for f in READ_FORMATS for s in f.suffixes)
+#: Every readable format, in the order paths are matched (most specific first: an
+#: OME-Zarr store before a plain Zarr one).
+READ_FORMATS: tuple[SourceFormat, ...] = (
+    DATASET_FORMATS["hdf5"], OmeZarrFormat(), DATASET_FORMATS["blosc2"], DATASET_FORMATS["zarr"],
+    TiffFormat(), NiftiFormat(), NpyFormat())
+#: Suffixes of every readable format (each once).
+SUFFIXES: tuple[str, ...] = tuple(dict.fromkeys(s for f in READ_FORMATS for s in f.suffixes))
 
 
 def format_named(file_format: object, argument: str = "file_format") -> ArrayFormat:
@@ -787,13 +1084,13 @@ def format_named(file_format: object, argument: str = "file_format") -> ArrayFor
                      f"got {file_format!r}")
 
 
-def find_format(path: str | os.PathLike) -> ArrayFormat | None:
+def find_format(path: str | os.PathLike) -> SourceFormat | None:
     """The format that reads ``path``, or None."""
     p = Path(path)
     return next((f for f in READ_FORMATS if f.claims(p)), None)
 
 
-def format_of_path(path: str | os.PathLike, argument: str = "path") -> ArrayFormat:
+def format_of_path(path: str | os.PathLike, argument: str = "path") -> SourceFormat:
     """The format that reads ``path``.
 
     Raises
@@ -805,7 +1102,7 @@ def format_of_path(path: str | os.PathLike, argument: str = "path") -> ArrayForm
     p = Path(path)
     if not p.exists():
         raise ValueError(f"{argument}: {os.fspath(path)!r} does not exist")
-    fmt = find_format(p)
+    fmt: SourceFormat | None = find_format(p)
     if fmt is None and p.is_dir():
         fmt = DATASET_FORMATS["zarr"]  # a store without metadata says so when opened
     if fmt is None:
@@ -821,15 +1118,36 @@ def list_arrays(path: str | os.PathLike) -> list[NamedArray]:
     Parameters
     ----------
     path : str or os.PathLike
-        An ``.h5``/``.hdf5`` file, a Zarr directory store (v2 or v3), a ``.b2nd``
-        array, or a directory of ``.b2nd`` arrays.
+        An ``.h5``/``.hdf5`` file, a Zarr directory store (v2 or v3; an OME-Zarr
+        image gives its full-resolution level), a ``.b2nd`` array or a directory
+        of them, a ``.tif``/``.tiff`` (OME-)TIFF file (one array per series), a
+        NIfTI ``.nii``/``.nii.gz`` file (in (Z, Y, X) order, see
+        :class:`NiftiFormat`) or a ``.npy`` file.
 
     Raises
     ------
     ValueError
-        If ``path`` does not exist or is not a readable store of a known kind.
+        If ``path`` does not exist or is not a readable file or store of a known
+        kind; the message names it.
+    ImportError
+        For a NIfTI file when nibabel (the ``nifti`` extra) is not installed.
     """
     return format_of_path(path).list_arrays(Path(path))
+
+
+def _pick(path: str | os.PathLike, array_name: str | None) -> tuple[SourceFormat, str, Any]:
+    fmt = format_of_path(path)
+    arrays = dict(fmt.list_arrays(Path(path)))
+    found = ", ".join(sorted(arrays)) or "nothing"
+    if array_name is None:
+        if len(arrays) != 1:
+            raise ValueError(
+                f"array_name: {os.fspath(path)!r} holds {len(arrays)} arrays ({found}); name one")
+        return fmt, *next(iter(arrays.items()))
+    if array_name not in arrays:
+        raise ValueError(
+            f"array_name: {array_name!r} is not in {os.fspath(path)!r} (found: {found})")
+    return fmt, array_name, arrays[array_name]
 
 
 def open_array(path: str | os.PathLike, array_name: str | None = None) -> Any:
@@ -844,7 +1162,7 @@ def open_array(path: str | os.PathLike, array_name: str | None = None) -> Any:
 
     Returns
     -------
-    h5py.Dataset, zarr.Array or blosc2.NDArray
+    h5py.Dataset, zarr.Array, blosc2.NDArray, numpy.memmap or ReversedAxesArray
         Sliced like a numpy array.
 
     Raises
@@ -853,14 +1171,133 @@ def open_array(path: str | os.PathLike, array_name: str | None = None) -> Any:
         If the path cannot be read, or ``array_name`` is missing or ambiguous; the
         message lists the arrays found.
     """
-    arrays = dict(list_arrays(path))
-    found = ", ".join(sorted(arrays)) or "nothing"
-    if array_name is None:
-        if len(arrays) != 1:
-            raise ValueError(
-                f"array_name: {os.fspath(path)!r} holds {len(arrays)} arrays ({found}); name one")
-        return next(iter(arrays.values()))
-    if array_name not in arrays:
-        raise ValueError(
-            f"array_name: {array_name!r} is not in {os.fspath(path)!r} (found: {found})")
-    return arrays[array_name]
+    return _pick(path, array_name)[2]
+
+
+def array_metadata(path: str | os.PathLike, array_name: str | None = None) -> SourceInfo:
+    """What a file says about one of its arrays: axes, voxel spacing, channel axis.
+
+    Parameters
+    ----------
+    path, array_name
+        As for :func:`open_array`; the metadata describe that array as it opens
+        (a NIfTI volume's spacing in (Z, Y, X) order, for instance).
+
+    Returns
+    -------
+    SourceInfo
+        Fields the file says nothing about are None: axes from OME metadata,
+        tifffile, NIfTI dimensions, ilastik axistags or Zarr dimension names;
+        spacing from OME physical sizes or scale transformations, TIFF resolution
+        tags and ImageJ spacing, NIfTI ``pixdim`` or HDF5 ``element_size_um``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`open_array`.
+    """
+    fmt, name, array = _pick(path, array_name)
+    return fmt.array_info(Path(path), name, array)
+
+
+def _format_for_saving(path: Path, file_format: str | None) -> ArrayFormat:
+    if file_format is not None:
+        return format_named(file_format)
+    for fmt in DATASET_FORMATS.values():
+        if fmt.dataset_suffix and path.name.lower().endswith(fmt.suffixes):
+            return fmt
+    suffixes = ", ".join(s for f in DATASET_FORMATS.values() for s in f.suffixes
+                         if f.dataset_suffix)
+    raise ValueError(f"file_format: cannot tell the format of {os.fspath(path)!r} from its "
+                     f"suffix (one of {suffixes}); pass file_format")
+
+
+def _checked_arrays(arrays: object) -> dict[str, Any]:
+    if not isinstance(arrays, Mapping):
+        raise ArgumentTypeError(f"arrays must be a mapping {{name: array}}, got {arrays!r}")
+    if not arrays:
+        raise ValueError("arrays must hold at least one array, got an empty mapping")
+    out: dict[str, Any] = {}
+    for name, array in arrays.items():
+        if not isinstance(name, str) or not name.strip("/"):
+            raise ValueError(f"arrays: names must be non-empty strings, got {name!r}")
+        if not (hasattr(array, "shape") and hasattr(array, "dtype")
+                and hasattr(array, "__getitem__")):
+            array = np.asarray(array)
+        dtype = np.dtype(array.dtype)
+        if len(array.shape) == 0 or dtype.kind in "OVUSMm":
+            raise ValueError(f"arrays: {name!r} must be an array of at least one dimension of "
+                             f"numbers or booleans, got shape {tuple(array.shape)} dtype {dtype}")
+        out[name.strip("/")] = array
+    return out
+
+
+def save_arrays(path: str | os.PathLike, arrays: Mapping[str, Any],
+                file_format: str | None = None, *, overwrite: bool = False) -> Path:
+    """Write named arrays to one HDF5 file, Zarr store or blosc2 directory.
+
+    Each array is stored whole under its name, a block of rows at a time, so lazy
+    arrays (dask, h5py, zarr...) are never loaded at once. The file is written
+    next to ``path`` and moved there when complete, so a failure leaves any
+    previous file untouched.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (``.h5``/``.hdf5``) or store (``.zarr``) to write.
+    arrays : mapping
+        ``{name: array}``; a name with ``/`` is stored in a group (HDF5, Zarr).
+    file_format : str, optional
+        ``'hdf5'``, ``'zarr'`` or ``'blosc2'`` (a directory of ``.b2nd``); by
+        default told from the suffix of ``path``.
+    overwrite : bool
+        Replace an existing file or store of that format (never a folder holding
+        anything else).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    TypeError
+        If ``arrays`` is not a mapping.
+    ValueError
+        If ``arrays`` is empty or holds something that is not a numeric array, or
+        the format cannot be told.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False, or it is a folder that is
+        not a store of the format.
+    """
+    target = Path(path)
+    fmt = _format_for_saving(target, file_format)
+    checked = _checked_arrays(arrays)
+    exists = target.exists() or target.is_symlink()
+    if exists:
+        if not overwrite:
+            raise FileExistsError(f"path: {os.fspath(target)!r} exists; pass overwrite=True "
+                                  "to replace it")
+        fmt.check_replaceable(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        fmt.write_arrays(partial, checked)
+    except BaseException:
+        _remove(partial)
+        raise
+    if partial.is_dir() and exists:
+        old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
+        target.rename(old)
+        partial.rename(target)
+        _remove(old)
+    else:
+        os.replace(partial, target)
+    return target
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
