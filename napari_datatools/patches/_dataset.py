@@ -20,7 +20,7 @@ from .._rng import RNGLike
 from ..io._dataset_names import class_array_name
 from ._extraction import SlabPatches
 from ._job import DatasetJob, prepare_job
-from ._plan import PlanCancelled, build_plan, iter_plan_chunks
+from ._plan import PatchSize, PlanCancelled, build_plan, iter_plan_chunks
 from ._sink import open_sink
 
 class DatasetProgress(NamedTuple):
@@ -134,7 +134,7 @@ class _Cancel(Exception):
 
 def iter_create_dataset(
     save_path: Any,
-    patchsize: int,
+    patchsize: PatchSize,
     volume: Any,
     mask: Any = None,
     class_list: Any = None,
@@ -190,7 +190,7 @@ def _stop_of(cancel_event: Any) -> Callable[[], bool] | None:
 
 def create_dataset(
     save_path: Any,
-    patchsize: int,
+    patchsize: PatchSize,
     volume: Any,
     mask: Any = None,
     class_list: Any = None,
@@ -349,7 +349,7 @@ def _run(job: DatasetJob, stop: Callable[[], bool] | None = None
     sink = open_sink(job, plan)
     counts = {c: 0 for c in plan.classes}
     total = plan.total
-    step = min(job.batchsize, max(1, STEP_BYTES // (4 * plan.patchsize**2)))
+    step = min(job.batchsize, max(1, STEP_BYTES // (4 * int(np.prod(plan.patch_shape)))))
     complete = False
     try:
         done = 0

@@ -11,7 +11,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .._checks import check_positive_int
 from .._rng import RNGLike
 from ..errors import ArgumentTypeError
-from ._plan import PatchPlan, iter_plan_chunks, plan_patches
+from ._plan import (
+    PatchPlan,
+    PatchSize,
+    check_patchsize,
+    iter_plan_chunks,
+    patch_shape,
+    plan_patches,
+)
 from ._volume import SliceSource
 
 
@@ -32,58 +39,93 @@ def pad_slice(image: np.ndarray, patchsize: int, mirrored: bool = True) -> np.nd
     return np.pad(image, widths, mode="constant")
 
 
+def _reflect(index: np.ndarray, n: int) -> np.ndarray:
+    """Indices past either end of ``range(n)`` mirrored back (edge repeated), like
+    ``np.pad(mode="symmetric")`` for a reach of at most ``n``."""
+    index = np.where(index < 0, -index - 1, index)
+    return np.where(index >= n, 2 * n - index - 1, index)
+
+
 class SlabPatches:
     """Padded copies of a few slices, from which patches are gathered in one step.
+
+    2D patches (an int ``patchsize``) are taken within the held slices; 3D patches
+    (``(pz, py, px)``) also hold the neighbouring slices they reach (mirrored at the
+    volume's first and last slice, or zeros).
 
     Parameters
     ----------
     source : SliceSource
         The volume (or mask) to read slices from.
     slices : sequence of int
-        Slice indices to hold.
-    patchsize : int
-        Patch edge length.
+        Slices holding the centres to gather.
+    patchsize : int or (int, int, int)
+        Patch edge length, or ``(pz, py, px)``.
     mirrored : bool
         Mirror (symmetric reflection) at the edges, else pad with zeros.
     """
 
-    def __init__(self, source: SliceSource, slices: Sequence[int], patchsize: int,
+    def __init__(self, source: SliceSource, slices: Sequence[int], patchsize: PatchSize,
                  mirrored: bool = True) -> None:
-        ny, nx = source.shape[1:]
-        before, after = pad_widths(patchsize)
-        slices = [int(z) for z in slices]
-        self.patchsize = patchsize
-        self.padded = np.empty((len(slices), ny + before + after, nx + before + after),
-                               dtype=source.dtype)
-        self.position = np.full(source.shape[0], -1, np.intp)
-        for i, z in enumerate(slices):
-            self.padded[i] = pad_slice(source.read(z), patchsize, mirrored)
-            self.position[z] = i
-        # windows[i, y, x] is the patch centred at pixel (y, x) of slice slices[i]
-        self.windows = sliding_window_view(self.padded, (patchsize, patchsize), axis=(1, 2))
+        nz, ny, nx = source.shape
+        sides = patch_shape(patchsize)
+        py, px = sides[-2:]
+        (by, ay), (bx, ax) = pad_widths(py), pad_widths(px)
+        centres_z = np.asarray([int(z) for z in slices], np.intp)
+        self.volumetric = len(sides) == 3
+        bz, az = pad_widths(sides[0] if self.volumetric else 1)
+        self.offsets = np.arange(-bz, az + 1)
+        reach = centres_z[:, None] + self.offsets[None, :]
+        if mirrored:
+            reach = _reflect(reach, nz)
+        needed = np.unique(reach[(reach >= 0) & (reach < nz)])
+        rows = len(needed) + (0 if mirrored else 1)  # a last row of zeros for zero padding
+        self.padded = np.zeros((rows, ny + by + ay, nx + bx + ax), dtype=source.dtype)
+        self.row = np.full(nz + 1, rows - 1, np.intp)  # unknown slices -> the zero row
+        for i, z in enumerate(needed):
+            image = source.read(int(z))
+            widths = ((by, ay), (bx, ax))
+            self.padded[i] = np.pad(image, widths, mode="symmetric") if mirrored \
+                else np.pad(image, widths, mode="constant")
+            self.row[z] = i
+        self.nz = nz
+        self.mirrored = mirrored
+        self.held = np.zeros(nz, bool)
+        self.held[centres_z] = True
+        # windows[i, y, x] is the (py, px) window centred at pixel (y, x) of row i
+        self.windows = sliding_window_view(self.padded, (py, px), axis=(1, 2))
 
-    def take(self, centres: np.ndarray, dtype=None) -> np.ndarray:
-        """Patches ``(n, patchsize, patchsize)`` centred at ``centres`` ``(n, 3)`` (z, y, x).
-
-        One fancy index on the window view copies just these patches.
-        """
-        zi = self.position[centres[:, 0]]
-        if zi.size and zi.min() < 0:
+    def take(self, centres: np.ndarray, dtype: Any = None) -> np.ndarray:
+        """Patches ``(n, py, px)`` (2D) or ``(n, pz, py, px)`` (3D) centred at ``centres``
+        ``(n, 3)`` (z, y, x). One fancy index on the window view copies just these."""
+        z = centres[:, 0]
+        if z.size and not self.held[z].all():
             raise IndexError("some centres lie in slices this slab does not hold")
-        patches = self.windows[zi, centres[:, 1], centres[:, 2]]
+        if not self.volumetric:
+            patches = self.windows[self.row[z], centres[:, 1], centres[:, 2]]
+        else:
+            reach = z[:, None] + self.offsets[None, :]
+            if self.mirrored:
+                reach = _reflect(reach, self.nz)
+            else:
+                reach = np.where((reach < 0) | (reach >= self.nz), self.nz, reach)
+            patches = self.windows[self.row[reach], centres[:, 1:2], centres[:, 2:3]]
         if dtype is not None:
             patches = patches.astype(dtype, copy=False)
         return patches
 
 
-def extract_patches(source, centres: np.ndarray, patchsize: int,
+def extract_patches(source: Any, centres: np.ndarray, patchsize: PatchSize,
                     mirrored: bool = True) -> np.ndarray:
-    """Float32 patches ``(n, patchsize, patchsize)`` centred at ``centres`` (z, y, x).
+    """Float32 patches centred at ``centres`` ``(n, 3)`` (z, y, x).
 
-    A convenience for a few centres: pads every slice the centres touch.
-    ``source`` is a 2D image (use ``z = 0``) or a ``(Z, Y, X)`` volume.
+    ``(n, p, p)`` for an int ``patchsize`` (2D patches within slices), ``(n, pz, py,
+    px)`` for ``(pz, py, px)``. A convenience for a few centres: pads every slice
+    the centres touch. ``source`` is a 2D image (use ``z = 0``) or a ``(Z, Y, X)``
+    volume.
     """
     src = source if isinstance(source, SliceSource) else SliceSource(source)
+    patchsize = check_patchsize(patchsize, src.shape if src.ndim == 3 else src.shape[1:])
     centres = np.asarray(centres)
     if centres.dtype.kind not in "iu" and centres.size:
         raise ArgumentTypeError(
@@ -97,7 +139,8 @@ def extract_patches(source, centres: np.ndarray, patchsize: int,
 
 
 class patch_generator:  # noqa: N801 - the original's public name
-    """Extract square 2D float32 patches from a slice or a volume.
+    """Extract float32 patches from a slice or a volume: square 2D patches within each
+    slice for an int ``patchsize`` (the original's), 3D patches for ``(pz, py, px)``.
 
     A patch is centred at every True pixel of ``binary_mask`` (at every pixel
     without a mask); for an even ``patchsize`` the centre pixel sits at index
@@ -140,7 +183,7 @@ class patch_generator:  # noqa: N801 - the original's public name
         (``z == 0`` for a 2D source).
     """
 
-    def __init__(self, patchsize: int, source: Any, binary_mask: Any = None,
+    def __init__(self, patchsize: PatchSize, source: Any, binary_mask: Any = None,
                  random_order: bool = False, mirrored: bool = True,
                  max_num: int | None = None, *, mode: str = "pixel",
                  stride: int | tuple[int, int] | None = None,

@@ -18,7 +18,7 @@ from .._checks import check_positive_int
 from .._rng import RNGLike, as_generator
 from ..io._dataset_names import parse_array_name
 from ..io._formats import ArrayFormat, Occupancy, StoredDataset, format_named
-from ._plan import check_plan_arguments
+from ._plan import PatchSize, check_plan_arguments, patch_shape
 from ._sink import check_writer_kwargs, describe_rng, run_record
 from ._volume import SliceSource
 
@@ -116,15 +116,16 @@ class ExistingDataset:
         """Number of elements of array ``name`` (0 when absent)."""
         return int(self.arrays[name][0][0]) if name in self.arrays else 0
 
-    def check_compatible(self, patchsize: int, save_labels: bool, label_dtype: Any) -> None:
+    def check_compatible(self, patchsize: PatchSize, save_labels: bool, label_dtype: Any) -> None:
         """Raise ValueError unless this run's patches can be appended."""
         images = self.image_arrays()
         for name in images:
             shape, dtype = self.arrays[name]
-            if tuple(shape[1:]) != (1, patchsize, patchsize) or dtype != np.float32:
+            expected = (1, *patch_shape(patchsize))
+            if tuple(shape[1:]) != expected or dtype != np.float32:
                 raise ValueError(
                     f"append: array {name!r} holds {dtype} patches of shape {tuple(shape[1:])}, "
-                    f"this run makes float32 patches of shape {(1, patchsize, patchsize)}")
+                    f"this run makes float32 patches of shape {expected}")
             has_labels = f"{name}_labels" in self.arrays
             if has_labels != save_labels:
                 raise ValueError(

@@ -6,16 +6,21 @@ import numbers
 import warnings
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._checks import check_positive_int
 from .._rng import RNGLike, as_generator
+from ..errors import ArgumentTypeError
 from ._volume import SliceSource, check_mask_shape
 
 
-def max_patchsize(slice_shape: tuple[int, int]) -> int:
+#: A patch size: an int (square 2D patches within slices) or (pz, py, px) (3D patches).
+PatchSize = int | tuple[int, int, int]
+
+
+def max_patchsize(slice_shape: tuple[int, ...]) -> int:
     """Largest allowed patch size for slices of shape ``(Y, X)``.
 
     Half a patch (``patchsize // 2``) may not exceed the smaller side of a
@@ -24,32 +29,62 @@ def max_patchsize(slice_shape: tuple[int, int]) -> int:
     return 2 * min(slice_shape) + 1
 
 
-def check_patchsize(patchsize: Any, slice_shape: tuple[int, int]) -> int:
-    """Return ``patchsize`` as an int, or raise if it is not allowed."""
-    limit = max_patchsize(slice_shape)
-    if isinstance(patchsize, bool) or not isinstance(patchsize, numbers.Integral):
-        raise TypeError(f"patchsize must be an integer, got {patchsize!r}")
-    patchsize = int(patchsize)
-    if not 1 <= patchsize <= limit:
+def patch_shape(patchsize: PatchSize) -> tuple[int, ...]:
+    """``(p, p)`` for a 2D patch size, ``(pz, py, px)`` for a 3D one."""
+    return (patchsize, patchsize) if isinstance(patchsize, int) else tuple(patchsize)
+
+
+def check_patchsize(patchsize: Any, volume_shape: tuple[int, ...]) -> PatchSize:
+    """``patchsize`` checked against a ``(Z, Y, X)`` volume (or ``(Y, X)`` slices).
+
+    An integer gives square 2D patches within each slice (the original's
+    behaviour); ``(pz, py, px)`` gives 3D patches. Each side may be at most
+    ``2 * size + 1`` of the volume's side (one reflection at most).
+    """
+    spatial = tuple(volume_shape)[-2:] if np.ndim(patchsize) == 0 else tuple(volume_shape)
+    if np.ndim(patchsize) == 0:
+        if isinstance(patchsize, bool) or not isinstance(patchsize, numbers.Integral):
+            raise ArgumentTypeError(
+                f"patchsize must be an integer or (pz, py, px), got {patchsize!r}")
+        sides: tuple[int, ...] = (int(patchsize),)
+    else:
+        sides = tuple(patchsize)
+        if len(sides) != 3 or any(isinstance(s, bool) or not isinstance(s, numbers.Integral)
+                                  for s in sides):
+            raise ArgumentTypeError(
+                f"patchsize must be an integer or three integers (pz, py, px), got {patchsize!r}")
+        if len(spatial) != 3:
+            raise ValueError(f"patchsize (pz, py, px) needs a (Z, Y, X) volume, got shape "
+                             f"{tuple(volume_shape)}")
+        sides = tuple(int(s) for s in sides)
+    limits = (max_patchsize(spatial),) if len(sides) == 1 else tuple(2 * n + 1 for n in spatial)
+    if any(not 1 <= s <= lim for s, lim in zip(sides, limits, strict=True)):
         raise ValueError(
-            f"patchsize must be between 1 and {limit} for slices of shape "
-            f"{tuple(slice_shape)} (patchsize // 2 may not exceed the smaller side), "
-            f"got {patchsize}"
-        )
-    return patchsize
+            f"patchsize must be between 1 and {limits if len(limits) > 1 else limits[0]} for a "
+            f"volume of shape {tuple(volume_shape)} (half a patch may not exceed the side), "
+            f"got {patchsize!r}")
+    return sides[0] if len(sides) == 1 else (sides[0], sides[1], sides[2])
 
 
-def check_stride(stride: Any) -> tuple[int, int]:
-    """Return the grid stride as ``(sy, sx)`` from an int or a pair of ints."""
-    pair = (stride, stride) if np.ndim(stride) == 0 else tuple(stride)
-    if len(pair) != 2 or not all(
-        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
-        for s in pair
+def check_stride(stride: Any, ndim: int = 2) -> tuple[int, ...]:
+    """The grid stride as ``(sy, sx)`` (or ``(sz, sy, sx)`` for 3D) from an int or a tuple."""
+    full = (stride,) * ndim if np.ndim(stride) == 0 else tuple(stride)
+    what = "a pair (sy, sx)" if ndim == 2 else "three (sz, sy, sx)"
+    if len(full) != ndim or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in full
     ):
-        raise ValueError(
-            f"stride must be a positive integer or a pair (sy, sx) of them, got {stride!r}"
-        )
-    return int(pair[0]), int(pair[1])
+        raise ValueError(f"stride must be a positive integer or {what} of them, got {stride!r}")
+    return tuple(int(s) for s in full)
+
+
+class Grid(NamedTuple):
+    """Grid points: rows ``y`` and columns ``x`` in every slice, and the slices ``z``
+    on the grid (a boolean per slice; None: every slice, as for 2D patches)."""
+
+    y: np.ndarray
+    x: np.ndarray
+    stride: tuple[int, ...]
+    z: np.ndarray | None = None
 
 
 #: Padded slices held at once when patches of several slices are shuffled together.
@@ -69,8 +104,8 @@ class PatchPlan:
     ----------
     volume_shape : tuple of int
         ``(Z, Y, X)``; a 2D image has ``Z == 1``.
-    patchsize : int
-        Edge length of the square patches.
+    patchsize : int or (int, int, int)
+        Edge length of the square 2D patches, or ``(pz, py, px)`` of 3D patches.
     classes : tuple
         Class values (mask values) in output order.
     centres : dict
@@ -93,7 +128,7 @@ class PatchPlan:
     """
 
     volume_shape: tuple[int, int, int]
-    patchsize: int
+    patchsize: PatchSize
     classes: tuple
     centres: dict
     blocks: tuple
@@ -116,6 +151,11 @@ class PatchPlan:
 
     def __len__(self) -> int:
         return self.total
+
+    @property
+    def patch_shape(self) -> tuple[int, ...]:
+        """``(p, p)`` of 2D patches or ``(pz, py, px)`` of 3D patches."""
+        return patch_shape(self.patchsize)
 
     def centres_in_slice(self, z: int) -> dict:
         """Patch centres ``(y, x)`` in slice ``z`` per class: ``{class: (k, 2) int32}``.
@@ -150,9 +190,10 @@ class PatchPlan:
     def nbytes(self, save_labels: bool = False, label_dtype: Any = np.uint8,
                save_centres: bool = True) -> int:
         """Uncompressed size in bytes of the dataset :func:`create_dataset` writes."""
-        per_patch = self.patchsize**2 * 4
+        voxels = int(np.prod(self.patch_shape))
+        per_patch = voxels * 4
         if save_labels:
-            per_patch += self.patchsize**2 * np.dtype(label_dtype).itemsize
+            per_patch += voxels * np.dtype(label_dtype).itemsize
         if save_centres:
             per_patch += 3 * 4
         return self.total * per_patch
@@ -248,7 +289,7 @@ def check_plan_arguments(
     bad one (same messages as :func:`plan_patches`).
     """
     shape, itemsize, ndim = _volume_shape(volume)
-    patchsize = check_patchsize(patchsize, shape[1:])
+    patchsize = check_patchsize(patchsize, shape if ndim == 3 else shape[1:])
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
     if mode == "pixel" and (stride is not None or grid_offset is not None):
@@ -276,7 +317,7 @@ def check_plan_arguments(
                 raise ValueError(f"class_list must hold scalar mask values, got {value!r}")
     grid = None
     if mode == "grid":
-        grid = _grid_points(shape[1:], patchsize, stride, grid_offset)
+        grid = _grid_points(shape, patchsize, stride, grid_offset)
     return dict(shape=shape, patchsize=patchsize, masks=masks, class_list=class_list,
                 grid=grid, max_per_class=max_per_class, max_num=max_num,
                 random_order=bool(random_order), shuffle_block=shuffle_block,
@@ -335,7 +376,7 @@ def _build_plan(shape, patchsize, masks, class_list, grid, max_per_class, max_nu
     }
     blocks, offsets, centres = _order(centres, classes, shape, patchsize, random_order,
                                       shuffle_block, itemsize, rng)
-    stride = grid[2] if grid is not None else None
+    stride = grid.stride if grid is not None else None
     return PatchPlan(tuple(shape), patchsize, classes, centres, blocks, offsets,
                      missing, mode, stride, random_order)
 
@@ -344,15 +385,16 @@ def _slice_centres(z, shape, masks, wanted, grid, binary) -> dict:
     """Linear (y * X + x) centre indices per class in slice ``z``, ascending."""
     ny, nx = shape[1:]
     if grid is not None:
-        gy, gx = grid[0], grid[1]
-        lin = (gy[:, None] * nx + gx[None, :]).ravel()
+        if grid.z is not None and not grid.z[z]:
+            return {}
+        lin = (grid.y[:, None] * nx + grid.x[None, :]).ravel()
     if masks is None:
         if grid is not None:
             return {(True if binary else 0): lin}
         return {(True if binary else 0): np.arange(ny * nx, dtype=np.int64)}
     m = masks.read(z)
     if grid is not None:
-        values = m[np.ix_(grid[0], grid[1])].ravel()
+        values = m[np.ix_(grid.y, grid.x)].ravel()
     else:
         values = m.ravel()
         lin = None
@@ -412,16 +454,25 @@ def _to_zyx(z: int, lin: np.ndarray, nx: int) -> np.ndarray:
     return out
 
 
-def _grid_points(slice_shape, patchsize, stride, grid_offset):
-    sy, sx = check_stride(patchsize if stride is None else stride)
+def _grid_points(shape, patchsize, stride, grid_offset) -> Grid:
+    sides = patch_shape(patchsize)
+    nd = len(sides)
+    steps = check_stride(sides if stride is None else stride, nd)
     if grid_offset is None:
-        oy = ox = patchsize // 2
+        offsets = tuple(p // 2 for p in sides)
     else:
-        oy, ox = (grid_offset, grid_offset) if np.ndim(grid_offset) == 0 else tuple(grid_offset)
-        if min(oy, ox) < 0:
-            raise ValueError(f"grid_offset must be non-negative, got {grid_offset!r}")
-    oy, ox = min(int(oy), slice_shape[0] - 1), min(int(ox), slice_shape[1] - 1)
-    return (np.arange(oy, slice_shape[0], sy), np.arange(ox, slice_shape[1], sx), (sy, sx))
+        offsets = (grid_offset,) * nd if np.ndim(grid_offset) == 0 else tuple(grid_offset)
+        if len(offsets) != nd or min(offsets) < 0:
+            raise ValueError(f"grid_offset must be non-negative (one value or {nd}), "
+                             f"got {grid_offset!r}")
+    spatial = shape[-nd:]
+    points = [np.arange(min(int(o), n - 1), n, st)
+              for o, n, st in zip(offsets, spatial, steps, strict=True)]
+    z_on_grid = None
+    if nd == 3:
+        z_on_grid = np.zeros(shape[0], bool)
+        z_on_grid[points[0]] = True
+    return Grid(points[-2], points[-1], steps, z_on_grid)
 
 
 def _sampled_centres(shape, masks, wanted, grid, binary, max_per_class, max_num,
@@ -499,11 +550,13 @@ def _refuse_nan(values: np.ndarray, z: int) -> None:
 def _slice_counts(z, shape, masks, wanted, grid, binary) -> dict:
     """Number of candidate centres per class in slice ``z`` (like :func:`_slice_centres`)."""
     key = True if binary else 0
+    if grid is not None and grid.z is not None and not grid.z[z]:
+        return {}
     if masks is None:
-        n = shape[1] * shape[2] if grid is None else len(grid[0]) * len(grid[1])
+        n = shape[1] * shape[2] if grid is None else len(grid.y) * len(grid.x)
         return {key: n}
     m = masks.read(z)
-    values = m[np.ix_(grid[0], grid[1])].ravel() if grid is not None else m.ravel()
+    values = m[np.ix_(grid.y, grid.x)].ravel() if grid is not None else m.ravel()
     if binary:
         n = int(np.count_nonzero(values))
         return {True: n} if n else {}
@@ -535,7 +588,8 @@ def _order(centres, classes, shape, patchsize, random_order, shuffle_block, item
         block_of_z = np.arange(nz)
     else:
         if shuffle_block is None:
-            padded = (shape[1] + patchsize - 1) * (shape[2] + patchsize - 1) * itemsize
+            py, px = patch_shape(patchsize)[-2:]
+            padded = (shape[1] + py - 1) * (shape[2] + px - 1) * itemsize
             shuffle_block = max(1, min(nz, SHUFFLE_BUDGET_BYTES // max(padded, 1)))
         zperm = rng.permutation(nz)
         blocks = tuple(zperm[i:i + shuffle_block] for i in range(0, nz, shuffle_block))
@@ -567,7 +621,7 @@ def iter_plan_chunks(plan: PatchPlan, chunk: int) -> Iterator[tuple[int, Hashabl
     :data:`ROUND_BYTES` of patches is split into rounds, and every round takes
     the same fraction of every class.
     """
-    patch_bytes = 4 * plan.patchsize**2
+    patch_bytes = 4 * int(np.prod(plan.patch_shape))
     for b in range(len(plan.blocks)):
         spans = {c: (int(plan.block_offsets[c][b]), int(plan.block_offsets[c][b + 1]))
                  for c in plan.classes}

@@ -28,11 +28,12 @@ from ..io._dataset_names import (
 )
 from ..io._formats import ArrayFormat
 from ..io._stored_dataset import align_written
+from ._plan import patch_shape
 from ._volume import describe_array
 
 if TYPE_CHECKING:
     from ._job import DatasetJob, OutputLayout
-    from ._plan import PatchPlan
+    from ._plan import PatchPlan, PatchSize
 
 
 def to_jsonable(value: Any) -> Any:
@@ -108,10 +109,10 @@ def writer_kwargs_for(fmt: ArrayFormat, kwargs: dict, element_shape: tuple,
     return {k: v for k, v in kwargs.items() if k not in fmt.chunk_options}
 
 
-def check_writer_kwargs(fmt: ArrayFormat, kwargs: dict, batchsize: int, patchsize: int) -> None:
+def check_writer_kwargs(fmt: ArrayFormat, kwargs: dict, batchsize: int, patchsize: PatchSize) -> None:
     """Create and discard a tiny array with the real writer in a temporary directory,
     so bad ``kwargs`` raise before anything is written at ``save_path``."""
-    image_shape = (1, patchsize, patchsize)
+    image_shape = (1, *patch_shape(patchsize))
     with tempfile.TemporaryDirectory(prefix="napari_datatools_check_") as tmp:
         target = fmt.example_location(Path(tmp), "check")
         try:
@@ -153,7 +154,7 @@ class DatasetSink:
         Delete an existing dataset at the location first.
     """
 
-    def __init__(self, layout: OutputLayout, classes: Any, patchsize: int,
+    def __init__(self, layout: OutputLayout, classes: Any, patchsize: PatchSize,
                  label_dtype: Any, batchsize: int, kwargs: dict, append: bool,
                  record: dict, previous_provenance: str | None = None,
                  overwrite: bool = False) -> None:
@@ -169,7 +170,7 @@ class DatasetSink:
         created = layout.occupancy() == "absent"
         if append and not created:  # a killed run may have left a class's arrays unequal
             align_written(fmt, layout.path)
-        image_shape = (1, patchsize, patchsize)
+        image_shape = (1, *patch_shape(patchsize))
         specs = [("patches", image_shape, np.float32), ("centres", (3,), np.int32)]
         if label_dtype is not None:
             specs.append(("labels", image_shape, np.dtype(label_dtype)))
