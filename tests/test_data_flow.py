@@ -4,6 +4,7 @@ import functools
 import gc
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from napari_datatools.errors import WorkerDiedError
-from napari_datatools.io import data_flow, index_sampler
+from napari_datatools.io import _process_pool, data_flow, index_sampler
 from napari_datatools.wrap import multi_source_array
 from tests.helpers import DEADLINE, call_within, wait_until
 
@@ -288,9 +289,23 @@ def test_waiting_does_not_poll(tmp_path):
     gen.close()
 
 
+class HoldsALock:
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __call__(self, batch):
+        return batch
+
+
 def test_arguments_checked_up_front():
     with pytest.raises(ValueError, match="preprocessor must be picklable when nb_proc_workers"):
-        data_flow([X], 4, nb_proc_workers=1, preprocessor=lambda b: b)
+        data_flow([X], 4, nb_proc_workers=1, preprocessor=HoldsALock())
+    with pytest.raises(TypeError, match="preprocessor must be callable, got int"):
+        data_flow([X], 4, preprocessor=3)
+    with pytest.raises(TypeError, match="timeout must be None or a positive number"):
+        data_flow([X], 4, timeout="1")
+    with pytest.raises(ValueError, match="timeout must be None or a positive number"):
+        data_flow([X], 4, timeout=0)
     with pytest.warns(UserWarning, match="sample_with_replacement has no effect without"):
         data_flow([X], 4, sample_with_replacement=True)
     with pytest.raises(ValueError, match="nb_io_workers must be a positive integer, got 0"):
@@ -313,3 +328,77 @@ def test_weighted_order_without_replacement_keeps_every_element_once():
     (order,) = next(iter(data_flow([np.arange(20000)], 20000, sample_random=True,
                                    sample_weights=tiny, rng=0)))
     assert np.mean(np.diff(order) > 0) < 0.6  # small weights: still a random order
+
+
+@pytest.fixture(params=["fork", "fork server"])
+def start_method(request, monkeypatch):
+    """Workers forked from this process, or from data_flow's own fork server."""
+    monkeypatch.setattr(_process_pool, "fork_is_safe", lambda: request.param == "fork")
+    return request.param
+
+
+def test_workers_start_either_way_and_take_lambdas(start_method):
+    offset = 5  # a closure's value travels with it (by value, as cloudpickle does)
+    flow = data_flow([X, Y], 10, nb_proc_workers=2, sample_random=True, rng=3,
+                     preprocessor=lambda b: (b[0] + offset, b[1], os.getppid()))
+    batches = list(flow)
+    y = np.concatenate([b[1] for b in batches])
+    assert sorted(y.tolist()) == list(range(103))
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in batches]), X[y] + 5)
+    parents = {b[2] for b in batches}
+    if start_method == "fork":
+        assert parents == {os.getpid()}
+    else:  # children of the fork server, which is a child of this process
+        assert os.getpid() not in parents and len(parents) == 1
+
+
+def test_a_worker_that_cannot_unpickle_its_preprocessor_reports_why(monkeypatch):
+    monkeypatch.setattr(_process_pool, "fork_is_safe", lambda: False)
+    monkeypatch.setattr(_process_pool, "serialize", lambda p: b"not a pickle")
+    with pytest.raises(pickle.UnpicklingError) as info:
+        list(data_flow([X, Y], 10, nb_proc_workers=1, preprocessor=double))
+    assert "unpickling the preprocessor" in str(info.value.__cause__)
+
+
+def sleeps_on_batch_two(batch):
+    if 8 in batch[1]:
+        time.sleep(3600)
+    return batch
+
+
+def _workers():
+    return [p for p in multiprocessing.active_children() if p.name.startswith("data_flow")]
+
+
+def test_timeout_names_the_worker_process_of_a_hung_preprocessor():
+    flow = data_flow([X, Y], 4, nb_proc_workers=2, preprocessor=sleeps_on_batch_two,
+                     timeout=0.5)
+    got = []
+    with pytest.raises(TimeoutError, match=r"no batch came within timeout=0.5 s; batch 2 is in "
+                                           r"data_flow worker process 0 \(pid \d+\), whose "
+                                           r"preprocessor has not returned"):
+        for batch in flow:
+            got.append(batch[1].tolist())
+    assert got == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    deadline = time.monotonic() + 10
+    while _workers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _workers()  # the hung worker was killed
+
+
+def test_timeout_names_the_loader_thread_of_a_hung_preprocessor():
+    release = threading.Event()
+
+    def waits(batch):
+        if 8 in batch[1]:
+            release.wait()
+        return batch
+
+    flow = data_flow([X, Y], 4, preprocessor=waits, timeout=0.5)
+    try:
+        with pytest.raises(TimeoutError, match="batch 2 is still being preprocessed in loader "
+                                               "thread 'data_flow-io-0'"):
+            list(flow)
+    finally:
+        release.set()
+    assert len(list(data_flow([X, Y], 4, timeout=30))) == 26  # a generous timeout: no effect

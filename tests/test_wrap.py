@@ -203,3 +203,23 @@ def test_assigned_index_pairs_are_checked_and_reshuffled_within_the_selection():
     with pytest.raises(ValueError, match=r"shape \(n, 2\)"):
         b.index_pairs = [1, 2, 3]
     np.testing.assert_array_equal(b.index_pairs, a.index_pairs)  # unchanged by the failures
+
+
+@pytest.mark.parametrize("mask_shape", [(24, 2), (23, 3), (24, 3, 5)])
+def test_boolean_masks_of_the_wrong_shape_raise_index_error_like_numpy(mask_shape):
+    """A (24, 2) mask over a (24, 3, 4) view used to return 48 elements."""
+    mask = np.ones(mask_shape, bool)
+    with pytest.raises(IndexError) as expected:
+        BASE[mask]
+    with pytest.raises(IndexError) as ours:
+        delayed_view(BASE)[mask]
+    assert str(ours.value) == str(expected.value)
+    mask = np.random.default_rng(0).random((24, 3)) > 0.5
+    np.testing.assert_array_equal(delayed_view(BASE)[mask], BASE[mask])
+
+
+def test_zero_dimensional_sources_are_refused_by_name():
+    with pytest.raises(ValueError, match="arr must have at least one dimension"):
+        delayed_view(np.array(5))
+    with pytest.raises(ValueError, match=r"source_list\[1\] must have at least one dimension"):
+        multi_source_array([BASE, np.array(5.0)])

@@ -367,3 +367,73 @@ def test_writers_share_one_budget_of_pending_bytes(monkeypatch):
     assert sorted(written) == sorted(list(range(10)) * 6)
     assert 2 * 2**20 < peak[0] <= 4 * 2**20 + 6 * 2**20
     assert budget.used == 0
+
+
+def test_storage_of_another_dtype_is_refused_not_cast(tmp_path):
+    """A float32 writer over an int8 array used to store 300.7 as 44."""
+    storage = np.zeros((4, 2), np.int8)
+    with pytest.raises(TypeError,
+                       match="storage_array must have dtype=float32, got an array of int8"):
+        buffered_array_writer(storage, (2,), np.float32, 2, length=4)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        d = f.create_dataset("d", shape=(0, 2), maxshape=(None, 2), dtype="i1")
+        with pytest.raises(TypeError, match="storage_array must have dtype=float32"):
+            buffered_array_writer(d, (2,), np.float32, 2)
+    assert not storage.any()
+
+
+def test_storage_shorter_than_length_is_refused_up_front():
+    with pytest.raises(ValueError, match=r"storage_array must hold length=10 elements, got an "
+                                         r"array of shape \(4, 2\)"):
+        buffered_array_writer(np.zeros((4, 2)), (2,), np.float64, 2, length=10)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_empty_elements_and_object_dtypes_are_refused_by_name(kind, tmp_path):
+    with pytest.raises(ValueError, match=r"data_element_shape must be a tuple of positive "
+                                         r"integers \(an element cannot be empty\), got \(0,\)"):
+        _make(kind, tmp_path, (0,), np.float32, 4)
+    with pytest.raises(ValueError, match="dtype must hold numbers, booleans or fixed-size "
+                                         "strings, got object"):
+        _make(kind, tmp_path, (2,), object, 4)
+    with pytest.raises(ValueError, match="dtype must have a size, got |S0"):
+        _make(kind, tmp_path, (2,), "S", 4)
+    with pytest.raises(TypeError, match=r"data_element_shape must be a tuple of positive "
+                                        r"integers, got \(2.5,\)"):
+        _make(kind, tmp_path, (2.5,), np.float32, 4)
+    assert not list(tmp_path.iterdir())  # nothing was created
+
+
+def test_hdf5_refuses_unicode_text_by_name(tmp_path):
+    with pytest.raises(ValueError, match="dtype <U5 cannot be stored in HDF5"):
+        h5py_array_writer((2,), "U5", 4, tmp_path / "t.h5", "x")
+    with h5py_array_writer((2,), "S5", 4, tmp_path / "t.h5", "x") as w:
+        w.buffered_write(np.array([[b"ab", b"cd"]], "S5"))
+    with h5py.File(tmp_path / "t.h5", "r") as f:
+        assert f["x"][0].tolist() == [b"ab", b"cd"]
+
+
+def test_zarr_writers_creating_one_new_store_at_once_all_succeed(tmp_path):
+    """8 threads used to race creating the group: 9 trials in 10 lost an array
+    (ContainsGroupError)."""
+    for trial in range(5):
+        store = tmp_path / f"g{trial}.zarr"
+        errors, start = [], threading.Barrier(8)
+
+        def write(i, store=store, errors=errors, start=start):
+            try:
+                start.wait()
+                with zarr_array_writer((2,), np.float32, 4, store, f"a{i}") as w:
+                    w.buffered_write(np.full((5, 2), i, np.float32))
+            except Exception as err:  # reported below
+                errors.append(err)
+
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        group = zarr.open_group(store, mode="r")
+        for i in range(8):
+            np.testing.assert_array_equal(group[f"a{i}"][:], np.full((5, 2), i, np.float32))

@@ -109,6 +109,18 @@ class buffered_array_writer:
                 f"storage_array must have elements of shape {self.data_element_shape}, "
                 f"got an array of shape {shape}"
             )
+        stored = getattr(storage_array, "dtype", None)
+        if stored is not None and np.dtype(stored) != self.dtype:
+            raise TypeError(
+                f"storage_array must have dtype={self.dtype}, got an array of "
+                f"{np.dtype(stored)}: the writer does not cast (a float written into an "
+                "integer array would be silently truncated or wrapped)"
+            )
+        if self.length is not None and shape[0] < self.length:
+            raise ValueError(
+                f"storage_array must hold length={self.length} elements, got an array "
+                f"of shape {shape}"
+            )
         self.storage_array = storage_array
         self._n_stored = int(start)
         if trim and self.length is None and shape[0] > self._n_stored:
@@ -304,22 +316,36 @@ def check_length(length: Any) -> int | None:
 
 
 def check_element_shape(shape: Any) -> tuple[int, ...]:
-    try:
-        dims = tuple(int(d) for d in (shape if np.ndim(shape) else (shape,)))
-    except (TypeError, ValueError):
+    """``data_element_shape``: a tuple of positive integers (``()`` for scalars; an
+    integer ``n`` means ``(n,)``)."""
+    dims = (shape,) if isinstance(shape, numbers.Integral) else shape
+    if isinstance(dims, np.ndarray) and dims.ndim == 1:
+        dims = dims.tolist()
+    if not isinstance(dims, (tuple, list)) or any(
+            isinstance(d, bool) or not isinstance(d, numbers.Integral) for d in dims):
+        raise ArgumentTypeError(
+            f"data_element_shape must be a tuple of positive integers, got {shape!r}")
+    if any(d < 1 for d in dims):
         raise ValueError(
-            f"data_element_shape must be a tuple of non-negative integers, got {shape!r}"
-        ) from None
-    if any(d < 0 for d in dims):
-        raise ValueError(f"data_element_shape must be non-negative, got {dims}")
-    return dims
+            f"data_element_shape must be a tuple of positive integers (an element cannot "
+            f"be empty), got {tuple(dims)}")
+    return tuple(int(d) for d in dims)
 
 
 def check_dtype(dtype: Any) -> np.dtype:
+    """``dtype``: a numpy dtype of fixed size that holds no Python objects."""
     try:
-        return np.dtype(dtype)
+        checked = np.dtype(dtype)
     except TypeError as err:
-        raise TypeError(f"dtype must be a numpy dtype, got {dtype!r}: {err}") from None
+        raise ArgumentTypeError(f"dtype must be a numpy dtype, got {dtype!r}: {err}") from None
+    if checked.hasobject:
+        raise ValueError(
+            f"dtype must hold numbers, booleans or fixed-size strings, got {checked}: "
+            "Python objects cannot be stored")
+    if checked.itemsize == 0:
+        raise ValueError(
+            f"dtype must have a size, got {checked} (give one, e.g. 'S16' or 'U16')")
+    return checked
 
 
 def check_writer_args(
@@ -353,7 +379,7 @@ def as_elements(data: Any, element_shape: tuple[int, ...], dtype: np.dtype) -> n
     if not np.can_cast(array.dtype, dtype, casting="equiv"):
         raise TypeError(
             f"data must have dtype {dtype} (no casting is done), got {array.dtype}; "
-            f"convert it first, e.g. data.astype(np.{dtype.name})"
+            f"convert it first, e.g. data.astype({str(dtype)!r})"
         )
     if array.shape == element_shape:
         return array[None]

@@ -93,6 +93,9 @@ class h5py_array_writer(buffered_array_writer):
         shape, dtype, batch, length = check_writer_args(data_element_shape, dtype, batch_size,
                                                         length)
         check_array_name(array_name)
+        if dtype.kind == "U":
+            raise ValueError(f"dtype {dtype} cannot be stored in HDF5: encode the text as "
+                             f"bytes first (dtype 'S{dtype.itemsize // 4}')")
         self.filename = os.fspath(filename)
         self.array_name = array_name
         self.file = acquire_file(self.filename)

@@ -8,8 +8,10 @@ results back in sampler order.
 
 from __future__ import annotations
 
-import pickle
+import math
+import numbers
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -21,7 +23,7 @@ from .._rng import RNGLike, as_generator, spawn_seeds
 from ..errors import ArgumentTypeError, RemoteTraceback, WorkerDiedError
 from ..wrap._batched_read import read_elements
 from ._index_sampler import check_weights, index_sampler
-from ._process_pool import DEPTH, ErrorReport, ProcessPool
+from ._process_pool import DEPTH, ErrorReport, ProcessPool, serialize
 from ._shared_memory import element_layout
 
 
@@ -47,7 +49,9 @@ class data_flow:
         Preprocessing processes (0: preprocess in the loader threads). Each
         seeds numpy's global RandomState (``np.random.seed``) with its own seed
         from ``spawn_seeds``, reproducibly from ``rng``; batch ``i`` always goes
-        to process ``i % nb_proc_workers``, so draws are reproducible too.
+        to process ``i % nb_proc_workers``, so draws are reproducible too. They
+        never run the main script again: a script needs no
+        ``if __name__ == "__main__":`` guard (see Notes).
     loop_forever : bool
         Start a new epoch after each one instead of stopping.
     sample_random : bool
@@ -62,10 +66,17 @@ class data_flow:
         Skip the smaller last batch of an epoch.
     preprocessor : callable, optional
         Called with a batch (a tuple arranged like ``data``); its return value
-        is yielded. Must be picklable when ``nb_proc_workers > 0`` (a
-        module-level function or a class instance).
+        is yielded. With ``nb_proc_workers > 0`` it must be picklable by
+        cloudpickle: any function (of the script, a module, a lambda) or class
+        instance, but nothing holding a lock, an open file or a socket.
     rng : None, int, numpy.random.RandomState or numpy.random.Generator
         Sampling order and worker seeds.
+    timeout : float, optional
+        Keyword only. Most seconds to wait for one batch; past it the iteration
+        raises ``TimeoutError`` naming the worker process (or loader thread)
+        that holds the batch, e.g. a preprocessor that hangs. The time worker
+        processes take to start (and import what the preprocessor needs) does
+        not count. ``None`` waits forever.
 
     Notes
     -----
@@ -79,7 +90,17 @@ class data_flow:
     traceback text. A worker process killed by the OS raises
     :attr:`WorkerDiedError` (a ``RuntimeError``) as soon as it is noticed.
     Leaving the loop (``break``, ``close()``, garbage collection) stops every
-    thread and process and frees the shared memory.
+    thread and process and frees the shared memory. A loader thread stuck in a
+    preprocessor (``nb_proc_workers=0``) cannot be stopped: after a timeout it
+    is left running in the background.
+
+    Worker processes are forks of the consumer's process when that is safe (on
+    Linux, with no other Python thread running and before h5py, zarr or blosc2
+    are imported), else forks of a small server process that imports numpy and
+    this module only; in both cases the main script is not run again, so a
+    script without ``if __name__ == "__main__":`` works, and its top-level work
+    (imports, data loading) is not repeated per worker. Functions and classes
+    of the script reach the workers by value (cloudpickle).
 
     Examples
     --------
@@ -101,6 +122,8 @@ class data_flow:
         drop_incomplete_batches: bool = False,
         preprocessor: Callable[[tuple], Any] | None = None,
         rng: RNGLike = None,
+        *,
+        timeout: float | None = None,
     ) -> None:
         if not isinstance(data, (list, tuple)):
             raise ArgumentTypeError(
@@ -118,14 +141,7 @@ class data_flow:
             raise ArgumentTypeError(
                 f"preprocessor must be callable, got {type(preprocessor).__name__}")
         if preprocessor is not None and self.nb_proc_workers:
-            try:
-                pickle.dumps(preprocessor)
-            except Exception as err:
-                raise ValueError(
-                    "preprocessor must be picklable when nb_proc_workers > 0 (it is sent to "
-                    "the worker processes: use a module-level function or a class instance, "
-                    f"not a lambda or a local function); pickling failed with: {err}"
-                ) from err
+            serialize(preprocessor)  # fail here, not in the first flow()
         for name, value in (("sample_with_replacement", sample_with_replacement),
                             ("sample_weights", sample_weights is not None)):
             if value and not sample_random:
@@ -138,6 +154,7 @@ class data_flow:
                                if sample_weights is not None else None)
         self.preprocessor = preprocessor
         self.rng = as_generator(rng)
+        self.timeout = check_timeout(timeout)
         self.sampler = index_sampler(lengths[0], not self.drop_incomplete_batches)
 
     def __len__(self) -> int:
@@ -193,8 +210,10 @@ class FlowRun:
         ), ahead)
         self.pool: ProcessPool | None = None
         self.loaders: list[threading.Thread] = []
+        self.reading: dict[int, str] = {}  # batch number -> the loader thread reading it
+        self.timed_out = False
         try:
-            if processes:
+            if processes and flow.preprocessor is not None:
                 self.pool = ProcessPool(
                     flow.preprocessor, _worker_seeds(flow.rng, processes),
                     [element_layout(d) for d in flow.data], flow.batch_size,
@@ -209,8 +228,9 @@ class FlowRun:
             raise
 
     def deliver(self, seq: int | None, kind: str, payload: Any) -> None:
-        """Hand a batch (``kind="batch"``) or an error (``"error"``) to the consumer."""
-        if kind == "error":
+        """Hand a batch (``kind="batch"``) or an error (``"error"``, ``seq`` may be
+        None) to the consumer."""
+        if kind == "error" or seq is None:
             self.order.fail(payload)
         else:
             self.order.put(seq, payload)
@@ -218,22 +238,25 @@ class FlowRun:
     # -- loader threads -------------------------------------------------------------------
     def load(self) -> None:
         flow = self.flow
-        seq = None
+        name = threading.current_thread().name
         try:
             while True:
                 task = self.order.next_task()
                 if task is None:
                     return
                 seq, idx = task
+                self.reading[seq] = name
                 if self.pool is not None:
-                    if not self.pool.submit(seq, idx, flow.data):
+                    sent = self.pool.submit(seq, idx, flow.data)
+                    del self.reading[seq]
+                    if not sent:
                         return
                     continue
                 batch: Any = tuple(read_elements(d, idx) for d in flow.data)
                 if flow.preprocessor is not None:
                     batch = flow.preprocessor(batch)
                 self.order.put(seq, batch)
-                del batch
+                del self.reading[seq], batch
         except BaseException as err:
             if not self.stopping.is_set():
                 self.order.fail(err)
@@ -242,14 +265,35 @@ class FlowRun:
     def batches(self) -> Iterator[Any]:
         """Yield batches in sampler order; raise the first error any thread reports."""
         while True:
-            item = self.order.take()  # waits without polling; errors arrive here too
+            # waits without polling; errors arrive here too
+            item = self.order.take(self.flow.timeout, self.started)
             if item is END:
                 return
             kind, payload = item
             if kind == "error":
                 raise payload.to_exception() if isinstance(payload, ErrorReport) else payload
+            if kind == "timeout":
+                self.timed_out = True
+                raise TimeoutError(
+                    f"data_flow: no batch came within timeout={self.flow.timeout} s; "
+                    f"batch {payload} is {self.holder(payload)}")
             yield payload
             del payload, item
+
+    def started(self) -> bool:
+        """Whether the worker processes (if any) are ready: the timeout counts from then."""
+        return self.pool is None or self.pool.started()
+
+    def holder(self, seq: int) -> str:
+        """Where batch ``seq`` is (for the timeout message)."""
+        where = self.pool.holder(seq) if self.pool is not None else None
+        if where is not None:
+            return f"in {where}, whose preprocessor has not returned"
+        thread = self.reading.get(seq)
+        if thread is not None:
+            doing = "preprocessed" if self.pool is None and self.flow.preprocessor else "read"
+            return f"still being {doing} in loader thread {thread!r}"
+        return "not handed to any loader thread yet (every loader is busy)"
 
     def stop(self) -> None:
         """Stop every thread and process and free the shared memory."""
@@ -257,8 +301,10 @@ class FlowRun:
         self.order.stop()
         if self.pool is not None:
             self.pool.stop()
+        # a loader stuck in a preprocessor that timed out cannot be stopped: left behind
+        deadline = time.monotonic() + (0.2 if self.timed_out else 5.0)
         for thread in self.loaders:
-            thread.join(5.0)
+            thread.join(max(0.0, deadline - time.monotonic()))
         if self.pool is not None:
             self.pool.release()
 
@@ -271,6 +317,19 @@ def _worker_seeds(rng: np.random.Generator, n: int) -> list[int]:
     except (AttributeError, TypeError, ValueError):  # a bit generator without a SeedSequence
         source = rng
     return spawn_seeds(source, n)
+
+
+def check_timeout(timeout: Any) -> float | None:
+    """``timeout``: None or a positive number of seconds."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
+        raise ArgumentTypeError(f"timeout must be None or a positive number of seconds, "
+                                f"got {timeout!r}")
+    seconds = float(timeout)
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ValueError(f"timeout must be None or a positive number of seconds, got {timeout!r}")
+    return seconds
 
 
 #: :meth:`BatchOrder.take` returns this when the last batch has been taken.
@@ -340,9 +399,13 @@ class BatchOrder:
             self.ready.notify()
 
     # -- consumer side --------------------------------------------------------------------
-    def take(self) -> Any:
-        """The next batch in order, :data:`END` after the last one; raises nothing,
-        returns ``("error", error)`` when an error was delivered."""
+    def take(self, timeout: float | None = None,
+             started: Callable[[], bool] = lambda: True) -> Any:
+        """The next batch in order as ``("batch", batch)``, :data:`END` after the last
+        one; raises nothing: returns ``("error", error)`` when an error was delivered
+        and ``("timeout", seq)`` when batch ``seq`` did not come within ``timeout``
+        seconds (counted again while ``started()`` is False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self.lock:
             while True:
                 if self.error is not None:
@@ -354,7 +417,15 @@ class BatchOrder:
                     return ("batch", batch)
                 if self.total is not None and self.taken >= self.total:
                     return END
-                self.ready.wait()
+                if timeout is None or deadline is None:
+                    self.ready.wait()
+                else:
+                    left = deadline - time.monotonic()
+                    if left <= 0 and not started():  # workers still starting: not counted
+                        deadline, left = time.monotonic() + timeout, timeout
+                    if left <= 0:
+                        return ("timeout", self.taken)
+                    self.ready.wait(left)
 
     def stop(self) -> None:
         """Wake every waiting loader for good and drop undelivered batches."""

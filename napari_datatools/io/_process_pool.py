@@ -10,8 +10,10 @@ each result to the consumer as views of its output block, without a copy.
 Messages between the pool and a worker (small, pickled through a pipe):
 
 * to the worker: ``(seq, in_name, in_parts, out_name)``, or ``None`` to stop;
-* back: ``("ok", seq, result, grow_to)`` with ``result = (kind, parts)``
-  describing the preprocessor's return value, or ``("error", seq, report)``.
+* back: ``("ready", -1, None)`` once the preprocessor is loaded, then
+  ``("ok", seq, result, grow_to)`` with ``result = (kind, parts)`` describing the
+  preprocessor's return value, or ``("error", seq, report)`` (``seq`` -1: the
+  preprocessor could not be loaded).
 
 An exception travels as an :class:`ErrorReport` and is rebuilt in the consumer with
 its original type and message, chained to a :class:`~napari_datatools.errors.RemoteTraceback`.
@@ -19,9 +21,12 @@ its original type and message, chained to a :class:`~napari_datatools.errors.Rem
 
 from __future__ import annotations
 
+import io
 import multiprocessing
+import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -29,15 +34,25 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing import connection, forkserver, shared_memory
+from multiprocessing import (
+    connection,
+    context,
+    reduction,
+    resource_tracker,
+    shared_memory,
+    spawn,
+    util,
+)
 from typing import Any
 
+import cloudpickle
 import numpy as np
 
 from ..errors import RemoteTraceback, WorkerDiedError
 from ._shared_memory import (
     BlockPool,
     batch_bytes,
+    buffer_of,
     free_block,
     gather_into,
     lease_views,
@@ -50,7 +65,12 @@ from ._shared_memory import (
 DEPTH = 2
 
 #: Imported once by the fork server, so that each worker starts in milliseconds.
-_PRELOAD = ("numpy", "napari_datatools.io._process_pool")
+_PRELOAD = ("numpy", "cloudpickle", "napari_datatools.io._process_pool")
+
+#: Libraries whose state does not survive a plain ``fork`` (open HDF5 files, zarr's
+#: event-loop thread, blosc2's thread pool): once one is imported, workers start
+#: from the fork server instead.
+FORK_UNSAFE_MODULES = ("h5py", "zarr", "blosc2", "numcodecs")
 
 
 # -- error reports ---------------------------------------------------------------------
@@ -112,7 +132,7 @@ def encode_result(result: Any, out: shared_memory.SharedMemory) -> tuple[tuple, 
     needed = packed_size(values)
     if needed > out.size:
         return (kind, [("obj", v) for v in values]), needed
-    return (kind, pack(values, out.buf)), 0
+    return (kind, pack(values, buffer_of(out))), 0
 
 
 def assemble_result(kind: str, values: list[Any]) -> Any:
@@ -149,7 +169,7 @@ def _handle(message: tuple, attached: _Attached, preprocessor: Callable[[Any], A
             where: str) -> tuple:
     seq, in_name, in_parts, out_name = message
     try:
-        batch = tuple(unpack(in_parts, attached.get(in_name).buf, copy=False))
+        batch = tuple(unpack(in_parts, buffer_of(attached.get(in_name)), copy=False))
         result = preprocessor(batch)
         del batch
         encoded, grow_to = encode_result(result, attached.get(out_name))
@@ -158,7 +178,7 @@ def _handle(message: tuple, attached: _Attached, preprocessor: Callable[[Any], A
         return ("error", seq, ErrorReport.from_exception(err, where))
 
 
-def worker_main(conn: Any, preprocessor: Callable[[Any], Any], seed: int, index: int,
+def worker_main(conn: Any, preprocessor: Callable[[Any], Any] | bytes, seed: int, index: int,
                 keep_blocks: int = 64) -> None:
     """Run worker ``index``: seed numpy's global RandomState, then preprocess batches.
 
@@ -166,8 +186,10 @@ def worker_main(conn: Any, preprocessor: Callable[[Any], Any], seed: int, index:
     ----------
     conn : multiprocessing.connection.Connection
         The worker's end of its pipe to the parent.
-    preprocessor : callable
-        Called with each batch (a tuple of arrays that live in shared memory).
+    preprocessor : callable or bytes
+        Called with each batch (a tuple of arrays that live in shared memory);
+        pickled (by :func:`serialize`) when the worker was not forked from the
+        consumer's process.
     seed : int
         This worker's seed, drawn from the ``data_flow`` rng with ``spawn_seeds``.
     index : int
@@ -178,7 +200,14 @@ def worker_main(conn: Any, preprocessor: Callable[[Any], Any], seed: int, index:
     # numpy's global RandomState is what preprocessors written for data_tools draw from:
     # every worker its own stream, reproducible from the rng
     np.random.seed(seed % 2**32)  # noqa: NPY002
-    where = f"data_flow worker process {index} (pid {multiprocessing.current_process().pid})"
+    where = f"data_flow worker process {index} (pid {os.getpid()})"
+    try:
+        function = pickle.loads(preprocessor) if isinstance(preprocessor, bytes) else preprocessor
+    except BaseException as err:
+        conn.send(("error", -1, ErrorReport.from_exception(
+            err, f"{where}, unpickling the preprocessor")))
+        return
+    conn.send(("ready", -1, None))
     attached = _Attached(keep_blocks)
     try:
         while True:
@@ -188,7 +217,7 @@ def worker_main(conn: Any, preprocessor: Callable[[Any], Any], seed: int, index:
                 return
             if message is None:
                 return
-            reply = _handle(message, attached, preprocessor, where)
+            reply = _handle(message, attached, function, where)
             try:
                 conn.send(reply)
             except (BrokenPipeError, ConnectionResetError):  # the parent went away
@@ -204,17 +233,112 @@ def worker_main(conn: Any, preprocessor: Callable[[Any], Any], seed: int, index:
 # -- the pool, in the consumer's process ------------------------------------------------
 
 
-def mp_context() -> multiprocessing.context.BaseContext:
-    """``forkserver`` where available (h5py and zarr are not fork-safe), else ``spawn``."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    # Add our modules to whatever the program asked the fork server to preload (no
-    # effect once the server runs; the default list is ["__main__"]).
-    current = list(getattr(forkserver._forkserver, "_preload_modules", None) or ["__main__"])
-    if not all(m in current for m in _PRELOAD):
-        ctx.set_forkserver_preload(current + [m for m in _PRELOAD if m not in current])
-    return ctx
+def serialize(preprocessor: Callable[[Any], Any]) -> bytes:
+    """``preprocessor`` pickled for a worker that is not a fork of this process.
+
+    cloudpickle stores functions and classes of the main script (and lambdas,
+    local functions) by value, so a worker never imports the script: its top
+    level, unguarded by ``if __name__ == "__main__":``, runs once, in the consumer.
+    Functions of importable modules are stored by reference, as pickle does.
+
+    Raises
+    ------
+    ValueError
+        If ``preprocessor`` cannot be pickled (it holds a lock, an open file...).
+    """
+    try:
+        return cloudpickle.dumps(preprocessor)
+    except Exception as err:
+        raise ValueError(
+            "preprocessor must be picklable when nb_proc_workers > 0 (it is sent to the "
+            "worker processes; functions, lambdas and class instances are, objects holding "
+            f"locks, open files or sockets are not); pickling failed with: {err}"
+        ) from err
+
+
+def fork_is_safe() -> bool:
+    """Whether workers may be plain forks of this process (instant, nothing to import).
+
+    On Linux, when no other Python thread runs (a fork copies the locks they hold,
+    e.g. of logging or of a ``data_flow`` in progress), none of
+    :data:`FORK_UNSAFE_MODULES` is imported and CUDA is not initialised. Native
+    threads of numpy's BLAS, OpenCV or torch are accepted: these libraries reset
+    their thread pools in a forked child (torch's ``DataLoader`` forks the same way).
+    """
+    if not sys.platform.startswith("linux") or threading.active_count() != 1:
+        return False
+    if any(name in sys.modules for name in FORK_UNSAFE_MODULES):
+        return False
+    torch = sys.modules.get("torch")
+    cuda = getattr(torch, "cuda", None)
+    return not (cuda is not None and cuda.is_initialized())
+
+
+if "forkserver" in multiprocessing.get_all_start_methods():
+    from multiprocessing import forkserver, popen_forkserver
+
+    class _ServerPopen(popen_forkserver.Popen):
+        """Start a process from this module's fork server, without the main script.
+
+        The standard forkserver start method makes every child run the main script
+        again (as ``__mp_main__``) before it unpickles its process object; that
+        repeats the script's top-level work and, in a script without an
+        ``if __name__ == "__main__":`` guard, starts the script's own ``data_flow``
+        inside the worker. Here the child gets the same preparation data minus the
+        main module: the worker function and the cloudpickled preprocessor need
+        nothing from it.
+        """
+
+        def _launch(self, process_obj: Any) -> None:
+            prep = spawn.get_preparation_data(process_obj._name)
+            prep.pop("init_main_from_path", None)
+            prep.pop("init_main_from_name", None)
+            message = io.BytesIO()
+            context.set_spawning_popen(self)  # lets the pipes' file descriptors be pickled
+            try:
+                reduction.dump(prep, message)
+                reduction.dump(process_obj, message)
+            finally:
+                context.set_spawning_popen(None)
+            status_r, data_w = _SERVER.connect_to_new_process(
+                self._fds)  # type: ignore[attr-defined]  # set by Popen.__init__
+            self.sentinel = status_r
+            # the child notices that this process died when its copy of data_w closes
+            self.finalizer = util.Finalize(self, util.close_fds,  # type: ignore[attr-defined]
+                                           (os.dup(data_w), status_r))
+            with open(data_w, "wb", closefd=True) as stream:
+                stream.write(message.getbuffer())
+            self.pid = forkserver.read_signed(status_r)
+
+    #: This module's own fork server (not the one ``multiprocessing`` shares with the
+    #: program): started on first use, it imports numpy and this module only --
+    #: never the main script, h5py or zarr -- so that forks of it are safe and quick.
+    _SERVER = forkserver.ForkServer()
+    _SERVER.set_forkserver_preload(list(_PRELOAD))
+
+    class ServerProcess(context.ForkServerProcess):
+        """A process forked from :data:`_SERVER`."""
+
+        @staticmethod
+        def _Popen(process_obj: Any) -> Any:  # noqa: N802  (multiprocessing's name)
+            return _ServerPopen(process_obj)
+
+
+def process_class() -> tuple[type, bool]:
+    """The class to start workers with, and whether they are forks of this process
+    (which receive the preprocessor itself instead of its pickle).
+
+    A plain fork when :func:`fork_is_safe` (instant, nothing to import); else a fork
+    of this module's fork server; else (Windows) ``spawn``.
+    """
+    if fork_is_safe():
+        # forks share this process's tracker of shared memory (else each starts its own,
+        # which reports the blocks it attached as leaked when it exits)
+        resource_tracker.ensure_running()
+        return multiprocessing.get_context("fork").Process, True
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        return ServerProcess, False
+    return multiprocessing.get_context("spawn").Process, False
 
 
 def _describe_death(index: int, process: Any) -> str:
@@ -271,7 +395,8 @@ class ProcessPool:
                  layouts: Sequence[tuple[tuple[int, ...], np.dtype]], batch_size: int,
                  nb_loaders: int, ready_batches: int, deliver: Callable[[Any, str, Any], None],
                  stopping: threading.Event) -> None:
-        ctx = mp_context()
+        process_type, forked = process_class()
+        payload = preprocessor if forked else serialize(preprocessor)
         self.n = len(seeds)
         self.layouts = list(layouts)
         self.deliver = deliver
@@ -288,14 +413,15 @@ class ProcessPool:
         self._finalizer = weakref.finalize(self, _release, self.processes, self.conns,
                                            [self.inputs, self.outputs])
         self.cond = threading.Condition()
+        self.ready_workers = 0  # workers that have loaded their preprocessor
         self.turn = list(range(self.n))  # the next seq each worker takes
         self.in_flight = [0] * self.n
         self.tasks: dict[int, tuple[Any, Any]] = {}  # seq -> (input block, output block)
         self.send_locks = [threading.Lock() for _ in range(self.n)]
         keep = 2 * (self.inputs.limit + self.outputs.limit)
         for i, seed in enumerate(seeds):
-            parent, child = ctx.Pipe(duplex=True)
-            process = ctx.Process(target=worker_main, args=(child, preprocessor, seed, i, keep),
+            parent, child = multiprocessing.Pipe(duplex=True)
+            process = process_type(target=worker_main, args=(child, payload, seed, i, keep),
                                   daemon=True, name=f"data_flow-worker-{i}")
             self.conns.append(parent)
             self.processes.append(process)
@@ -310,11 +436,16 @@ class ProcessPool:
         """Gather batch ``seq`` into shared memory and send it to its worker
         (False: the iteration is stopping)."""
         block_in = self.inputs.take()
-        block_out = self.outputs.take() if block_in is not None else None
+        if block_in is None:
+            return False
+        block_out = self.outputs.take()
         if block_out is None or self.stopping.is_set():
+            self.inputs.give_back(block_in)
+            if block_out is not None:
+                self.outputs.give_back(block_out)
             return False
         try:
-            parts = gather_into(data, self.layouts, indices, block_in.buf)
+            parts = gather_into(data, self.layouts, indices, buffer_of(block_in))
         except BaseException:
             self.inputs.give_back(block_in)
             self.outputs.give_back(block_out)
@@ -337,6 +468,19 @@ class ProcessPool:
             self.turn[w] += self.n
             self.cond.notify_all()
         return True
+
+    def started(self) -> bool:
+        """Whether every worker has loaded its preprocessor."""
+        with self.cond:
+            return self.ready_workers == self.n
+
+    def holder(self, seq: int) -> str | None:
+        """The worker process that has batch ``seq`` (None if it was not sent yet)."""
+        with self.cond:
+            if seq not in self.tasks:
+                return None
+        w = seq % self.n
+        return f"data_flow worker process {w} (pid {self.processes[w].pid})"
 
     # -- collector thread ---------------------------------------------------------------
     def _collect(self) -> None:
@@ -379,6 +523,13 @@ class ProcessPool:
 
     def _on_reply(self, w: int, reply: tuple) -> None:
         status, seq, payload = reply[:3]
+        if status == "ready":
+            with self.cond:
+                self.ready_workers += 1
+            return
+        if seq == -1:  # the worker could not start (its preprocessor did not unpickle)
+            self.deliver(None, "error", payload)
+            return
         with self.cond:
             block_in, block_out = self.tasks.pop(seq)
             self.in_flight[w] -= 1
@@ -397,7 +548,7 @@ class ProcessPool:
         if lease:  # zero copy: the consumer gets views, the block returns when they are gone
             values = lease_views(parts, block_out, self._end_lease)
         else:  # the consumer holds on to many batches: copy, keep the pool bounded
-            values = unpack(parts, block_out.buf, copy=True)
+            values = unpack(parts, buffer_of(block_out), copy=True)
             self.outputs.give_back(block_out)
         self.deliver(seq, "batch", assemble_result(kind, values))
 

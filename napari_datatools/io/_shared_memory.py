@@ -122,6 +122,14 @@ def batch_bytes(layouts: Sequence[tuple[tuple[int, ...], np.dtype]], batch_size:
     return offset
 
 
+def buffer_of(block: shared_memory.SharedMemory) -> memoryview:
+    """The memory of an open ``block``."""
+    buf = block.buf
+    if buf is None:
+        raise ValueError(f"shared-memory block {block.name} is closed")
+    return buf
+
+
 def new_block(size: int) -> shared_memory.SharedMemory:
     """A new shared-memory block of at least ``size`` bytes (never empty)."""
     return shared_memory.SharedMemory(create=True, size=max(int(size), _ALIGN))
@@ -178,17 +186,17 @@ class BlockPool:
                     size = self.size
                     break
                 self.cond.wait()
-        block = None
+        block: shared_memory.SharedMemory | None = None
         try:
             block = new_block(size)
         finally:
             with self.cond:
                 self.reserved -= 1
-                kept = block is not None and not self.closed
-                if kept:
+                closed = self.closed
+                if block is not None and not closed:
                     self.blocks.add(block)
                 self.cond.notify()
-        if not kept:  # closed meanwhile
+        if closed:  # closed meanwhile
             free_block(block)
             return None
         return block
@@ -249,7 +257,7 @@ def lease_views(parts: list, block: shared_memory.SharedMemory,
     if not any(part[0] == "shm" for part in parts):
         on_release(block)
         return [part[1] for part in parts]
-    carrier = np.ndarray((block.size,), np.uint8, buffer=block.buf)
+    carrier = np.ndarray((block.size,), np.uint8, buffer=buffer_of(block))
     values = unpack(parts, carrier, copy=False)  # views keep ``carrier`` as their base
     weakref.finalize(carrier, on_release, block)
     return values

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+import threading
+from typing import Any, Literal
 
 import numpy as np
 import zarr
 from numcodecs import Blosc
 from zarr.codecs import BloscCodec
+from zarr.errors import ContainsGroupError
 
 from ._buffered_writer import N_WRITTEN, buffered_array_writer, check_array_name, check_writer_args
+
+#: zarr creates a group (and an array) by checking, then writing: writers of this
+#: process that open or create arrays of one new store do so one at a time.
+_creating = threading.Lock()
+
+
+def _open_group(path: str, zarr_format: Literal[2, 3] | None) -> zarr.Group:
+    """The group at ``path``, created (in ``zarr_format``) when missing."""
+    try:
+        return zarr.open_group(path, mode="a",
+                               zarr_format=None if os.path.exists(path) else zarr_format)
+    except ContainsGroupError:  # another process created it meanwhile
+        return zarr.open_group(path, mode="r+")
 
 
 def _default_compressor(zarr_format: int) -> Any:
@@ -73,10 +88,18 @@ class zarr_array_writer(buffered_array_writer):
         zarr_format = options.pop("zarr_format", None)
         self.filename = os.fspath(filename)
         self.array_name = array_name
-        exists = os.path.exists(self.filename)
-        group = zarr.open_group(self.filename, mode="a",
-                                zarr_format=zarr_format if not exists else None)
-        zarr_format = group.metadata.zarr_format
+        with _creating:
+            array, start = self._open_array(shape, dtype, batch, length, append, options,
+                                            zarr_format)
+        super().__init__(array, shape, dtype, batch, length, attrs=attrs, start=start,
+                         trim=True)
+
+    def _open_array(self, shape: tuple[int, ...], dtype: np.dtype, batch: int,
+                    length: int | None, append: bool, options: dict[str, Any],
+                    zarr_format: Literal[2, 3] | None) -> tuple[zarr.Array, int]:
+        """The array to write (the existing one with ``append``) and its start."""
+        array_name = self.array_name
+        group = _open_group(self.filename, zarr_format)
         if array_name in group:
             if not append:
                 raise FileExistsError(
@@ -84,23 +107,27 @@ class zarr_array_writer(buffered_array_writer):
                     "pass append=True to continue it (nothing is overwritten)"
                 )
             array = group[array_name]
+            if not isinstance(array, zarr.Array):
+                raise FileExistsError(f"array_name {array_name!r} is a group in "
+                                      f"{self.filename!r}, not an array")
             if array.shape[1:] != shape or array.dtype != dtype:
                 raise ValueError(
                     f"append=True: {array_name!r} holds elements {array.shape[1:]} "
                     f"{array.dtype}, got data_element_shape={shape}, dtype={dtype}"
                 )
-            start = int(array.attrs.get(N_WRITTEN, array.shape[0]))
+            written: Any = array.attrs.get(N_WRITTEN, array.shape[0])  # a JSON value
+            start = int(written)
         else:
             chunk0 = batch if not length else min(batch, length)
             options.setdefault("chunks", (max(1, chunk0),) + shape)
             if "compressor" not in options:
-                options.setdefault("compressors", _default_compressor(zarr_format))
+                options.setdefault("compressors",
+                                   _default_compressor(group.metadata.zarr_format))
             n = 0 if length is None else length
             array = group.create_array(array_name, shape=(n,) + shape, dtype=dtype,
                                        fill_value=0, **options)
             start = 0
-        super().__init__(array, shape, dtype, batch, length, attrs=attrs, start=start,
-                             trim=True)
+        return array, start
 
     def _set_attrs(self, values: dict[str, Any]) -> None:
         self.storage_array.attrs.update(values)  # one metadata write

@@ -19,12 +19,13 @@ def _check_source(source: Any, name: str) -> tuple[int, tuple[int, ...]]:
     shape = getattr(source, "shape", None)
     if not hasattr(source, "__getitem__") or (shape is None and not hasattr(source, "__len__")):
         raise TypeError(f"{name} must support len() and indexing, got {type(source).__name__}")
-    if shape is not None:
-        return int(shape[0]), tuple(int(d) for d in shape)
     if shape is None:
         first = np.asarray(source[0]) if len(source) else np.zeros(0)
         shape = (len(source),) + first.shape
-    return len(source), tuple(int(d) for d in shape)
+    if len(shape) == 0:
+        raise ValueError(f"{name} must have at least one dimension (elements along the "
+                         f"first axis), got a 0-d {type(source).__name__}")
+    return int(shape[0]), tuple(int(d) for d in shape)
 
 
 class delayed_view:
@@ -151,7 +152,7 @@ class delayed_view:
 
     # -- array protocol ------------------------------------------------------------
     def __getitem__(self, key: Any) -> Any:
-        split = split_key(key, len(self), self.ndim)
+        split = split_key(key, self.shape)
         return apply_rest(self._read(split.positions), split)
 
     def __len__(self) -> int:

@@ -47,8 +47,8 @@ def _normalise_tuple(key: Any) -> tuple:
     return (key,)
 
 
-def split_key(key: Any, length: int, ndim: int) -> FirstAxisKey:
-    """Resolve ``key`` on an array of ``length`` elements and ``ndim`` dimensions.
+def split_key(key: Any, shape: tuple[int, ...]) -> FirstAxisKey:
+    """Resolve ``key`` on an array of shape ``shape``.
 
     Raises
     ------
@@ -57,6 +57,7 @@ def split_key(key: Any, length: int, ndim: int) -> FirstAxisKey:
         out-of-range integers, non-boolean multi-dimensional index arrays, and
         keys of other types; the message says which.
     """
+    length, ndim = shape[0], len(shape)
     parts = _normalise_tuple(key)
     if any(p is None for p in parts):
         raise IndexError("adding dimensions by indexing (None / numpy.newaxis) is not supported")
@@ -88,10 +89,13 @@ def split_key(key: Any, length: int, ndim: int) -> FirstAxisKey:
                 raise IndexError(f"boolean index of length {array.shape[0]} does not match "
                                  f"axis 0 of size {length}")
             if array.ndim > 1:
+                for axis, (size, given) in enumerate(zip(shape, array.shape, strict=False)):
+                    if size != given:
+                        raise IndexError(
+                            f"boolean index did not match indexed array along axis {axis}; "
+                            f"size of axis is {size} but size of corresponding boolean "
+                            f"axis is {given}")
                 nz = np.nonzero(array)
-                if array.shape[0] != length:
-                    raise IndexError(f"boolean index of shape {array.shape} does not match "
-                                     f"axis 0 of size {length}")
                 unique, inverse = np.unique(nz[0], return_inverse=True)
                 return FirstAxisKey(unique.astype(np.intp), inverse, tuple(nz[1:]) + rest)
             positions = np.flatnonzero(array)
