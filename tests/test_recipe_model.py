@@ -139,3 +139,24 @@ def test_update_from_assigns_each_changed_field_and_keeps_the_sections():
 def test_update_from_needs_a_recipe():
     with pytest.raises(TypeError, match="other must be a Recipe, got dict"):
         Recipe().update_from(_edited().to_dict())
+
+
+def test_file_format_bcolz_is_read_and_stored_as_blosc2(tmp_path):
+    r = Recipe.from_dict({"output": {"file_format": "bcolz"}})
+    assert r.output.file_format == "blosc2"
+    assert json.loads(r.to_json())["output"]["file_format"] == "blosc2"
+    (tmp_path / "old.json").write_text(json.dumps({"version": 1, "output": {"file_format": "bcolz"}}))
+    assert Recipe.load(tmp_path / "old.json").output.file_format == "blosc2"
+    seen = []
+    r = Recipe()
+    r.output.events.file_format.connect(seen.append)
+    r.output.file_format = "bcolz"  # a script using the original name
+    assert r.output.file_format == "blosc2" and seen == ["blosc2"]
+    r.output.file_format = "zarr"
+    r.output.file_format = "blosc2"
+    assert seen == ["blosc2", "zarr", "blosc2"]
+    with pytest.raises(RecipeError, match="output.file_format: expected one of 'hdf5', 'zarr', "
+                                          "'blosc2', got 'BCOLZ'"):
+        r.output.file_format = "BCOLZ"
+    with pytest.raises(RecipeError, match="output.file_format"):
+        r.output.file_format = 3

@@ -111,16 +111,21 @@ def field_specs(cls: type) -> dict[str, tuple[Any, dataclasses.Field]]:
 class Validated:
     """Mixin for dataclasses: every assignment is type-checked and bounds-checked.
 
-    Subclasses set ``_section`` (the name used in error messages, e.g. ``"augment"``).
+    Subclasses set ``_section`` (the name used in error messages, e.g. ``"augment"``)
+    and may set ``_aliases``: ``{field: {former name: current name}}``, string values
+    that are accepted and stored under their current name.
     """
 
     _section: typing.ClassVar[str] = ""
+    _aliases: typing.ClassVar[dict[str, dict[str, str]]] = {}
 
     def __setattr__(self, name: str, value: Any) -> None:
         spec = field_specs(type(self)).get(name)
         if spec is not None:
             hint, field = spec
             where = f"{self._section}.{name}" if self._section else name
+            if isinstance(value, str) and name in self._aliases:
+                value = self._aliases[name].get(value, value)
             value = coerce(value, hint, where)
             check_bounds(value, field, where)
             self._check(name, value, where)

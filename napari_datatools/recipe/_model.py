@@ -123,11 +123,16 @@ class PatchConfig(Validated):
 @evented
 @dataclass
 class OutputConfig(Validated):
-    """Where and how :func:`~napari_datatools.patches.create_dataset` writes."""
+    """Where and how :func:`~napari_datatools.patches.create_dataset` writes.
+
+    ``file_format`` ``'bcolz'`` (the original ``data_tools`` name, which earlier
+    recipe files hold) is accepted and stored as ``'blosc2'``.
+    """
 
     _section: ClassVar[str] = "output"
+    _aliases: ClassVar[dict[str, dict[str, str]]] = {"file_format": {"bcolz": "blosc2"}}
     save_path: str = ""
-    file_format: Literal["hdf5", "zarr", "bcolz"] = "hdf5"
+    file_format: Literal["hdf5", "zarr", "blosc2"] = "hdf5"
     batchsize: int = _bounded(32, 1)
     compression: bool = True
     save_labels: bool = False
