@@ -1,9 +1,13 @@
-# The two set-up commands of README.md; the work is done by .ci/dev.py (standard library only).
+# The two set-up commands of README.md (run, test), and lint (ruff and mypy only); the work is
+# done by .ci/dev.py (standard library only).
 PYTHON ?= python3
 
-.PHONY: run test
+.PHONY: run test lint
 run:
 	$(PYTHON) .ci/dev.py run
 
 test:
 	$(PYTHON) .ci/dev.py test $(ARGS)
+
+lint:
+	$(PYTHON) .ci/dev.py lint

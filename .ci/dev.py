@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Set up and run napari-datatools: ``run`` opens napari, ``test`` runs the suite.
+"""Set up and run napari-datatools: ``run`` opens napari, ``test`` runs the suite,
+``lint`` runs only ruff and mypy.
 
 Called by ``make run`` / ``make test`` (see README.md). Uses only the standard
 library so it works on a fresh machine with nothing but Python 3.11+.
@@ -164,10 +165,20 @@ def test(pytest_args: list[str]) -> int:
     return xvfb(PY, "-m", "pytest", *pytest_args)
 
 
+def lint() -> int:
+    ensure_venv("testing")
+    failed = static_checks()
+    if failed:
+        say(f"{' and '.join(failed)} found problems")
+    return 1 if failed else 0
+
+
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test"):
-        sys.exit("usage: dev.py run | test [pytest arguments]")
-    return run() if sys.argv[1] == "run" else test(sys.argv[2:])
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test", "lint"):
+        sys.exit("usage: dev.py run | test [pytest arguments] | lint")
+    if sys.argv[1] == "run":
+        return run()
+    return lint() if sys.argv[1] == "lint" else test(sys.argv[2:])
 
 
 if __name__ == "__main__":
