@@ -1112,6 +1112,22 @@ def format_of_path(path: str | os.PathLike, argument: str = "path") -> SourceFor
     return fmt
 
 
+def dataset_format_of_path(path: str | os.PathLike, argument: str = "path") -> ArrayFormat:
+    """The dataset format (HDF5, Zarr, blosc2) that reads ``path``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`format_of_path`, or if ``path`` is of a read-only format (TIFF,
+        OME-Zarr...), which holds no patch dataset.
+    """
+    fmt = format_of_path(path, argument)
+    if not isinstance(fmt, ArrayFormat):
+        raise ValueError(f"{argument}: {os.fspath(path)!r} is a {fmt.label} source, not a "
+                         f"patch dataset ({', '.join(DATASET_FORMATS)})")
+    return fmt
+
+
 def list_arrays(path: str | os.PathLike) -> list[NamedArray]:
     """List the arrays of two or more dimensions stored at ``path``, opened lazily.
 

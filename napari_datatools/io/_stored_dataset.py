@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._dataset_names import COMPLETE_ATTR, parse_array_name
-from ._formats import ArrayFormat, format_of_path, list_arrays
+from ._formats import ArrayFormat, dataset_format_of_path, list_arrays
 
 #: Array attributes kept by every writer (see ``buffered_array_writer``).
 N_WRITTEN = "n_written"
@@ -101,7 +101,7 @@ def open_patch_dataset(path: str | os.PathLike) -> StoredPatches:
     ValueError
         If ``path`` is unreadable or holds no ``class_<value>`` array.
     """
-    fmt = format_of_path(path)
+    fmt = dataset_format_of_path(path)
     arrays = dict(list_arrays(path))
     classes: dict[int | float, ClassArrays] = {}
     for name, array in arrays.items():
