@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import RecipeError
 from ..io._stored_dataset import ClassArrays, open_patch_dataset
 from ..wrap import delayed_view
-from ._fields import RecipeError
 from ._model import Recipe
 from ._preprocessor import AugmentPreprocessor
 
