@@ -8,6 +8,7 @@ import pytest
 from napari_datatools.io._dataset_names import class_array_name, parse_array_name
 from napari_datatools.io._formats import (
     DATASET_FORMATS,
+    dataset_format_of_path,
     find_format,
     format_named,
     format_of_path,
@@ -108,3 +109,13 @@ def test_unknown_path_is_named(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         format_of_path(tmp_path / "missing.h5")
     assert get_reader(str(other)) is None
+
+
+def test_a_read_only_source_is_not_a_dataset_format(tmp_path, data):
+    volume, _ = data
+    np.save(tmp_path / "class_1.npy", volume)
+    assert format_of_path(tmp_path / "class_1.npy").name == "npy"
+    with pytest.raises(ValueError, match=r"class_1\.npy.*NumPy \(\.npy\) source, not a patch"):
+        dataset_format_of_path(tmp_path / "class_1.npy")
+    result = create_dataset(tmp_path / "d.h5", 3, volume, max_per_class=2, rng=0)
+    assert dataset_format_of_path(result.path) is DATASET_FORMATS["hdf5"]
