@@ -11,6 +11,7 @@ import zarr
 from qtpy.QtCore import QThreadPool
 
 from napari_datatools._qt import _create_section
+from napari_datatools.patches import create_dataset
 from napari_datatools.recipe import plan_from_recipe
 
 
@@ -95,12 +96,20 @@ def test_existing_output_is_replaced_only_when_confirmed(setup, qtbot, tmp_path)
     viewer, widget, image, labels = setup
     c, r = widget.create_section, widget.recipe
     r.patches.patchsize, r.patches.max_per_class = 8, 2
-    r.output.save_path = str(tmp_path / "out.h5")
-    (tmp_path / "out.h5").write_bytes(b"keep me")
     asked = []
     c.confirm_overwrite = lambda path: asked.append(path) or False
+    # something that is not a dataset: never replaced, and no question asked
+    r.output.save_path = str(tmp_path / "notes.h5")
+    (tmp_path / "notes.h5").write_bytes(b"keep me")
+    assert c.start() is None and asked == []
+    assert (tmp_path / "notes.h5").read_bytes() == b"keep me"
+    assert "holds something else" in c.status.text()
+    # a dataset: replaced only when confirmed
+    r.output.save_path = str(tmp_path / "out.h5")
+    create_dataset(tmp_path / "out.h5", 8, image, labels, max_per_class=1, rng=0)
     assert c.start() is None and asked == [str(tmp_path / "out.h5")]
-    assert (tmp_path / "out.h5").read_bytes() == b"keep me"
+    with h5py.File(tmp_path / "out.h5", "r") as f:
+        assert f["class_3"].shape == (1, 1, 8, 8)
     assert "exists" in c.status.text()
     c.confirm_overwrite = lambda path: True
     assert c.start() is not None
