@@ -190,7 +190,7 @@ class TransformParams:
         parts.append("flipped " + " and ".join(flips) if flips else "not flipped")
         if any(self.intensity_shift):
             parts.append("intensity " + ", ".join(f"{s:+.3f}" for s in self.intensity_shift))
-        if self._has_warp:
+        if self.warp_offsets is not None and self._has_warp:
             parts.append(f"warped (largest offset {np.abs(self.warp_offsets).max():.1f} px)")
         if self.crop_corner is not None:
             parts.append(f"crop at {self.crop_corner}")
@@ -349,9 +349,8 @@ def sample_transform(
 
     corner = None
     if crop is not None:
-        corner = tuple(
-            min(int(u[8 + i] * (shape[i] - crop[i] + 1)), shape[i] - crop[i]) for i in (0, 1)
-        )
+        room_y, room_x = shape[0] - crop[0], shape[1] - crop[1]
+        corner = (min(int(u[8] * (room_y + 1)), room_y), min(int(u[9] * (room_x + 1)), room_x))
     return TransformParams(
         shape=shape,
         angle_deg=_symmetric(u[0], rotation),
