@@ -80,11 +80,13 @@ class SlabPatches:
             reach = _reflect(reach, nz)
         needed = np.unique(reach[(reach >= 0) & (reach < nz)])
         rows = len(needed) + (0 if mirrored else 1)  # a last row of zeros for zero padding
-        self.padded = np.zeros((rows, ny + by + ay, nx + bx + ax), dtype=source.dtype)
+        channels = () if source.channels is None else (source.channels,)
+        self.channels = source.channels
+        self.padded = np.zeros((rows, *channels, ny + by + ay, nx + bx + ax), dtype=source.dtype)
         self.row = np.full(nz + 1, rows - 1, np.intp)  # unknown slices -> the zero row
+        widths = ((0, 0),) * len(channels) + ((by, ay), (bx, ax))
         for i, z in enumerate(needed):
             image = source.read(int(z))
-            widths = ((by, ay), (bx, ax))
             self.padded[i] = np.pad(image, widths, mode="symmetric") if mirrored \
                 else np.pad(image, widths, mode="constant")
             self.row[z] = i
@@ -92,39 +94,48 @@ class SlabPatches:
         self.mirrored = mirrored
         self.held = np.zeros(nz, bool)
         self.held[centres_z] = True
-        # windows[i, y, x] is the (py, px) window centred at pixel (y, x) of row i
-        self.windows = sliding_window_view(self.padded, (py, px), axis=(1, 2))
+        # windows[i, (c,) y, x] is the (py, px) window centred at pixel (y, x) of row i
+        self.windows = sliding_window_view(self.padded, (py, px), axis=(-2, -1))
 
     def take(self, centres: np.ndarray, dtype: Any = None) -> np.ndarray:
-        """Patches ``(n, py, px)`` (2D) or ``(n, pz, py, px)`` (3D) centred at ``centres``
-        ``(n, 3)`` (z, y, x). One fancy index on the window view copies just these."""
+        """Patches centred at ``centres`` ``(n, 3)`` (z, y, x): ``(n, py, px)`` (2D) or
+        ``(n, pz, py, px)`` (3D), with a channel axis after ``n`` for a source with
+        channels. One fancy index on the window view copies just these."""
         z = centres[:, 0]
         if z.size and not self.held[z].all():
             raise IndexError("some centres lie in slices this slab does not hold")
         if not self.volumetric:
-            patches = self.windows[self.row[z], centres[:, 1], centres[:, 2]]
+            if self.channels is None:
+                patches = self.windows[self.row[z], centres[:, 1], centres[:, 2]]
+            else:
+                patches = self.windows[self.row[z], :, centres[:, 1], centres[:, 2]]
         else:
             reach = z[:, None] + self.offsets[None, :]
             if self.mirrored:
                 reach = _reflect(reach, self.nz)
             else:
                 reach = np.where((reach < 0) | (reach >= self.nz), self.nz, reach)
-            patches = self.windows[self.row[reach], centres[:, 1:2], centres[:, 2:3]]
+            if self.channels is None:
+                patches = self.windows[self.row[reach], centres[:, 1:2], centres[:, 2:3]]
+            else:  # advanced indices first: (n, pz, C, py, px) -> (n, C, pz, py, px)
+                patches = self.windows[self.row[reach], :, centres[:, 1:2], centres[:, 2:3]]
+                patches = patches.transpose(0, 2, 1, 3, 4)
         if dtype is not None:
             patches = patches.astype(dtype, copy=False)
         return patches
 
 
 def extract_patches(source: Any, centres: np.ndarray, patchsize: PatchSize,
-                    mirrored: bool = True) -> np.ndarray:
+                    mirrored: bool = True, *, channel_axis: int | None = None) -> np.ndarray:
     """Float32 patches centred at ``centres`` ``(n, 3)`` (z, y, x).
 
     ``(n, p, p)`` for an int ``patchsize`` (2D patches within slices), ``(n, pz, py,
     px)`` for ``(pz, py, px)``. A convenience for a few centres: pads every slice
     the centres touch. ``source`` is a 2D image (use ``z = 0``) or a ``(Z, Y, X)``
-    volume.
+    volume; with ``channel_axis`` the patches get a channel axis after ``n``.
     """
-    src = source if isinstance(source, SliceSource) else SliceSource(source)
+    src = source if isinstance(source, SliceSource) else SliceSource(
+        source, "source", channel_axis)
     patchsize = check_patchsize(patchsize, src.shape if src.ndim == 3 else src.shape[1:])
     centres = np.asarray(centres)
     if centres.dtype.kind not in "iu" and centres.size:
@@ -173,6 +184,9 @@ class patch_generator:  # noqa: N801 - the original's public name
         Keyword only. Seed or generator for the random order.
     batch_size : int
         Keyword only. Default number of patches per batch of :meth:`batches`.
+    channel_axis : int, optional
+        Keyword only. The axis of ``source`` holding channels: patches are then
+        ``(C, p, p)`` (or ``(C, pz, py, px)``).
 
     Attributes
     ----------
@@ -189,12 +203,13 @@ class patch_generator:  # noqa: N801 - the original's public name
                  stride: int | tuple[int, int] | None = None,
                  grid_offset: int | tuple[int, int] | None = None,
                  rng: RNGLike = None, batch_size: int = 256,
-                 shuffle_block: int | None = None) -> None:
-        self.source = SliceSource(source, "source")
+                 shuffle_block: int | None = None, channel_axis: int | None = None) -> None:
+        self.source = SliceSource(source, "source", channel_axis)
         self.plan: PatchPlan = plan_patches(
             source, patchsize, binary_mask, mode=mode, stride=stride,
             grid_offset=grid_offset, max_num=max_num, random_order=random_order,
-            shuffle_block=shuffle_block, rng=rng, binary=binary_mask is not None)
+            shuffle_block=shuffle_block, rng=rng, binary=binary_mask is not None,
+            channel_axis=channel_axis)
         self.patchsize = self.plan.patchsize
         self.mirrored = bool(mirrored)
         self.batch_size = check_positive_int(batch_size, "batch_size")

@@ -214,6 +214,7 @@ def plan_patches(
     shuffle_block: int | None = None,
     rng: RNGLike = None,
     binary: bool = False,
+    channel_axis: int | None = None,
 ) -> PatchPlan:
     """Plan patch extraction: centres per class and their order, without extracting.
 
@@ -256,6 +257,9 @@ def plan_patches(
     binary : bool
         Treat ``mask`` as binary: its non-zero pixels form the single class
         ``True`` (``class_list`` is then not allowed).
+    channel_axis : int, optional
+        The axis of ``volume`` holding channels; the mask has the volume's shape
+        without it.
 
     Returns
     -------
@@ -264,7 +268,8 @@ def plan_patches(
     request = check_plan_arguments(
         volume, patchsize, mask, class_list, mode=mode, stride=stride,
         grid_offset=grid_offset, max_per_class=max_per_class, max_num=max_num,
-        random_order=random_order, shuffle_block=shuffle_block, binary=binary)
+        random_order=random_order, shuffle_block=shuffle_block, binary=binary,
+        channel_axis=channel_axis)
     return build_plan(request, rng)
 
 
@@ -282,13 +287,14 @@ def check_plan_arguments(
     random_order: bool = False,
     shuffle_block: int | None = None,
     binary: bool = False,
+    channel_axis: int | None = None,
 ) -> dict:
     """Check the arguments of :func:`plan_patches` without reading any data.
 
     Returns the checked arguments for :func:`build_plan`; raises on the first
     bad one (same messages as :func:`plan_patches`).
     """
-    shape, itemsize, ndim = _volume_shape(volume)
+    shape, itemsize, ndim = _volume_shape(volume, channel_axis)
     patchsize = check_patchsize(patchsize, shape if ndim == 3 else shape[1:])
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
@@ -637,7 +643,7 @@ def iter_plan_chunks(plan: PatchPlan, chunk: int) -> Iterator[tuple[int, Hashabl
             yield b, c, start, stop
 
 
-def _volume_shape(volume) -> tuple[tuple[int, int, int], int, int]:
+def _volume_shape(volume, channel_axis=None) -> tuple[tuple[int, int, int], int, int]:
     """``(Z, Y, X)`` shape, item size and number of dimensions of a volume or shape."""
     if _is_shape(volume):
         shape = tuple(int(s) for s in volume)
@@ -645,8 +651,8 @@ def _volume_shape(volume) -> tuple[tuple[int, int, int], int, int]:
             raise ValueError(
                 f"volume shape must be (Y, X) or (Z, Y, X) with positive sizes, got {shape}")
         return (shape if len(shape) == 3 else (1, *shape)), 4, len(shape)
-    src = SliceSource(volume, "volume")
-    return src.shape, src.dtype.itemsize, src.ndim
+    src = SliceSource(volume, "volume", channel_axis)
+    return src.shape, src.dtype.itemsize * (src.channels or 1), src.ndim
 
 
 def _is_shape(volume) -> bool:
