@@ -10,16 +10,20 @@ from __future__ import annotations
 from ._dataset import DatasetProgress, DatasetResult, create_dataset, iter_create_dataset
 from ._extraction import extract_patches, pad_slice, patch_generator
 from ._job import output_occupancy
+from ._labels import LabelSummary, RelabelledMask, describe_labels, relabel
 from ._plan import PatchPlan, plan_patches
 from ._preview import check_volume_and_mask, class_pixel_counts, overlay_centres, overlay_limit
 
 __all__ = [
     "DatasetProgress",
     "DatasetResult",
+    "LabelSummary",
     "PatchPlan",
+    "RelabelledMask",
     "check_volume_and_mask",
     "class_pixel_counts",
     "create_dataset",
+    "describe_labels",
     "extract_patches",
     "iter_create_dataset",
     "overlay_centres",
@@ -28,4 +32,5 @@ __all__ = [
     "pad_slice",
     "patch_generator",
     "plan_patches",
+    "relabel",
 ]
