@@ -12,6 +12,8 @@ from typing import TypeAlias
 
 import numpy as np
 
+from .errors import ArgumentTypeError
+
 #: What every ``rng`` argument accepts: a seed, a legacy RandomState or a Generator.
 RNGLike: TypeAlias = "int | np.integer | np.random.RandomState | np.random.Generator | None"
 
@@ -20,7 +22,7 @@ _EXPECTED = "None, a non-negative integer seed, a numpy.random.RandomState or a 
 
 def _check_seed(rng: object, name: str) -> int:
     if isinstance(rng, bool) or not isinstance(rng, numbers.Integral):
-        raise ValueError(f"{name} must be {_EXPECTED}, got {type(rng).__name__}")
+        raise ArgumentTypeError(f"{name} must be {_EXPECTED}, got {type(rng).__name__}")
     if rng < 0:
         raise ValueError(f"{name} must be {_EXPECTED}, got the negative seed {rng}")
     return int(rng)
@@ -35,8 +37,10 @@ def as_random_source(rng: object, name: str = "rng") -> np.random.RandomState | 
 
     Raises
     ------
+    ArgumentTypeError
+        If ``rng`` is of another type (a ``TypeError``, also a ``ValueError``).
     ValueError
-        If ``rng`` is of another type or a negative seed; the message uses ``name``.
+        If ``rng`` is a negative seed; the message uses ``name``.
     """
     if rng is None:
         return np.random.default_rng()
