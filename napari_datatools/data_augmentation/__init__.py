@@ -13,12 +13,16 @@ from __future__ import annotations
 from ._apply import apply_transform, transform_points
 from ._params import TransformParams, sample_transform
 from ._random_transform import image_random_transform, image_stack_random_transform
+from ._volume import VolumeTransformParams, sample_volume_transform, volume_random_transform
 
 __all__ = [
     "TransformParams",
+    "VolumeTransformParams",
     "apply_transform",
     "image_random_transform",
     "image_stack_random_transform",
     "sample_transform",
+    "sample_volume_transform",
     "transform_points",
+    "volume_random_transform",
 ]

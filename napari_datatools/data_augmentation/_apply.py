@@ -19,6 +19,7 @@ from ._validation import (
     check_order,
     spatial_shape,
 )
+from ._volume import VolumeTransformParams, apply_volume_transform
 
 KINDS = ("image", "mask")
 
@@ -64,7 +65,7 @@ def _shift_intensity(
 
 
 def apply_transform(
-    params: TransformParams,
+    params: TransformParams | VolumeTransformParams,
     array: Any,
     *,
     kind: str = "image",
@@ -77,11 +78,13 @@ def apply_transform(
     """Apply one sampled transform to a 2D image or mask with a channel axis.
 
     The affine part, the flips, the spline warp and the crop are composed into one
-    coordinate map and the array is resampled once.
+    coordinate map and the array is resampled once. With a
+    :class:`VolumeTransformParams` (from :func:`sample_volume_transform`) ``array``
+    is a volume ``(channels, z, y, x)`` instead (``backend`` 'auto' or 'scipy').
 
     Parameters
     ----------
-    params : TransformParams
+    params : TransformParams or VolumeTransformParams
         The sample, e.g. from :func:`sample_transform`.
     array : array_like, ndim 3
         Channel axis at ``channel_axis``; the other axes are (rows, columns) and must
@@ -113,6 +116,11 @@ def apply_transform(
         Same dtype and channel axis as ``array``, spatial shape
         ``params.output_shape``. Integer images are rounded and saturated.
     """
+    if isinstance(params, VolumeTransformParams):
+        return apply_volume_transform(
+            params, array, kind=kind, channel_axis=channel_axis, order=order,
+            fill_mode=fill_mode, cval=cval, backend=backend,
+        )
     _check_params(params)
     kind = check_choice(kind, "kind", KINDS)
     if order is None:
