@@ -2,7 +2,8 @@
 
 A dataset written by :func:`~napari_datatools.patches.create_dataset` holds, per class
 value ``v``, the arrays ``class_<v>`` (patches), ``class_<v>_centres`` (their centres)
-and, optionally, ``class_<v>_labels`` (the mask patches). The dataset as a whole
+and, optionally, ``class_<v>_labels`` (the mask patches) and ``class_<v>_case`` (the
+case each patch comes from, for datasets of several cases). The dataset as a whole
 carries the attributes :data:`COMPLETE_ATTR`, :data:`PROVENANCE_ATTR` and
 :data:`VERSION_ATTR`.
 """
@@ -21,12 +22,13 @@ PROVENANCE_ATTR = "provenance"
 #: Dataset attribute: the version of napari-datatools that last wrote the dataset.
 VERSION_ATTR = "napari_datatools_version"
 
-Role = Literal["patches", "centres", "labels"]
+Role = Literal["patches", "centres", "labels", "case"]
 
 #: The suffix of each role's array name after ``class_<v>``.
-ROLE_SUFFIXES: dict[str, str] = {"patches": "", "centres": "_centres", "labels": "_labels"}
+ROLE_SUFFIXES: dict[str, str] = {
+    "patches": "", "centres": "_centres", "labels": "_labels", "case": "_case"}
 
-_NAME = re.compile(r"^class_(?P<value>-?\d+(?:\.\d+)?)(?P<suffix>_centres|_labels)?$")
+_NAME = re.compile(r"^class_(?P<value>-?\d+(?:\.\d+)?)(?P<suffix>_centres|_labels|_case)?$")
 
 
 class DatasetArrayName(NamedTuple):

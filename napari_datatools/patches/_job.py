@@ -6,6 +6,7 @@ the run starts.
 
 from __future__ import annotations
 
+import numbers
 import os
 import tempfile
 from dataclasses import dataclass
@@ -16,11 +17,12 @@ import numpy as np
 
 from .._checks import check_positive_int
 from .._rng import RNGLike, as_generator
-from ..io._dataset_names import parse_array_name
+from ..errors import ArgumentTypeError
+from ..io._dataset_names import class_array_name, parse_array_name
 from ..io._formats import ArrayFormat, Occupancy, StoredDataset, format_named
 from ._plan import PatchSize, check_plan_arguments, patch_shape
 from ._sink import check_writer_kwargs, describe_rng, run_record
-from ._volume import SliceSource
+from ._volume import SliceSource, describe_array
 
 _FLAGS = ("random_order", "mirrored", "save_labels", "overwrite", "append")
 
@@ -116,12 +118,18 @@ class ExistingDataset:
         """Number of elements of array ``name`` (0 when absent)."""
         return int(self.arrays[name][0][0]) if name in self.arrays else 0
 
-    def check_compatible(self, patchsize: PatchSize, save_labels: bool, label_dtype: Any) -> None:
+    def check_compatible(self, patchsize: PatchSize, save_labels: bool, label_dtype: Any,
+                         channels: int | None = None, with_cases: bool = False) -> None:
         """Raise ValueError unless this run's patches can be appended."""
         images = self.image_arrays()
         for name in images:
+            has_cases = class_array_name(parse_array_name(name).value, "case") in self.arrays
+            if images and has_cases != with_cases:
+                raise ValueError(
+                    f"append: the dataset {'holds' if has_cases else 'has no'} case indices "
+                    f"({name}_case); append {'a list of cases' if has_cases else 'one volume'}")
             shape, dtype = self.arrays[name]
-            expected = (1, *patch_shape(patchsize))
+            expected = (channels or 1, *patch_shape(patchsize))
             if tuple(shape[1:]) != expected or dtype != np.float32:
                 raise ValueError(
                     f"append: array {name!r} holds {dtype} patches of shape {tuple(shape[1:])}, "
@@ -155,6 +163,15 @@ def read_existing(layout: OutputLayout) -> ExistingDataset:
 
 
 @dataclass
+class Case:
+    """One image (and mask) of a dataset, checked: slice readers and plan arguments."""
+
+    volume: SliceSource
+    mask: SliceSource | None
+    plan_request: dict
+
+
+@dataclass
 class DatasetJob:
     """A checked ``create_dataset`` call, ready to run.
 
@@ -162,10 +179,8 @@ class DatasetJob:
     ----------
     layout : OutputLayout
         Where the dataset goes.
-    volume, mask : SliceSource
-        Slice readers of the inputs (``mask`` may be None).
-    plan_request : dict
-        Checked arguments of the patch plan (see ``check_plan_arguments``).
+    cases : list of Case
+        The inputs: one case for a single volume, one per volume of a sequence.
     rng : numpy.random.Generator
         The generator every random choice is drawn from.
     batchsize : int
@@ -178,12 +193,14 @@ class DatasetJob:
         The dataset appended to.
     record : dict
         This run's provenance record.
+    with_cases : bool
+        Whether ``volume`` was a sequence (then ``class_<v>_case`` arrays are written).
+    val_cases : list of int or None
+        Cases reserved for validation (recorded with the dataset).
     """
 
     layout: OutputLayout
-    volume: SliceSource
-    mask: SliceSource | None
-    plan_request: dict
+    cases: list[Case]
     rng: np.random.Generator
     batchsize: int
     writer_kwargs: dict
@@ -193,6 +210,83 @@ class DatasetJob:
     append: bool
     existing: ExistingDataset | None
     record: dict
+    with_cases: bool = False
+    val_cases: list[int] | None = None
+
+    @property
+    def volume(self) -> SliceSource:
+        """The first case's volume."""
+        return self.cases[0].volume
+
+    @property
+    def mask(self) -> SliceSource | None:
+        """The first case's mask."""
+        return self.cases[0].mask
+
+    @property
+    def plan_request(self) -> dict:
+        """The first case's plan arguments."""
+        return self.cases[0].plan_request
+
+    @property
+    def label_dtype(self) -> np.dtype | None:
+        """The dtype of the label patches (None without ``save_labels``)."""
+        if not self.save_labels:
+            return None
+        return np.result_type(*[c.mask.dtype for c in self.cases if c.mask is not None])
+
+    @property
+    def channels(self) -> int | None:
+        """Channels of the images (None without a channel axis)."""
+        return self.cases[0].volume.channels
+
+
+def _is_case_list(volume: Any) -> bool:
+    """A list/tuple of arrays is a list of cases (a nested list of numbers is one array)."""
+    return isinstance(volume, (list, tuple)) and len(volume) > 0 and all(
+        hasattr(v, "shape") and hasattr(v, "__getitem__") for v in volume)
+
+
+def _check_cases(volume: Any, mask: Any, patchsize: Any, class_list: Any, mode: Any,
+                 stride: Any, max_per_class: Any, random_order: bool,
+                 channel_axis: Any) -> tuple[list[Case], list[tuple[Any, Any]]]:
+    """Every case checked (shapes, dtypes, channels, plan arguments), naming the case."""
+    if _is_case_list(volume):
+        volumes = list(volume)
+        if mask is None:
+            masks: list[Any] = [None] * len(volumes)
+        elif isinstance(mask, (list, tuple)) and len(mask) == len(volumes):
+            masks = list(mask)
+        else:
+            raise ValueError(f"mask: with {len(volumes)} cases, give one mask per case (a list "
+                             f"of {len(volumes)}) or None, got {type(mask).__name__}")
+        if len({m is None for m in masks}) > 1:
+            raise ValueError("mask: every case needs a mask, or none does")
+    elif isinstance(volume, (list, tuple)) and len(volume) == 0:
+        raise ValueError("volume: an empty list of cases")
+    else:
+        volumes, masks = [volume], [mask]
+    cases = []
+    for i, (vol, msk) in enumerate(zip(volumes, masks, strict=True)):
+        where = f"case {i}: " if len(volumes) > 1 or _is_case_list(volume) else ""
+        try:
+            source = SliceSource(vol, "volume", channel_axis)
+            request = check_plan_arguments(
+                vol, patchsize, msk, class_list, mode=mode, stride=stride,
+                max_per_class=max_per_class, random_order=random_order,
+                channel_axis=channel_axis)
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{where}{err}") from err
+        cases.append(Case(source, request["masks"], request))
+    first = cases[0]
+    for i, case in enumerate(cases[1:], start=1):
+        if case.volume.ndim != first.volume.ndim:
+            raise ValueError(f"case {i}: every case must be 2D or every case 3D; case 0 has "
+                             f"{first.volume.ndim} dimensions, case {i} {case.volume.ndim}")
+        if case.volume.channels != first.volume.channels:
+            raise ValueError(f"case {i}: every case must have the same channels; case 0 has "
+                             f"{first.volume.channels}, case {i} {case.volume.channels}")
+    return cases, list(zip(volumes, masks, strict=True))
 
 
 def check_flag(value: Any, name: str) -> bool:
@@ -205,7 +299,8 @@ def check_flag(value: Any, name: str) -> bool:
 def prepare_job(*, save_path: Any, patchsize: Any, volume: Any, mask: Any, class_list: Any,
                 random_order: Any, batchsize: Any, file_format: Any, kwargs: Any, mode: Any,
                 stride: Any, max_per_class: Any, mirrored: Any, save_labels: Any,
-                overwrite: Any, append: Any, rng: RNGLike) -> DatasetJob:
+                overwrite: Any, append: Any, rng: RNGLike, channel_axis: Any = None,
+                val_cases: Any = None) -> DatasetJob:
     """Check every argument of ``create_dataset`` and the output location.
 
     Reads no pixel data and writes nothing; raises on the first problem.
@@ -222,19 +317,21 @@ def prepare_job(*, save_path: Any, patchsize: Any, volume: Any, mask: Any, class
     if flags["overwrite"] and flags["append"]:
         raise ValueError("overwrite and append cannot both be True: replace the dataset "
                          "or add to it")
-    source = SliceSource(volume, "volume")
-    request = check_plan_arguments(
-        volume, patchsize, mask, class_list, mode=mode, stride=stride,
-        max_per_class=max_per_class, random_order=flags["random_order"])
-    masks = request["masks"]
-    if flags["save_labels"] and masks is None:
+    cases, inputs = _check_cases(volume, mask, patchsize, class_list, mode, stride,
+                                 max_per_class, flags["random_order"], channel_axis)
+    request = cases[0].plan_request
+    with_cases = _is_case_list(volume)
+    if flags["save_labels"] and cases[0].mask is None:
         raise ValueError("save_labels=True needs a mask to cut the label patches from")
+    val = _check_val_cases(val_cases, len(cases), with_cases)
     generator = as_generator(rng)
-    for name, array in (("volume", volume), ("mask", mask)):
-        if _stored_in(array, layout):
-            raise ValueError(
-                f"save_path: {str(layout.path)!r} is where the {name} is read from; "
-                "write the dataset to another file")
+    for i, pair in enumerate(inputs):
+        for name, array in zip(("volume", "mask"), pair, strict=True):
+            if _stored_in(array, layout):
+                where = f"case {i}'s {name}" if with_cases else f"the {name}"
+                raise ValueError(
+                    f"save_path: {str(layout.path)!r} is where {where} is read from; "
+                    "write the dataset to another file")
     existing = None
     fmt.check_location(layout.path)
     occupancy = layout.occupancy()
@@ -249,20 +346,47 @@ def prepare_job(*, save_path: Any, patchsize: Any, volume: Any, mask: Any, class
                 "overwrite=True to replace it or append=True to add patches to it")
         if flags["append"]:
             existing = read_existing(layout)
-            existing.check_compatible(request["patchsize"], flags["save_labels"],
-                                      None if masks is None else masks.dtype)
+            label_dtype = None if cases[0].mask is None else np.result_type(
+                *[c.mask.dtype for c in cases if c.mask is not None])
+            existing.check_compatible(request["patchsize"], flags["save_labels"], label_dtype,
+                                      cases[0].volume.channels, with_cases)
     check_writable(layout)
-    check_writer_kwargs(fmt, kwargs, batchsize, request["patchsize"])
+    check_writer_kwargs(fmt, kwargs, batchsize, request["patchsize"], cases[0].volume.channels)
     arguments = dict(
         save_path=str(save_path), patchsize=request["patchsize"], class_list=class_list,
         random_order=flags["random_order"], batchsize=batchsize, file_format=fmt.name,
         kwargs=kwargs, mode=mode, stride=stride, max_per_class=max_per_class,
         mirrored=flags["mirrored"], save_labels=flags["save_labels"],
-        overwrite=flags["overwrite"], append=flags["append"], rng=describe_rng(rng))
-    record = run_record(arguments, volume, mask)
-    return DatasetJob(layout, source, masks, request, generator, batchsize, dict(kwargs),
+        overwrite=flags["overwrite"], append=flags["append"], rng=describe_rng(rng),
+        channel_axis=channel_axis, val_cases=val)
+    record = run_record(arguments, None if with_cases else volume,
+                        None if with_cases else mask)
+    if with_cases:
+        record["cases"] = [{"volume": describe_array(v), "mask": describe_array(m)}
+                           for v, m in inputs]
+    return DatasetJob(layout, cases, generator, batchsize, dict(kwargs),
                       flags["mirrored"], flags["save_labels"], flags["overwrite"],
-                      flags["append"], existing, record)
+                      flags["append"], existing, record, with_cases, val)
+
+
+def _check_val_cases(val_cases: Any, n_cases: int, with_cases: bool) -> list[int] | None:
+    """``val_cases`` as a sorted list of distinct case indices (or None)."""
+    if val_cases is None:
+        return None
+    if not with_cases:
+        raise ValueError("val_cases needs a sequence of cases (volume given as a list)")
+    if isinstance(val_cases, (str, bytes)) or not hasattr(val_cases, "__iter__"):
+        raise ArgumentTypeError(f"val_cases must be a list of case indices, got {val_cases!r}")
+    out = []
+    for i in val_cases:
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise ArgumentTypeError(f"val_cases must hold case indices (int), got {i!r}")
+        if not 0 <= i < n_cases:
+            raise ValueError(f"val_cases: case {i} does not exist (there are {n_cases} cases)")
+        out.append(int(i))
+    if len(set(out)) != len(out):
+        raise ValueError(f"val_cases: a case is listed twice: {out}")
+    return sorted(out)
 
 
 def _stored_in(array: Any, layout: OutputLayout) -> bool:

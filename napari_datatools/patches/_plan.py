@@ -344,19 +344,56 @@ def build_plan(request: dict, rng: RNGLike = None,
     return _build_plan(rng=as_generator(rng), stop=stop, **request)
 
 
+def _wanted(class_list) -> dict | None:
+    if class_list is None:
+        return None
+    wanted: dict = {}
+    for value in class_list:
+        wanted.setdefault(_scalar(value), _scalar(value))
+    return wanted
+
+
+def plan_cases(requests: list[dict], rng: RNGLike = None,
+               stop: Callable[[], bool] | None = None) -> list[PatchPlan]:
+    """Plans of several cases (arguments checked by :func:`check_plan_arguments`).
+
+    ``max_per_class`` caps the whole dataset: the patches of a class are drawn
+    uniformly among the candidate centres of that class in every case, so each
+    case contributes in proportion to its candidates (the counts per case are a
+    multivariate hypergeometric draw). Without a cap every case is planned whole.
+    """
+    gen = as_generator(rng)
+    if len(requests) == 1 or requests[0]["max_per_class"] is None:
+        return [build_plan(r, gen, stop) for r in requests]
+    cap = requests[0]["max_per_class"]
+    counts = []
+    for r in requests:
+        counts.append(_count_candidates(r["shape"], r["masks"], _wanted(r["class_list"]),
+                                        r["grid"], r["binary"], stop))
+    classes = {c for per_case in counts for c in per_case}
+    caps: list[dict] = [{} for _ in requests]
+    for c in classes:
+        totals = np.array([int(per_case[c].sum()) if c in per_case else 0
+                           for per_case in counts], np.int64)
+        share = totals if totals.sum() <= cap else gen.multivariate_hypergeometric(totals, cap)
+        for i, n in enumerate(share):
+            caps[i][c] = int(n)
+    return [_build_plan(rng=gen, stop=stop, counts=per_case,
+                        **{**r, "max_per_class": case_caps})
+            for r, per_case, case_caps in zip(requests, counts, caps, strict=True)]
+
+
 def _build_plan(shape, patchsize, masks, class_list, grid, max_per_class, max_num,
                 random_order, shuffle_block, itemsize, rng, mode, binary,
-                stop=None) -> PatchPlan:
-    wanted = None
-    if class_list is not None:
-        wanted = {}
-        for value in class_list:
-            wanted.setdefault(_scalar(value), _scalar(value))
+                stop=None, counts=None) -> PatchPlan:
+    wanted = _wanted(class_list)
     capped = max_per_class is not None or max_num is not None
     per_class: dict[Hashable, list[np.ndarray]] = {}
     if capped:  # memory O(plan + one slice), never every candidate
+        if counts is None:
+            counts = _count_candidates(shape, masks, wanted, grid, binary, stop)
         per_class = _sampled_centres(shape, masks, wanted, grid, binary, max_per_class,
-                                     max_num, random_order, rng, stop)
+                                     max_num, random_order, rng, stop, counts)
     else:
         for z in range(shape[0]):
             if stop is not None and stop():
@@ -481,8 +518,20 @@ def _grid_points(shape, patchsize, stride, grid_offset) -> Grid:
     return Grid(points[-2], points[-1], steps, z_on_grid)
 
 
+def _count_candidates(shape, masks, wanted, grid, binary, stop) -> dict:
+    """``{class: (Z,) counts}``: candidate centres of every class in every slice."""
+    nz = shape[0]
+    counts: dict[Hashable, np.ndarray] = {}
+    for z in range(nz):
+        if stop is not None and stop():
+            raise PlanCancelled(f"planning stopped before slice {z}")
+        for key, n in _slice_counts(z, shape, masks, wanted, grid, binary).items():
+            counts.setdefault(key, np.zeros(nz, np.int64))[z] = n
+    return counts
+
+
 def _sampled_centres(shape, masks, wanted, grid, binary, max_per_class, max_num,
-                     random_order, rng, stop) -> dict:
+                     random_order, rng, stop, counts) -> dict:
     """Capped plans: count the candidates of every class in every slice, decide how many
     to draw from each (class, slice), then draw them slice by slice.
 
@@ -491,19 +540,14 @@ def _sampled_centres(shape, masks, wanted, grid, binary, max_per_class, max_num,
     slice's candidates are ever held.
     """
     nz = shape[0]
-    counts: dict[Hashable, np.ndarray] = {}
-    for z in range(nz):
-        if stop is not None and stop():
-            raise PlanCancelled(f"planning stopped before slice {z}")
-        for key, n in _slice_counts(z, shape, masks, wanted, grid, binary).items():
-            counts.setdefault(key, np.zeros(nz, np.int64))[z] = n
     take = {}
     for c, per_z in counts.items():
         total = int(per_z.sum())
-        if max_per_class is None or total <= max_per_class:
+        cap = max_per_class.get(c) if isinstance(max_per_class, dict) else max_per_class
+        if cap is None or total <= cap:
             take[c] = per_z
         else:
-            take[c] = rng.multivariate_hypergeometric(per_z, max_per_class)
+            take[c] = rng.multivariate_hypergeometric(per_z, cap)
     last = None  # (slice, how many of its draws to keep) when max_num cuts in zyx order
     total = sum(int(t.sum()) for t in take.values())
     if max_num is not None and total > max_num:

@@ -94,12 +94,28 @@ def describe_array(array: Any) -> dict[str, Any] | None:
     """JSON-friendly description of an array (shape, dtype and type, no data)."""
     if array is None:
         return None
-    return {
+    out: dict[str, Any] = {
         "shape": [int(s) for s in np.shape(array)] if not hasattr(array, "shape")
         else [int(s) for s in array.shape],
         "dtype": str(np.dtype(getattr(array, "dtype", np.asarray(array).dtype))),
         "type": f"{type(array).__module__}.{type(array).__qualname__}",
     }
+    source = array_source(array)
+    if source is not None:
+        out["source"] = source
+    return out
+
+
+def array_source(array: Any) -> str | None:
+    """Where an on-disk array is read from: ``file`` (h5py), ``file/path`` (zarr), else None."""
+    h5file = getattr(array, "file", None)
+    if h5file is not None and hasattr(h5file, "filename"):
+        return f"{h5file.filename}:{getattr(array, 'name', '')}"
+    root = getattr(getattr(array, "store", None), "root", None)
+    if root is not None:
+        return f"{root}/{getattr(array, 'path', '')}".rstrip("/")
+    filename = getattr(array, "filename", None)  # numpy memmap
+    return str(filename) if isinstance(filename, str) else None
 
 
 def check_mask_shape(mask_shape: tuple[int, ...], volume_shape: tuple[int, ...],
