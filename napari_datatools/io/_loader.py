@@ -23,7 +23,7 @@ from .._rng import RNGLike, as_generator, spawn_seeds
 from ..errors import ArgumentTypeError, RemoteTraceback, WorkerDiedError
 from ..wrap._batched_read import read_elements
 from ._index_sampler import check_weights, index_sampler
-from ._process_pool import DEPTH, ErrorReport, ProcessPool, serialize
+from ._process_pool import DEPTH, ErrorReport, ProcessPool, serialize, warm_up
 from ._shared_memory import element_layout
 
 
@@ -142,6 +142,7 @@ class data_flow:
                 f"preprocessor must be callable, got {type(preprocessor).__name__}")
         if preprocessor is not None and self.nb_proc_workers:
             serialize(preprocessor)  # fail here, not in the first flow()
+            warm_up()
         for name, value in (("sample_with_replacement", sample_with_replacement),
                             ("sample_weights", sample_weights is not None)):
             if value and not sample_random:

@@ -324,6 +324,13 @@ if "forkserver" in multiprocessing.get_all_start_methods():
             return _ServerPopen(process_obj)
 
 
+def warm_up() -> None:
+    """Start the fork server now, in the background, if workers would come from it: it
+    imports numpy while the caller goes on, so the first ``flow()`` need not wait."""
+    if "forkserver" in multiprocessing.get_all_start_methods() and not fork_is_safe():
+        _SERVER.ensure_running()
+
+
 def process_class() -> tuple[type, bool]:
     """The class to start workers with, and whether they are forks of this process
     (which receive the preprocessor itself instead of its pickle).
