@@ -6,7 +6,7 @@ create-dataset RECIPE.json
     Write the patch dataset the recipe describes, with a terminal progress bar.
     Ctrl-C cancels cleanly: written batches stay readable, marked incomplete.
 preview RECIPE.json --out FILE.png
-    A grid of augmented samples of one slice with the mask outlined.
+    A grid of augmented samples of one slice of a case, with the mask outlined.
 script RECIPE.json
     Print (or ``--out`` write) the standalone Python script of the recipe.
 """
@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("recipe", type=Path)
     preview.add_argument("--out", type=Path, required=True, help="PNG file to write")
     preview.add_argument("--slice", type=int, default=None, help="Z index (default: middle)")
+    preview.add_argument("--case", default=None,
+                         help="the case, by name or index (default: the first)")
     preview.add_argument("-n", "--samples", type=int, default=8, help="number of samples")
     preview.add_argument("--columns", type=int, default=3)
     script = sub.add_parser("script", help="the recipe as a standalone Python script")
@@ -46,29 +48,38 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _slice(volume, mask, z: int | None):
-    import numpy as np
-
-    if volume.ndim == 2:
-        return np.asarray(volume), None if mask is None else np.asarray(mask)
-    if volume.ndim != 3:
-        raise ValueError(f"data.image must be a 2D image or a (Z, Y, X) volume, got {volume.shape}")
-    z = volume.shape[0] // 2 if z is None else z
-    if not 0 <= z < volume.shape[0]:
-        raise ValueError(f"--slice must be in [0, {volume.shape[0] - 1}], got {z}")
-    return np.asarray(volume[z]), None if mask is None else np.asarray(mask[z])
+def _case_index(names: list[str], case: str | None) -> int:
+    """The index of the case ``--case`` names (a name or an index)."""
+    if case is None:
+        return 0
+    if case in names:
+        return names.index(case)
+    try:
+        index = int(case)
+    except ValueError:
+        index = None
+    if index is None or not -len(names) <= index < len(names):
+        raise ValueError(f"--case: no case {case!r}; the cases are {', '.join(names)} "
+                         f"(or an index below {len(names)})")
+    return index % len(names)
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from .recipe import Recipe, load_sources, preview_grid
+    from .recipe import Recipe, case_slice, load_cases, preview_grid
     from .recipe._preview_grid import save_png
 
     recipe = Recipe.load(args.recipe)
-    volume, mask = load_sources(recipe)
-    image2d, mask2d = _slice(volume, mask, args.slice)
+    data = load_cases(recipe)
+    index = _case_index([c.name for c in data.cases], args.case)
+    mask = None if data.masks is None else data.masks[index]
+    image2d, mask2d = case_slice(data.images[index], mask, args.slice, data.channel_axis,
+                                 argument="--slice")
+    if image2d.ndim == 3:  # channels first: the grid shows the first one
+        image2d = image2d[0]
     grid = preview_grid(recipe, image2d, mask2d, n=args.samples, columns=args.columns)
     save_png(grid, args.out)
-    print(f"preview of {args.samples} samples saved to {args.out.resolve()}")
+    case = f" of case {data.cases[index].name!r}" if len(data.cases) > 1 else ""
+    print(f"preview of {args.samples} samples{case} saved to {args.out.resolve()}")
     return 0
 
 
@@ -85,7 +96,7 @@ def cmd_script(args: argparse.Namespace) -> int:
 
 
 def cmd_create_dataset(args: argparse.Namespace) -> int:
-    from .recipe import Recipe, run_dataset
+    from .recipe import Recipe, recipe_cases, run_dataset, validation_cases
 
     recipe = Recipe.load(args.recipe)
     if args.overwrite:
@@ -98,6 +109,11 @@ def cmd_create_dataset(args: argparse.Namespace) -> int:
         print("\ncancelling: finishing the current batch...", file=sys.stderr)
         cancel.set()
 
+    cases = recipe_cases(recipe)
+    if len(cases) > 1:
+        val = validation_cases(recipe, cases)
+        names = ", ".join(cases[i].name for i in val) or "none"
+        print(f"{len(cases)} cases; kept for validation: {names}")
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         result = run_dataset(recipe, cancel_event=cancel, show_progress=not args.quiet)

@@ -7,24 +7,33 @@ the same objects the widgets use.
 
 from ..errors import RecipeError
 from ._build import (
+    RecipeData,
     augment_rng,
+    case_slice,
+    class_mask,
     estimate_dataset_bytes,
+    load_cases,
     load_sources,
     open_source,
     plan_from_recipe,
     preview_sample,
+    recipe_channel_axis,
 )
+from ._cases import Case, SourceRef, guess_channel_axis, pair_by_stem, recipe_cases, validation_cases
 from ._job import dataset_job, dataset_kwargs, run_dataset
 from ._loader import PatchDatasetSources, build_data_flow, build_preprocessor, dataset_sources
 from ._model import (
     RECIPE_VERSION,
     ArraySource,
     AugmentConfig,
+    CaseSource,
     DataConfig,
+    LabelConfig,
     LoaderConfig,
     OutputConfig,
     PatchConfig,
     Recipe,
+    SplitConfig,
 )
 from ._preprocessor import AugmentPreprocessor
 from ._preview_grid import preview_grid
@@ -32,6 +41,20 @@ from ._script import to_script
 
 __all__ = [
     "AugmentPreprocessor",
+    "Case",
+    "CaseSource",
+    "case_slice",
+    "LabelConfig",
+    "RecipeData",
+    "SourceRef",
+    "SplitConfig",
+    "class_mask",
+    "guess_channel_axis",
+    "load_cases",
+    "pair_by_stem",
+    "recipe_cases",
+    "recipe_channel_axis",
+    "validation_cases",
     "PatchDatasetSources",
     "build_data_flow",
     "build_preprocessor",

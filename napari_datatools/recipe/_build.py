@@ -10,6 +10,8 @@ The readers, augmentation and patch subpackages are imported inside the builders
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import numpy as np
 
 from .._checks import check_non_negative_int
 from ..errors import RecipeError
+from ._cases import Case, SourceRef, recipe_cases, validation_cases
 from ._model import ArraySource, AugmentConfig, Recipe
 
 
@@ -25,35 +28,265 @@ def augment_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index])
 
 
+def _open_file(path: str | None, array_name: str | None, where: str, context: str = "") -> Any:
+    """Open one array, lazily; RecipeError naming ``where`` (and ``context``) if it fails."""
+    from ..readers import open_array
+
+    if path is None:
+        raise RecipeError(f"{where}.path{context}: no file given (pass the array instead)")
+    if not Path(path).exists():
+        raise RecipeError(f"{where}.path{context}: file {path!r} does not exist")
+    try:
+        return open_array(path, array_name)
+    except (ValueError, OSError) as err:
+        field = "array_name" if str(err).startswith("array_name:") else "path"
+        message = str(err).removeprefix("array_name: ")
+        raise RecipeError(f"{where}.{field}{context}: {message}") from err
+
+
 def open_source(source: ArraySource, where: str) -> Any:
-    """Open the array a source names, lazily (h5py / zarr / blosc2 object).
+    """Open the array a source names, lazily (h5py / zarr / blosc2 object...).
 
     Raises
     ------
     RecipeError
         Naming ``where`` (e.g. ``data.image``) when the file or array is missing.
     """
-    from ..readers import open_array
+    return _open_file(source.path, source.array_name, where)
 
-    if source.path is None:
-        raise RecipeError(f"{where}.path: no file given (pass the array instead)")
-    if not Path(source.path).exists():
-        raise RecipeError(f"{where}.path: file {source.path!r} does not exist")
+
+@dataclass
+class RecipeData:
+    """The cases of a recipe, opened lazily and checked, ready for ``create_dataset``.
+
+    Attributes
+    ----------
+    cases : list of Case
+        Names and sources, in order.
+    images, masks : list
+        One image per case; one mask per case (the recipe's ``labels`` choice
+        applied, see :func:`~napari_datatools.patches.relabel`), or None when the
+        cases have no mask.
+    channel_axis : int or None
+        The images' channel axis.
+    val_cases : list of int
+        Indices of the cases kept for validation (``split``).
+    """
+
+    cases: list[Case]
+    images: list[Any]
+    masks: list[Any] | None
+    channel_axis: int | None
+    val_cases: list[int]
+
+    def volume_and_mask(self) -> tuple[Any, Any]:
+        """``volume``/``mask`` arguments of ``create_dataset``: arrays for one case, lists
+        (one item per case) for several."""
+        if len(self.cases) == 1:
+            return self.images[0], None if self.masks is None else self.masks[0]
+        return list(self.images), None if self.masks is None else list(self.masks)
+
+    def dataset_extras(self) -> dict[str, Any]:
+        """``channel_axis`` and ``val_cases`` for ``create_dataset``, when they are set."""
+        extras: dict[str, Any] = {}
+        if self.channel_axis is not None:
+            extras["channel_axis"] = self.channel_axis
+        if self.val_cases:
+            extras["val_cases"] = list(self.val_cases)
+        return extras
+
+
+def _per_case(value: Any, n: int, what: str) -> list[Any]:
+    """``image``/``mask`` of :func:`load_cases` as one entry (or None) per case."""
+    if value is None:
+        return [None] * n
+    if isinstance(value, list | tuple):
+        if len(value) != n:
+            raise ValueError(f"{what}: {len(value)} arrays given for a recipe of {n} case(s)")
+        return list(value)
+    if n != 1:
+        raise ValueError(f"{what}: one array given for a recipe of {n} cases; pass a list "
+                         "(one array or None per case)")
+    return [value]
+
+
+def recipe_channel_axis(recipe: Recipe, cases: list[Case] | None = None) -> int | None:
+    """``data.channel_axis``, else the channel axis the first image file states, if any."""
+    from ..readers import array_metadata
+
+    if recipe.data.channel_axis is not None:
+        return recipe.data.channel_axis
+    for case in recipe_cases(recipe) if cases is None else cases:
+        if case.image.path is not None:
+            try:
+                return array_metadata(case.image.path, case.image.array_name).channel_axis
+            except (ValueError, OSError, ImportError):
+                return None  # opening the case reports the problem
+    return None
+
+
+def class_mask(recipe: Recipe, mask: Any) -> Any:
+    """``mask`` with the recipe's label choice applied (``labels.mode``/``labels.mapping``)."""
+    from ..patches import relabel
+
+    if mask is None:
+        return None
     try:
-        return open_array(source.path, source.array_name)
-    except ValueError as err:
-        field = "array_name" if str(err).startswith("array_name:") else "path"
-        message = str(err).removeprefix("array_name: ")
-        raise RecipeError(f"{where}.{field}: {message}") from err
+        return relabel(mask, recipe.labels.mode, recipe.labels.mapping)
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"labels: {err}") from err
 
 
-def load_sources(recipe: Recipe, image: Any = None, mask: Any = None) -> tuple[Any, Any]:
-    """The image volume and mask of a recipe: given arrays win over the recipe's files."""
-    if image is None:
-        image = open_source(recipe.data.image, "data.image")
-    if mask is None and recipe.data.mask.path is not None:
-        mask = open_source(recipe.data.mask, "data.mask")
-    return image, mask
+def _array(ref: SourceRef, case: Case, given: Any, layers: Mapping[str, Any], several: bool
+           ) -> Any:
+    if given is not None:
+        return given
+    context = f" (case {case.name!r})" if several else ""
+    if ref.path is None and ref.layer is not None:
+        if ref.layer in layers:
+            return layers[ref.layer]
+        raise RecipeError(
+            f"{ref.where}{context}: layer {ref.layer!r} is in memory only; save it to a file "
+            f"(the Export tab offers to) and set {ref.where}.path, or pass the array")
+    return _open_file(ref.path, ref.array_name, ref.where, context)
+
+
+def _check_case(case: Case, image: Any, mask: Any, channel_axis: int | None,
+                several: bool) -> tuple[int | None, tuple[int, ...]]:
+    """The channel count and spatial shape of a case; RecipeError naming it and its files."""
+    from ..patches._volume import SliceSource
+
+    label = case.label if several else "data"
+    try:
+        source = SliceSource(image, "image", channel_axis)
+    except (TypeError, ValueError) as err:
+        raise RecipeError(f"{label}: {case.image.describe()}: {err}") from err
+    spatial = source.shape if source.ndim == 3 else source.shape[1:]
+    if mask is not None:
+        mask_shape = tuple(int(s) for s in np.shape(mask))
+        if mask_shape != spatial:
+            without = " without its channel axis" if source.channels is not None else ""
+            raise RecipeError(
+                f"{label}: the mask ({case.mask.describe() if case.mask else 'given'}) has "
+                f"shape {mask_shape}, the image ({case.image.describe()}) {spatial}{without}; "
+                "a mask must have the image's shape")
+    return source.channels, spatial
+
+
+def load_cases(recipe: Recipe, image: Any = None, mask: Any = None, *,
+               layers: Mapping[str, Any] | None = None) -> RecipeData:
+    """Open every case of the recipe, lazily, and check them before anything is written.
+
+    Parameters
+    ----------
+    recipe : Recipe
+        Its ``data``, ``labels`` and ``split`` sections are used.
+    image, mask : array_like or list, optional
+        Arrays that replace the recipe's sources: one array for a one-case recipe,
+        or a list with one array (or None: the recipe's source) per case.
+    layers : mapping, optional
+        ``{layer name: array}`` for sources given as napari layers (the GUI).
+
+    Raises
+    ------
+    RecipeError
+        Naming the case, the field and the file: a missing or unreadable file, a
+        mask whose shape differs from its image's, channel counts that differ
+        between cases, masks for some cases only, a bad label mapping or split.
+    """
+    cases = recipe_cases(recipe)
+    several = len(cases) > 1
+    given_images = _per_case(image, len(cases), "image")
+    given_masks = _per_case(mask, len(cases), "mask")
+    layers = {} if layers is None else layers
+    channel_axis = recipe.data.channel_axis
+    if channel_axis is None and any(g is None for g in given_images):
+        channel_axis = recipe_channel_axis(recipe, [c for c, g in zip(cases, given_images)
+                                                    if g is None])
+    images, masks = [], []
+    first: tuple[Case, int | None] | None = None
+    for case, given_image, given_mask in zip(cases, given_images, given_masks):
+        image_array = _array(case.image, case, given_image, layers, several)
+        mask_array = given_mask if case.mask is None else _array(
+            case.mask, case, given_mask, layers, several)
+        channels, _ = _check_case(case, image_array, mask_array, channel_axis, several)
+        if first is None:
+            first = (case, channels)
+        elif channels != first[1]:
+            def count(c: int | None) -> str:
+                return "no channel axis" if c is None else f"{c} channel(s)"
+            raise RecipeError(
+                f"{case.label}: {case.image.describe()} has {count(channels)}, case "
+                f"{first[0].name!r} ({first[0].image.describe()}) has {count(first[1])}; "
+                "every case needs the same number of channels")
+        images.append(image_array)
+        masks.append(mask_array)
+    with_mask = [m is not None for m in masks]
+    if any(with_mask) and not all(with_mask):
+        missing = cases[with_mask.index(False)]
+        raise RecipeError(f"{missing.label}: has no mask while other cases have one; give "
+                          "every case a mask, or none")
+    val_cases = validation_cases(recipe, cases)
+    class_masks = [class_mask(recipe, m) for m in masks] if all(with_mask) else None
+    return RecipeData(cases, images, class_masks, channel_axis, val_cases)
+
+
+def load_sources(recipe: Recipe, image: Any = None, mask: Any = None, *,
+                 layers: Mapping[str, Any] | None = None) -> tuple[Any, Any]:
+    """The image volume and mask of a recipe: given arrays win over the recipe's files.
+
+    The mask has the recipe's label choice applied. For a recipe of several cases
+    both are lists (one item per case; masks None without masks). See
+    :func:`load_cases` for the arguments and the checks.
+    """
+    return load_cases(recipe, image, mask, layers=layers).volume_and_mask()
+
+
+def case_slice(image: Any, mask: Any = None, z: int | None = None,
+               channel_axis: int | None = None, *, argument: str = "z"
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Slice ``z`` of a case (the middle one by default), read into memory.
+
+    Returns
+    -------
+    image2d, mask2d
+        The image slice, (Y, X), or (C, Y, X) with a ``channel_axis``; the mask
+        slice (Y, X), or None without a mask.
+
+    Raises
+    ------
+    ValueError
+        If the image is not a 2D image or a (Z, Y, X) volume (plus its channel
+        axis), or ``z`` (called ``argument`` in the message) is out of range.
+    """
+    shape = tuple(int(s) for s in np.shape(image))
+    axes = list(range(len(shape)))
+    channel = None
+    if channel_axis is not None:
+        if not -len(shape) <= channel_axis < len(shape):
+            raise ValueError(f"channel_axis {channel_axis} is out of range for an image of "
+                             f"shape {shape}")
+        channel = channel_axis % len(shape)
+        axes.remove(channel)
+    if len(axes) not in (2, 3):
+        with_c = " plus a channel axis" if channel is not None else ""
+        raise ValueError(f"the image must be a 2D image or a (Z, Y, X) volume{with_c}, "
+                         f"got shape {shape}")
+    key: list[Any] = [slice(None)] * len(shape)
+    if len(axes) == 3:
+        depth = shape[axes[0]]
+        z = depth // 2 if z is None else z
+        if not 0 <= z < depth:
+            raise ValueError(f"{argument} must be in [0, {depth - 1}], got {z}")
+        key[axes[0]] = z
+    image2d = np.asarray(image[tuple(key)])
+    if channel is not None:
+        image2d = np.moveaxis(image2d, channel - (len(axes) == 3 and axes[0] < channel), 0)
+    if mask is None:
+        return image2d, None
+    mask2d = np.asarray(mask[z]) if len(np.shape(mask)) == 3 and len(axes) == 3 else (
+        np.asarray(mask))
+    return image2d, mask2d
 
 
 def sample_kwargs(config: AugmentConfig) -> dict[str, Any]:
@@ -100,8 +333,12 @@ def preview_sample(
     return out, out_mask, params
 
 
-def plan_from_recipe(recipe: Recipe, volume: Any, mask: Any = None) -> Any:
-    """The :class:`~napari_datatools.patches.PatchPlan` of the recipe's patch settings."""
+def plan_from_recipe(recipe: Recipe, volume: Any, mask: Any = None, *,
+                     channel_axis: int | None = None) -> Any:
+    """The :class:`~napari_datatools.patches.PatchPlan` of the recipe's patch settings.
+
+    ``channel_axis`` defaults to ``data.channel_axis``.
+    """
     from ..patches import plan_patches
 
     p = recipe.patches
@@ -115,6 +352,7 @@ def plan_from_recipe(recipe: Recipe, volume: Any, mask: Any = None) -> Any:
         max_per_class=p.max_per_class,
         random_order=p.random_order,
         rng=p.seed,
+        channel_axis=recipe.data.channel_axis if channel_axis is None else channel_axis,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -25,7 +26,10 @@ def _describe(hint: Any) -> str:
         return f"a list of {len(args)} " + " and ".join(_describe(a) for a in args)
     if origin is list:
         return f"a list, each item {_describe(args[0])}"
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
+    if origin is dict:
+        return f"an object {{{_describe(args[0])}: {_describe(args[1])}}}"
+    return {bool: "true/false", int: "an integer", float: "a finite number",
+            str: "a string"}.get(
         hint, getattr(hint, "__name__", str(hint))
     )
 
@@ -33,7 +37,9 @@ def _describe(hint: Any) -> str:
 def coerce(value: Any, hint: Any, where: str) -> Any:
     """Return ``value`` converted to the annotated type, or raise RecipeError.
 
-    Accepts what JSON produces: lists for tuples, integers for floats.
+    Accepts what JSON produces: lists for tuples, integers for floats, strings of
+    digits for integer keys of objects, objects for nested sections (also in lists).
+    Floats must be finite (JSON files may hold ``NaN`` or ``Infinity``).
     """
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -66,6 +72,17 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, list | tuple):
             raise bad
         return [coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise bad
+        key_hint, value_hint = args
+        out = {}
+        for key, item in value.items():
+            if key_hint is int and isinstance(key, str) and key.lstrip("-").isdigit():
+                key = int(key)  # JSON object keys are strings
+            key = coerce(key, key_hint, f"{where} key {key!r}")
+            out[key] = coerce(item, value_hint, f"{where}[{key!r}]")
+        return out
     if hint is bool:
         if isinstance(value, bool):
             return value
@@ -75,7 +92,8 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
             return int(value)
         raise bad
     if hint is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and math.isfinite(value):
             return float(value)
         raise bad
     if hint is str:
@@ -85,6 +103,8 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
         if isinstance(value, hint):
             return value
+        if isinstance(value, Mapping) and issubclass(hint, Validated):
+            return from_mapping(hint, value, where)
         raise bad
     raise TypeError(f"unsupported recipe annotation {hint!r} for {where}")  # pragma: no cover
 

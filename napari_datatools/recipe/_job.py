@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Generator
+from collections.abc import Callable, Generator, Mapping
+from typing import Any
 
 from ..io._formats import format_named
-from ._build import load_sources
+from ._build import load_cases
 from ._fields import RecipeError
 from ._model import OutputConfig, Recipe
+
 
 def writer_kwargs(output: OutputConfig) -> dict[str, Any]:
     """The ``kwargs`` passed to ``create_dataset`` for the output's compression setting."""
@@ -21,7 +23,7 @@ def dataset_kwargs(recipe: Recipe) -> dict[str, Any]:
     if not o.save_path:
         raise RecipeError("output.save_path: no output path given")
     return dict(
-        save_path=o.save_path,
+        save_path=recipe.resolve_path(o.save_path),
         patchsize=p.patchsize,
         class_list=None if p.class_list is None else list(p.class_list),
         random_order=p.random_order,
@@ -39,7 +41,8 @@ def dataset_kwargs(recipe: Recipe) -> dict[str, Any]:
 
 
 def dataset_job(recipe: Recipe, image: Any = None, mask: Any = None,
-                cancel_event: Any = None) -> Generator[Any, None, Any]:
+                cancel_event: Any = None, *, layers: Mapping[str, Any] | None = None
+                ) -> Generator[Any, None, Any]:
     """Start the recipe's dataset run as a generator (what the GUI's worker runs).
 
     The recipe is copied first, so editing it while the job runs changes nothing.
@@ -49,12 +52,14 @@ def dataset_job(recipe: Recipe, image: Any = None, mask: Any = None,
     ----------
     recipe : Recipe
         Output, patch and data settings.
-    image, mask : array_like, optional
+    image, mask : array_like or list, optional
         In-memory volume and mask (e.g. napari layer data); they replace the
-        recipe's data sources.
+        recipe's data sources (a list: one array or None per case).
     cancel_event : threading.Event, optional
         Also stops the planning, before the first progress (see
         :func:`~napari_datatools.patches.iter_create_dataset`).
+    layers : mapping, optional
+        ``{layer name: array}`` of the napari layers the recipe's cases name.
 
     Returns
     -------
@@ -67,9 +72,10 @@ def dataset_job(recipe: Recipe, image: Any = None, mask: Any = None,
     from ..patches import iter_create_dataset
 
     snapshot = recipe.snapshot()
-    volume, mask_array = load_sources(snapshot, image, mask)
+    data = load_cases(snapshot, image, mask, layers=layers)
+    volume, mask_array = data.volume_and_mask()
     return iter_create_dataset(volume=volume, mask=mask_array, cancel_event=cancel_event,
-                               **dataset_kwargs(snapshot))
+                               **dataset_kwargs(snapshot), **data.dataset_extras())
 
 
 def run_dataset(
@@ -80,16 +86,20 @@ def run_dataset(
     cancel_event: threading.Event | None = None,
     show_progress: bool = False,
     progress: Callable[[int, int], Any] | None = None,
+    layers: Mapping[str, Any] | None = None,
 ) -> Any:
     """Write the recipe's dataset and return its ``DatasetResult``.
 
-    Setting ``cancel_event`` stops the run after the current batch; the result then
-    has ``complete`` False and the file holds exactly the patches written.
+    Every case is opened and checked first (:func:`load_cases`), so bad input
+    stops the run before anything is written. Setting ``cancel_event`` stops the
+    run after the current batch; the result then has ``complete`` False and the
+    file holds exactly the patches written.
     """
     from ..patches import create_dataset
 
     snapshot = recipe.snapshot()
-    volume, mask_array = load_sources(snapshot, image, mask)
+    data = load_cases(snapshot, image, mask, layers=layers)
+    volume, mask_array = data.volume_and_mask()
     return create_dataset(
         volume=volume,
         mask=mask_array,
@@ -97,4 +107,5 @@ def run_dataset(
         progress=progress,
         cancel_event=cancel_event,
         **dataset_kwargs(snapshot),
+        **data.dataset_extras(),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+from pathlib import Path
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, ClassVar, Literal
@@ -18,9 +19,15 @@ from psygnal import evented
 from ..errors import ArgumentTypeError, RecipeError
 from ._fields import Validated, from_mapping
 from ._io import parse_json_object, read_json_file, to_json_text, write_json_file
+from ._paths import rebase_paths, resolve_path
 
 #: Version written to and expected in recipe files.
 RECIPE_VERSION = 1
+#: Bounds of augmentation values a recipe accepts: beyond them a transform is
+#: meaningless (a warp of 1e300 pixels gives NaN images).
+MAX_WARP_SIGMA = 100.0
+MAX_INTENSITY = 1e9
+MAX_SIZE = 65536
 
 
 def _bounded(default: Any, lo: float | None = None, hi: float | None = None) -> Any:
@@ -32,9 +39,12 @@ def _bounded(default: Any, lo: float | None = None, hi: float | None = None) -> 
 class ArraySource(Validated):
     """Where an array comes from: a file and array name, or memory / a napari layer.
 
-    ``path`` is an HDF5/Zarr/blosc2 path and ``array_name`` the array inside it
-    (unused for ``.b2nd`` files). Without a path the array is given at build time
-    (scripts) or taken from the napari layer named ``layer`` (GUI).
+    ``path`` is any file :func:`~napari_datatools.readers.open_array` reads (HDF5,
+    Zarr, OME-Zarr, blosc2, TIFF/OME-TIFF, NIfTI, ``.npy``) and ``array_name`` the
+    array inside it (None when it holds one). A relative path is relative to the
+    recipe file's folder (:attr:`Recipe.folder`). In ``data.cases`` a path may be a
+    glob pattern (``images/*.tif``): one case per file. Without a path the array is
+    given at build time (scripts) or taken from the napari layer named ``layer`` (GUI).
     """
 
     _section: ClassVar[str] = "data"
@@ -43,21 +53,97 @@ class ArraySource(Validated):
     layer: str | None = None
 
 
+def _name_sources(owner: Any, where: str) -> None:
+    """Give the sources under ``owner`` the field path their errors name."""
+    object.__setattr__(owner, "_section", where)
+    for name in ("image", "mask"):
+        object.__setattr__(getattr(owner, name), "_section", f"{where}.{name}")
+
+
+@evented
+@dataclass
+class CaseSource(Validated):
+    """One case of a dataset: an image volume and its optional label mask.
+
+    ``name`` (default: the image file's stem or layer name) identifies the case in
+    messages and in ``split.val_cases``. An image path with glob characters
+    (``images/*.tif``) stands for one case per matching file; its mask path is then
+    a pattern too (``masks/*.tif``) and files are paired by stem.
+    """
+
+    _section: ClassVar[str] = "data.cases"
+    image: ArraySource = field(default_factory=ArraySource)
+    mask: ArraySource = field(default_factory=ArraySource)
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        _name_sources(self, self._section)
+
+    def _check(self, name: str, value: Any, where: str) -> None:
+        if name in ("image", "mask"):
+            object.__setattr__(value, "_section", where)
+
+
 @evented
 @dataclass
 class DataConfig(Validated):
-    """The image volume (Z, Y, X) and its optional label mask."""
+    """The cases patches are cut from, and their channel axis.
+
+    One case is ``image`` (a (Z, Y, X) volume or 2D image) and its optional
+    ``mask``, as in recipes before multi-case datasets; several go in ``cases``
+    (then ``image`` and ``mask`` stay empty). Every case has the same channel
+    count. ``channel_axis`` is the image axis holding channels; None takes the
+    one the first image file states (OME metadata, TIFF samples...), if any.
+    """
 
     _section: ClassVar[str] = "data"
     image: ArraySource = field(default_factory=ArraySource)
     mask: ArraySource = field(default_factory=ArraySource)
+    cases: list[CaseSource] = field(default_factory=list)
+    channel_axis: int | None = _bounded(None, -4, 3)
 
     def __post_init__(self) -> None:
         for name in ("image", "mask"):
             object.__setattr__(getattr(self, name), "_section", f"data.{name}")
+        self._check("cases", self.cases, "data.cases")
 
     def _check(self, name: str, value: Any, where: str) -> None:
-        object.__setattr__(value, "_section", where)
+        if name in ("image", "mask"):
+            object.__setattr__(value, "_section", where)
+        elif name == "cases":
+            for i, case in enumerate(value):
+                _name_sources(case, f"{where}[{i}]")
+
+
+@evented
+@dataclass
+class LabelConfig(Validated):
+    """How mask labels become classes: :func:`~napari_datatools.patches.relabel`.
+
+    ``mode`` 'as_is' keeps every label as a class, 'binary' makes foreground
+    (labels > 0) class 1, 'mapping' maps labels through ``mapping`` ``{label:
+    class}`` (labels not in it stay as they are), e.g. ``{4: 3}`` merges 4 into 3.
+    """
+
+    _section: ClassVar[str] = "labels"
+    mode: Literal["as_is", "binary", "mapping"] = "as_is"
+    mapping: dict[int, int] | None = None
+
+
+@evented
+@dataclass
+class SplitConfig(Validated):
+    """Cases kept for validation (a case is never in both parts).
+
+    ``val_fraction`` of the cases (at least one, at most all but one) drawn with
+    ``seed``; or the cases ``val_cases`` names (case names or indices in
+    ``data.cases`` order after glob expansion). Both empty: no validation part.
+    """
+
+    _section: ClassVar[str] = "split"
+    val_fraction: float = _bounded(0.0, 0, 0.95)
+    val_cases: list[int | str] | None = None
+    seed: int = _bounded(0, 0)
 
 
 @evented
@@ -75,16 +161,16 @@ class AugmentConfig(Validated):
     height_shift_range: float = _bounded(0.0, 0, 1)
     shear_range: float = _bounded(0.0, 0, 89)
     zoom_range: tuple[float, float] = _bounded((1.0, 1.0), 0.01, 100)
-    intensity_shift_range: float = _bounded(0.0, 0)
+    intensity_shift_range: float = _bounded(0.0, 0, MAX_INTENSITY)
     fill_mode: Literal["nearest", "reflect", "constant"] = "nearest"
-    cval_x: float = 0.0
-    cval_y: float = 0.0
+    cval_x: float = _bounded(0.0, -MAX_INTENSITY, MAX_INTENSITY)
+    cval_y: float = _bounded(0.0, -MAX_INTENSITY, MAX_INTENSITY)
     horizontal_flip: bool = False
     vertical_flip: bool = False
     spline_warp: bool = False
-    warp_sigma: float = _bounded(0.1, 0)
+    warp_sigma: float = _bounded(0.1, 0, MAX_WARP_SIGMA)
     warp_grid_size: int = _bounded(3, 2, 64)
-    crop_size: tuple[int, int] | None = _bounded(None, 1)
+    crop_size: tuple[int, int] | None = _bounded(None, 1, MAX_SIZE)
     order: Literal["linear", "nearest", "cubic"] = "linear"
     seed: int = _bounded(0, 0)
 
@@ -166,7 +252,7 @@ def _assign_fields(target: Any, source: Any) -> None:
         if is_dataclass(value):
             _assign_fields(getattr(target, f.name), value)
         elif getattr(target, f.name) != value:
-            setattr(target, f.name, value)
+            setattr(target, f.name, copy.deepcopy(value))  # lists of cases are not shared
 
 
 @evented
@@ -180,9 +266,20 @@ class Recipe(Validated):
     >>> recipe.augment.rotation_range = 15
     >>> Recipe.from_json(recipe.to_json()) == recipe
     True
+
+    Attributes
+    ----------
+    folder : str or None
+        The folder relative paths are resolved against: the recipe file's folder
+        once loaded (:meth:`load`); None (the current directory) for a recipe
+        built in code. Not a field: it is not saved, nor compared.
     """
 
+    folder: ClassVar[str | None] = None  # set per instance by load / update_from
+
     data: DataConfig = field(default_factory=DataConfig)
+    labels: LabelConfig = field(default_factory=LabelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     patches: PatchConfig = field(default_factory=PatchConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
@@ -209,6 +306,11 @@ class Recipe(Validated):
         if not isinstance(other, Recipe):
             raise ArgumentTypeError(f"other must be a Recipe, got {type(other).__name__}")
         _assign_fields(self, other)
+        object.__setattr__(self, "folder", other.folder)
+
+    def resolve_path(self, path: str | None) -> str | None:
+        """``path`` (a value of this recipe) ready to open: relative to :attr:`folder`."""
+        return resolve_path(path, self.folder)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dictionary, with the format version."""
@@ -249,11 +351,23 @@ class Recipe(Validated):
         """Parse JSON text into a validated recipe."""
         return cls.from_dict(parse_json_object(text, "recipe"))
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the recipe as JSON to ``path``."""
-        write_json_file(path, self.to_dict())
+    def save(self, path: str | os.PathLike, *, relative: bool = False) -> None:
+        """Write the recipe as JSON to ``path``.
+
+        Relative paths are rewritten to stay right from the file's folder; with
+        ``relative``, absolute paths of files in that folder (or below) are written
+        relative to it too, so the folder can be moved or shared as a whole.
+        """
+        folder = Path(os.path.abspath(path)).parent
+        write_json_file(path, rebase_paths(self.to_dict(), self.folder, folder, relative))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Recipe:
-        """Read a recipe JSON file; a missing file or bad content names the problem."""
-        return cls.from_dict(read_json_file(path))
+        """Read a recipe JSON file; a missing file or bad content names the problem.
+
+        The recipe's relative paths are relative to the file's folder
+        (:attr:`folder`).
+        """
+        recipe = cls.from_dict(read_json_file(path))
+        object.__setattr__(recipe, "folder", os.path.dirname(os.path.abspath(path)))
+        return recipe

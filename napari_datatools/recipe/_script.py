@@ -7,7 +7,11 @@ import pprint
 import textwrap
 from pathlib import Path
 
+from typing import Any
+
 from ..io._formats import format_named
+from ._build import recipe_channel_axis
+from ._cases import recipe_cases, validation_cases
 from ._job import dataset_kwargs
 from ._model import Recipe
 
@@ -28,20 +32,22 @@ import numpy as np
 
 from napari_datatools.data_augmentation import image_random_transform
 from napari_datatools.io import data_flow
-from napari_datatools.patches import create_dataset
+from napari_datatools.patches import create_dataset, relabel
 from napari_datatools.readers import open_array
-from napari_datatools.recipe import AugmentPreprocessor, dataset_sources
+from napari_datatools.recipe import AugmentPreprocessor, case_slice, dataset_sources
 from napari_datatools.wrap import multi_source_array
 
-# --- data ------------------------------------------------------------------
-IMAGE_FILE, IMAGE_ARRAY = {image_file!r}, {image_array!r}
-MASK_FILE, MASK_ARRAY = {mask_file!r}, {mask_array!r}
+# --- data: one image (and mask) per case; labels and channels ------------------
+CASES = {cases}
+CHANNEL_AXIS = {channel_axis!r}  # the images' channel axis (None: no channels)
+LABELS = {labels}  # how mask labels become classes: arguments of relabel
 
 # --- augmentation: arguments of image_random_transform ----------------------
 AUGMENT_SEED = {augment_seed!r}
 AUGMENTATION = {augmentation}
 
 # --- patch dataset: arguments of create_dataset -----------------------------
+# (val_cases: indices in CASES of the cases kept for validation)
 DATASET = {dataset}
 
 # --- loader: arguments of data_flow ------------------------------------------
@@ -50,37 +56,63 @@ AUGMENT_IN_LOADER = {augment_in_loader!r}
 LOADER = {loader}
 
 
-def load_volume():
-    """The image volume and its mask (None without one), opened lazily."""
-    if IMAGE_FILE is None:
-        raise SystemExit(
-            "the recipe used in-memory layers: save the image (and mask) to a file "
-            "and set IMAGE_FILE / MASK_FILE above"
-        )
-    volume = open_array(IMAGE_FILE, IMAGE_ARRAY)
-    mask = None if MASK_FILE is None else open_array(MASK_FILE, MASK_ARRAY)
-    return volume, mask
+def load_cases():
+    """The images and masks (labels turned into classes) of every case, opened lazily.
+
+    Masks are None when the cases have none.
+    """
+    images, masks = [], []
+    for case in CASES:
+        for role in ("image", "mask"):
+            if case[role] is not None and case[role][0] is None:
+                raise SystemExit(
+                    f"case {{case['name']!r}}: its {{role}} was an in-memory napari layer; save "
+                    "it to a file (the Export tab offers to) and set its path in CASES above")
+        images.append(open_array(*case["image"]))
+        if case["mask"] is not None:
+            masks.append(relabel(open_array(*case["mask"]), **LABELS))
+    return images, masks or None
+
+
+def case_index(name_or_index):
+    """The position in CASES of a case given by name or index."""
+    names = [case["name"] for case in CASES]
+    if name_or_index in names:
+        return names.index(name_or_index)
+    try:
+        return int(name_or_index) % len(CASES)
+    except ValueError:
+        raise SystemExit(f"no case {{name_or_index!r}}; cases: {{', '.join(names)}}") from None
 
 
 def augmented_sample(image2d, mask2d, index):
-    """Augmentation sample `index` of a 2D slice: what the Augment preview shows."""
+    """Augmentation sample `index` of a slice, (Y, X) or (C, Y, X) with channels: what the
+    Augment preview shows."""
     rng = np.random.default_rng([AUGMENT_SEED, index])
+    x = image2d if image2d.ndim == 3 else image2d[None]
     if mask2d is None:
-        return image_random_transform(image2d[None], **AUGMENTATION, rng=rng)[0], None
-    x, y = image_random_transform(image2d[None], mask2d[None], **AUGMENTATION, rng=rng)
-    return x[0], y[0]
+        out = image_random_transform(x, **AUGMENTATION, rng=rng)
+        return (out if image2d.ndim == 3 else out[0]), None
+    out, y = image_random_transform(x, mask2d[None], **AUGMENTATION, rng=rng)
+    return (out if image2d.ndim == 3 else out[0]), y[0]
 
 
 def make_dataset(overwrite=False):
     """Write the patch dataset; returns its DatasetResult."""
-    volume, mask = load_volume()
+    images, masks = load_cases()
+    if len(images) == 1:  # one case: the arrays themselves
+        images, masks = images[0], None if masks is None else masks[0]
     kwargs = dict(DATASET, overwrite=DATASET["overwrite"] or overwrite)
-    return create_dataset(volume=volume, mask=mask, show_progress=True, **kwargs)
+    return create_dataset(volume=images, mask=masks, show_progress=True, **kwargs)
 
 
-def make_loader():
-    """A data_flow of (patches, [label patches,] class labels) over the dataset."""
-    sources = dataset_sources(DATASET["save_path"])
+def make_loader(split=None):
+    """A data_flow of (patches, [label patches,] class labels) over the dataset: its
+    training or validation cases ('train', 'val'; None: all)."""
+    if split is None:
+        sources = dataset_sources(DATASET["save_path"])
+    else:
+        sources = dataset_sources(DATASET["save_path"], split=split)
     images = multi_source_array(sources.images, class_list=sources.classes)
     data = [images]
     if sources.labels is not None:
@@ -106,19 +138,23 @@ def main():
     preview = sub.add_parser("preview", help="save augmented samples of one slice (.npz)")
     preview.add_argument("--out", required=True)
     preview.add_argument("--slice", type=int, default=None, help="Z index (default: middle)")
+    preview.add_argument("--case", default="0", help="case name or index (default: the first)")
     preview.add_argument("-n", "--samples", type=int, default=4)
     create = sub.add_parser("create", help="write the patch dataset")
     create.add_argument("--overwrite", action="store_true")
     loader = sub.add_parser("loader", help="save the first batches of the loader (.npz)")
     loader.add_argument("--batches", type=int, default=1)
     loader.add_argument("--out", default=None)
+    loader.add_argument("--split", choices=("train", "val", "all"),
+                        default="train" if DATASET.get("val_cases") else "all",
+                        help="the training or validation cases, or all")
     args = parser.parse_args()
 
     if args.command == "preview":
-        volume, mask = load_volume()
-        z = volume.shape[0] // 2 if args.slice is None else args.slice
-        image2d = np.asarray(volume[z]) if volume.ndim == 3 else np.asarray(volume)
-        mask2d = None if mask is None else np.asarray(mask[z] if mask.ndim == 3 else mask)
+        images, masks = load_cases()
+        index = case_index(args.case)
+        image2d, mask2d = case_slice(images[index], None if masks is None else masks[index],
+                                     args.slice, CHANNEL_AXIS, argument="--slice")
         out = {{}}
         for k in range(args.samples):
             x, y = augmented_sample(image2d, mask2d, k)
@@ -135,7 +171,7 @@ def main():
         print(result.summary())
     else:
         out = {{}}
-        flow = make_loader()
+        flow = make_loader(None if args.split == "all" else args.split)
         for i, batch in zip(range(args.batches), flow.flow()):
             for j, array in enumerate(batch):
                 out[f"batch{{i}}_{{j}}"] = np.asarray(array)
@@ -163,23 +199,44 @@ def to_script(recipe: Recipe) -> str:
 
     The script holds the recipe's values as plain dictionaries and rebuilds the
     augmentation preview, the patch dataset and the ``data_flow`` loader; run it
-    with ``preview``, ``create`` or ``loader``.
+    with ``preview``, ``create`` or ``loader``. Its cases are the recipe's with
+    glob patterns expanded and paths made absolute (so the script runs from any
+    folder); the validation cases are drawn here, once.
+
+    Raises
+    ------
+    RecipeError
+        If the recipe's cases cannot be listed (a pattern matching nothing,
+        unpaired masks) or its split is impossible.
     """
     from .. import __version__
 
     r = recipe.snapshot()
+    cases = recipe_cases(r)
+    rows = []
+    for case in cases:
+        mask = None if case.mask is None else (_absolute(case.mask.path), case.mask.array_name)
+        rows.append({"name": case.name, "image": (_absolute(case.image.path),
+                                                  case.image.array_name), "mask": mask})
     loader = {
         name: getattr(r.loader, name)
         for name in ("batch_size", "nb_io_workers", "nb_proc_workers", "loop_forever",
                      "sample_random", "sample_with_replacement", "drop_incomplete_batches")
     }
     dataset = dataset_kwargs(r) if r.output.save_path else {**_dataset_without_path(r)}
+    dataset["save_path"] = _absolute(dataset["save_path"]) if r.folder else dataset["save_path"]
+    channel_axis = recipe_channel_axis(r, cases)
+    if channel_axis is not None:
+        dataset["channel_axis"] = channel_axis
+    val_cases = validation_cases(r, cases)
+    if val_cases:
+        dataset["val_cases"] = val_cases
+    labels = {"mode": r.labels.mode, "mapping": r.labels.mapping}
     return _TEMPLATE.format(
         version=__version__,
-        image_file=r.data.image.path,
-        image_array=r.data.image.array_name,
-        mask_file=r.data.mask.path,
-        mask_array=r.data.mask.array_name,
+        cases=_literal_list(rows),
+        channel_axis=channel_axis,
+        labels=_literal(labels),
         augment_seed=r.augment.seed,
         augmentation=_literal(r.augment.transform_kwargs()),
         dataset=_literal(dataset),
@@ -187,6 +244,17 @@ def to_script(recipe: Recipe) -> str:
         augment_in_loader=r.loader.augment,
         loader=_literal(loader),
     )
+
+
+def _absolute(path: str | None) -> str | None:
+    return None if path is None else os.path.abspath(path)
+
+
+def _literal_list(rows: list[dict[str, Any]]) -> str:
+    """A list of dicts as Python source, one dict per line."""
+    if not rows:
+        return "[]"
+    return "[\n" + "".join(f"    {row!r},\n" for row in rows) + "]"
 
 
 def _dataset_without_path(recipe: Recipe) -> dict:
