@@ -1,18 +1,32 @@
-"""Benchmark: napari_datatools augmentation vs albumentations (issue 5).
+"""Benchmark: 2D augmentation against its floor and against albumentations (issues 5, 20).
 
 512 x 512 float32 image plus its uint8 mask; rotation 15, shifts 0.1, shear 5,
-zoom 0.1, both flips, intensity shift 0.1 and a spline warp. The baseline is
-albumentations ``Compose([Affine, ElasticTransform, HorizontalFlip, VerticalFlip,
-RandomBrightnessContrast])`` on the same inputs. Both are timed in the same run,
-interleaved, with OpenCV's default thread count and with one thread.
+zoom 0.1, both flips, intensity shift 0.1 and a spline warp, drawn anew at every call.
+Three things are timed in the same run, interleaved (each round times each once):
 
-Run: ``python benchmarks/bench_augmentation.py`` (needs ``albumentations``).
+* the floor: ``cv2.remap`` of the image (linear) plus one of the mask (nearest) at a
+  precomputed float32 coordinate map, i.e. the two resamplings with nothing else
+  (no sampling, no map, no intensity shift, no checks);
+* ours: ``image_random_transform(image, mask, ...)``, everything included;
+* albumentations 2.0.8 ``Compose([Affine, ElasticTransform, HorizontalFlip,
+  VerticalFlip, RandomBrightnessContrast])`` on the same inputs.
+
+Each setting of OpenCV's thread count (one thread, then OpenCV's default) prints the
+min / median / max over the rounds of the per-call times and of the per-round ratios
+(ours / floor: target <= 1.5; albumentations / ours: target >= 8). With one thread
+the times are CPU times of this process (robust on a shared machine); with the
+default count, wall-clock times.
+
+Run: ``python benchmarks/bench_augmentation.py [--rounds N]`` (albumentations comes
+with the ``bench`` extra; without it its column is skipped).
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -24,39 +38,7 @@ from napari_datatools.data_augmentation import (
 )
 
 SIZE = 512
-REPEATS = 5
-CALLS = 20
-
-
-def make_inputs() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) / SIZE
-    image = (0.5 + 0.25 * np.sin(12 * xx) * np.cos(9 * yy)).astype(np.float32)
-    image += 0.05 * rng.standard_normal(image.shape, dtype=np.float32)
-    mask = ((xx - 0.5) ** 2 + (yy - 0.5) ** 2 < 0.1).astype(np.uint8) * 3
-    return image, mask
-
-
-def albumentations_pipeline(elastic: bool = True):
-    import albumentations as A
-
-    steps = [
-        A.Affine(
-            rotate=(-15, 15),
-            translate_percent=(-0.1, 0.1),
-            shear=(-5, 5),
-            scale=(0.9, 1.1),
-            p=1.0,
-        ),
-        A.ElasticTransform(p=1.0),
-        A.HorizontalFlip(p=0.5),
-        A.VerticalFlip(p=0.5),
-        A.RandomBrightnessContrast(p=1.0),
-    ]
-    if not elastic:
-        del steps[1]
-    return A.Compose(steps)
-
+CALLS = 10  # calls per round of ours and of the floor (albumentations: CALLS // 5)
 
 OURS = dict(
     rotation_range=15.0,
@@ -73,68 +55,115 @@ OURS = dict(
 )
 
 
-def per_call_ms(function) -> float:
-    """Median over REPEATS of the mean time of CALLS calls, in milliseconds."""
-    function()
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        for _ in range(CALLS):
-            function()
-        times.append((time.perf_counter() - start) / CALLS * 1e3)
-    return statistics.median(times)
+def make_inputs() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) / SIZE
+    image = (0.5 + 0.25 * np.sin(12 * xx) * np.cos(9 * yy)).astype(np.float32)
+    image += 0.05 * rng.standard_normal(image.shape, dtype=np.float32)
+    mask = ((xx - 0.5) ** 2 + (yy - 0.5) ** 2 < 0.1).astype(np.uint8) * 3
+    return image, mask
 
 
-def main() -> None:
+def albumentations_pipeline() -> Callable | None:
+    try:
+        import albumentations as A
+    except ImportError:
+        return None
+    return A.Compose([
+        A.Affine(rotate=(-15, 15), translate_percent=(-0.1, 0.1), shear=(-5, 5),
+                 scale=(0.9, 1.1), p=1.0),
+        A.ElasticTransform(p=1.0),
+        A.HorizontalFlip(p=0.5),
+        A.VerticalFlip(p=0.5),
+        A.RandomBrightnessContrast(p=1.0),
+    ])
+
+
+def timed(function: Callable[[], object], calls: int, clock: Callable[[], float]) -> float:
+    """Mean time of ``calls`` calls, in milliseconds."""
+    start = clock()
+    for _ in range(calls):
+        function()
+    return (clock() - start) / calls * 1e3
+
+
+def spread(values: list[float], digits: int = 3) -> str:
+    low, mid, high = min(values), statistics.median(values), max(values)
+    return f"{low:.{digits}f} / {mid:.{digits}f} / {high:.{digits}f}"
+
+
+def main(rounds: int) -> None:
     image, mask = make_inputs()
     image_c, mask_c = image[None], mask[None]  # channel axis 0 (views)
-    compose = albumentations_pipeline()
     rng = np.random.default_rng(1)
-
-    compose_rigid = albumentations_pipeline(elastic=False)
-
-    def run_albumentations():
-        return compose(image=image, mask=mask)
-
-    def run_albumentations_rigid():
-        return compose_rigid(image=image, mask=mask)
-
-    def run_ours_rigid():
-        return image_random_transform(image_c, mask_c, rng=rng, **{**OURS, "spline_warp": False})
-
-    def run_ours():
-        return image_random_transform(image_c, mask_c, rng=rng, **OURS)
-
-    def run_sampling_only():
-        return sample_transform((SIZE, SIZE), rng=rng, **OURS)
-
     params = sample_transform((SIZE, SIZE), rng=rng, **OURS)
+    map_xy = np.ascontiguousarray(params._map_xy)
+    compose = albumentations_pipeline()
+    border = cv2.BORDER_REPLICATE
 
-    def run_apply_fixed():  # map cached on params: resampling + intensity only
+    def floor() -> None:
+        cv2.remap(image, map_xy, None, cv2.INTER_LINEAR, borderMode=border)
+        cv2.remap(mask, map_xy, None, cv2.INTER_NEAREST, borderMode=border)
+
+    def ours() -> None:
+        image_random_transform(image_c, mask_c, rng=rng, **OURS)
+
+    def albumentations() -> None:
+        compose(image=image, mask=mask)
+
+    def sampling() -> None:
+        sample_transform((SIZE, SIZE), rng=rng, **OURS)
+
+    def sampling_and_map() -> np.ndarray:
+        return sample_transform((SIZE, SIZE), rng=rng, **OURS)._map_xy  # built lazily
+
+    def apply_cached_map() -> None:
         apply_transform(params, image_c)
         apply_transform(params, mask_c, kind="mask")
 
+    peers = "albumentations not installed: its column is skipped"
+    if compose is not None:
+        import albumentations as A
+
+        peers = f"albumentations {A.__version__}"
+    print(f"{SIZE} x {SIZE} float32 image + uint8 mask, affine + flips + intensity + elastic; "
+          f"OpenCV {cv2.__version__}, {peers}")
+    print(f"{rounds} rounds, each timing {CALLS} calls; min / median / max over the rounds")
     default_threads = cv2.getNumThreads()
-    print(f"512 x 512 float32 image + uint8 mask, full pipeline; OpenCV {cv2.__version__}")
-    for threads in (default_threads, 1):
+    for threads in (1, default_threads):
         cv2.setNumThreads(threads)
-        alb = per_call_ms(run_albumentations)
-        ours = per_call_ms(run_ours)
-        alb_again = per_call_ms(run_albumentations)
-        baseline = min(alb, alb_again)
-        print(f"\nOpenCV threads: {threads}")
-        print(f"  albumentations Compose        {baseline:8.3f} ms/call")
-        print(f"  image_random_transform        {ours:8.3f} ms/call")
-        print(f"  ratio (albumentations / ours) {baseline / ours:8.1f} x  (target >= 8 x)")
-        print(f"    of which sample_transform   {per_call_ms(run_sampling_only):8.3f} ms/call")
-        print(f"    of which apply (map cached) {per_call_ms(run_apply_fixed):8.3f} ms/call")
-        if threads == default_threads:  # context: the same without the elastic / spline warp
-            alb_rigid = per_call_ms(run_albumentations_rigid)
-            ours_rigid = per_call_ms(run_ours_rigid)
-            print(f"  without ElasticTransform / spline_warp: albumentations {alb_rigid:.3f} ms, "
-                  f"ours {ours_rigid:.3f} ms, ratio {alb_rigid / ours_rigid:.1f} x")
+        clock, kind = (time.process_time, "CPU") if threads == 1 else (time.perf_counter, "wall")
+        for function in (floor, ours, apply_cached_map, sampling, sampling_and_map):
+            function()  # warm up (caches, allocator)
+        if compose is not None:
+            albumentations()
+        times: dict[str, list[float]] = {name: [] for name in ("floor", "ours", "alb")}
+        parts: dict[str, list[float]] = {name: [] for name in ("sample", "map", "apply")}
+        for _ in range(rounds):
+            times["floor"].append(timed(floor, CALLS, clock))
+            times["ours"].append(timed(ours, CALLS, clock))
+            if compose is not None:
+                times["alb"].append(timed(albumentations, max(1, CALLS // 5), clock))
+            parts["sample"].append(timed(sampling, CALLS, clock))
+            parts["map"].append(timed(sampling_and_map, CALLS, clock) - parts["sample"][-1])
+            parts["apply"].append(timed(apply_cached_map, CALLS, clock))
+        to_floor = [o / f for o, f in zip(times["ours"], times["floor"], strict=True)]
+        print(f"\nOpenCV threads: {threads} ({kind} time, ms per call)")
+        print(f"  floor: two remaps, map given     {spread(times['floor'])}")
+        print(f"  image_random_transform           {spread(times['ours'])}")
+        print(f"    sample_transform               {spread(parts['sample'])}")
+        print(f"    + coordinate map               {spread(parts['map'])}")
+        print(f"    apply image + mask (map given) {spread(parts['apply'])}")
+        if compose is not None:
+            print(f"  albumentations Compose           {spread(times['alb'])}")
+        print(f"  ours / floor                     {spread(to_floor, 2)} x  (target <= 1.5 x)")
+        if compose is not None:
+            speedup = [a / o for a, o in zip(times["alb"], times["ours"], strict=True)]
+            print(f"  albumentations / ours            {spread(speedup, 1)} x  (target >= 8 x)")
     cv2.setNumThreads(default_threads)
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (15)")
+    main(parser.parse_args().rounds)

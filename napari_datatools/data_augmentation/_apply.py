@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -42,10 +43,10 @@ def _channel_shifts(params: TransformParams, n_channels: int) -> np.ndarray:
 
 
 def _value_range(array: np.ndarray, fill_mode: str, cval: float) -> tuple[float, float]:
-    if np.issubdtype(array.dtype, np.floating):
+    """The range the shifted image is clipped to (NaN ignored, ``cval`` included)."""
+    low, high = float(array.min()), float(array.max())
+    if math.isnan(low) or math.isnan(high):  # only floats hold NaN: nanmin is slower
         low, high = float(np.nanmin(array)), float(np.nanmax(array))
-    else:
-        low, high = float(array.min()), float(array.max())
     if fill_mode == "constant":
         low, high = min(low, cval), max(high, cval)
     return low, high
@@ -128,8 +129,6 @@ def apply_transform(
     order = check_order(order)
     if kind == "mask" and order != "nearest":
         raise ValueError(f"order must be 'nearest' for kind='mask', got {order!r}")
-    if params._on_pixel_grid:
-        order = "nearest"  # pixel centres map to pixel centres: copy them exactly
     fill_mode = check_fill_mode(fill_mode)
     cval = check_cval(cval, "cval")
     backend = check_backend(backend)
@@ -139,10 +138,26 @@ def apply_transform(
             f"array has spatial shape {spatial_shape(array, channel_axis)} but params "
             f"were sampled for shape {params.shape}"
         )
+    return apply_checked(params, array, kind, channel_axis, order, fill_mode, cval, backend)
+
+
+def apply_checked(
+    params: TransformParams,
+    array: np.ndarray,
+    kind: str,
+    channel_axis: int,
+    order: str,
+    fill_mode: str,
+    cval: float,
+    backend: str = "auto",
+) -> np.ndarray:
+    """:func:`apply_transform` on arguments already checked (non-negative channel axis)."""
+    if params._on_pixel_grid:
+        order = "nearest"  # pixel centres map to pixel centres: copy them exactly
     shifts = None
     if kind == "image":
         shifts = _channel_shifts(params, array.shape[channel_axis])
-        if not np.any(shifts):
+        if not shifts.any():
             shifts = None
     out = resample(array, channel_axis, params._map_xy, order, fill_mode, cval, backend)
     if shifts is not None:

@@ -14,6 +14,8 @@ fields.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ._bspline import dense_basis
@@ -104,6 +106,23 @@ def _row_blocked_product(u: np.ndarray, p: np.ndarray) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=32)
+def _grid_factors(n: int, grid_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``[basis | index | 1]`` for every pixel of an axis of length ``n``, read-only.
+
+    The interior spline basis (none when ``grid_size`` is 0: no warp), the pixel
+    index and a column of ones, as float64 and as float32. Sliced to a crop window,
+    these are the row factors ``U`` and the column factors ``V`` of the map.
+    """
+    index = np.arange(n, dtype=np.float64)[:, None]
+    basis = dense_basis(n, grid_size) if grid_size else np.empty((n, 0))
+    factors = np.hstack([basis, index, np.ones((n, 1))])
+    factors32 = factors.astype(np.float32)
+    factors.flags.writeable = False
+    factors32.flags.writeable = False
+    return factors, factors32
+
+
 def coordinate_map_xy(
     inverse: np.ndarray,
     shape: tuple[int, int],
@@ -131,20 +150,11 @@ def coordinate_map_xy(
     height, width = shape
     out_h, out_w = out_shape
     top, left = corner
-    ys = np.arange(top, top + out_h, dtype=np.float64)
-    xs = np.arange(left, left + out_w, dtype=np.float64)
-    if warp_offsets is None:
-        k = 0
-        by, bx = np.empty((out_h, 0)), np.empty((out_w, 0))
-        inner = np.empty((0, 0, 2))
-    else:
-        g = warp_offsets.shape[0]
-        k = g - 2
-        by = dense_basis(height, g)[top : top + out_h]
-        bx = dense_basis(width, g)[left : left + out_w]
-        inner = warp_offsets[1:-1, 1:-1]
-    u = np.hstack([by, ys[:, None], np.ones((out_h, 1))]).astype(np.float32)
-    v = np.hstack([bx, xs[:, None], np.ones((out_w, 1))])
+    g = 0 if warp_offsets is None else warp_offsets.shape[0]
+    k = max(g - 2, 0)
+    u = _grid_factors(height, g)[1][top : top + out_h]
+    v = _grid_factors(width, g)[0][left : left + out_w]
+    inner = np.empty((0, 0, 2)) if warp_offsets is None else warp_offsets[1:-1, 1:-1]
     p = np.empty((k + 2, out_w, 2))
     for axis in (0, 1):  # output map component: 0 -> x, 1 -> y
         a_x, a_y, t = inverse[axis]

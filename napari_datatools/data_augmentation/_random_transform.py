@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .._rng import RNGLike, as_random_source
-from ._apply import apply_transform
+from ._apply import apply_checked
 from ._params import TransformParams, sample_transform
 from ._validation import (
     as_image,
@@ -147,15 +147,10 @@ def image_random_transform(
         n_channels=x.shape[channel_axis],
         rng=rng,
     )
-    x_out = apply_transform(
-        params, x, kind="image", channel_axis=channel_axis, order=order,
-        fill_mode=fill_mode, cval=cval_x,
-    )
+    x_out = apply_checked(params, x, "image", channel_axis, order, fill_mode, cval_x)
     if y is None:
         return x_out
-    y_out = apply_transform(
-        params, y, kind="mask", channel_axis=channel_axis, fill_mode=fill_mode, cval=cval_y
-    )
+    y_out = apply_checked(params, y, "mask", channel_axis, "nearest", fill_mode, cval_y)
     return x_out, y_out
 
 
@@ -248,12 +243,10 @@ def image_stack_random_transform(
         y_out = np.empty(leading + (y_stack.shape[-3],) + out_shape, dtype=y.dtype)
     for index in np.ndindex(leading):
         params = shared if shared is not None else draw()
-        x_out[index] = apply_transform(
-            params, x_stack[index], kind="image", order=order, fill_mode=fill_mode, cval=cval_x
-        )
+        x_out[index] = apply_checked(params, x_stack[index], "image", 0, order, fill_mode, cval_x)
         if y_stack is not None:
-            y_out[index] = apply_transform(
-                params, y_stack[index], kind="mask", fill_mode=fill_mode, cval=cval_y
+            y_out[index] = apply_checked(
+                params, y_stack[index], "mask", 0, "nearest", fill_mode, cval_y
             )
     x_out = np.moveaxis(x_out, -3, channel_axis)
     if y_out is None:
