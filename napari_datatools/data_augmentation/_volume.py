@@ -279,6 +279,14 @@ def _resample_scipy(
     return out.view(np.bool_) if array.dtype == np.bool_ and spline_order == 0 else out
 
 
+def _readonly(array: np.ndarray) -> np.ndarray:
+    """A read-only C-contiguous view: numba types read-only arrays apart, so passing
+    every input read-only keeps one compiled kernel per image work dtype."""
+    view = np.ascontiguousarray(array).view()
+    view.flags.writeable = False
+    return view
+
+
 def _kernel_pass(
     params: VolumeTransformParams,
     fill_mode: str,
@@ -298,35 +306,33 @@ def _kernel_pass(
     from ._volume_kernel import MODES, resample_volume  # numba loads on the first 3D use
 
     out_shape = params.output_shape
-    shifts = np.zeros(0) if shifts is None else shifts
-    nothing = np.empty((0, 1), dtype=np.float32)
-    image_out = None
+    size = math.prod(out_shape)
+    shifts = np.zeros(0) if shifts is None else np.asarray(shifts, dtype=np.float64)
+    image_out = copied_out = None
     if image is None:
-        image = image_out = nothing
+        source, target = np.empty((0, 1), np.float32), np.empty((0, 1), np.float32)
     else:
         work = np.float32 if image.dtype in _FLOAT32_EXACT else np.float64
-        image = np.ascontiguousarray(image, dtype=work).reshape(image.shape[0], -1)
-        image_out = np.empty((image.shape[0], math.prod(out_shape)), dtype=work)
+        source = np.ascontiguousarray(image, dtype=work).reshape(image.shape[0], -1)
+        target = image_out = np.empty((image.shape[0], size), dtype=work)
     if copied is None:
-        bits = bits_out = np.empty((0, 1), dtype=np.uint8)
+        bits, bits_out = np.empty((0, 1), np.uint8), np.empty((0, 1), np.uint8)
         bits_cval = np.zeros(1, dtype=np.uint8)
     else:  # the bytes of each channel
         bits = np.ascontiguousarray(copied).reshape(copied.shape[0], -1).view(np.uint8)
-        bits_out = np.empty((copied.shape[0], math.prod(out_shape) * copied.dtype.itemsize), np.uint8)
+        bits_out = np.empty((copied.shape[0], size * copied.dtype.itemsize), np.uint8)
         bits_cval = np.array([_cval_as(cval_copied, copied.dtype)], dtype=copied.dtype).view(np.uint8)
+        copied_out = bits_out.view(copied.dtype).reshape(-1, *out_shape)
     coefficients, bz, by, bx = params._warp_parts()
     resample_volume(
         np.asarray(params.shape, dtype=np.int64),
-        np.asarray(params._inverse),
+        _readonly(params._inverse),
         np.asarray(params.crop_corner or (0, 0, 0), dtype=np.int64),
-        coefficients, bz, by, bx, MODES[fill_mode],
-        image, image_out, linear, shifts, value_range[0], value_range[1], cval_image,
-        bits, bits_out, bits_cval,
+        _readonly(coefficients), _readonly(bz), _readonly(by), _readonly(bx), MODES[fill_mode],
+        _readonly(source), target, linear, shifts, value_range[0], value_range[1], cval_image,
+        _readonly(bits), bits_out, bits_cval,
     )
-    return (
-        None if image_out is nothing else image_out.reshape(-1, *out_shape),
-        None if copied is None else bits_out.view(copied.dtype).reshape(-1, *out_shape),
-    )
+    return (None if image_out is None else image_out.reshape(-1, *out_shape)), copied_out
 
 
 def _resample(

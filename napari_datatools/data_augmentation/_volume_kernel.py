@@ -138,41 +138,47 @@ def _row_positions(
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_indices(rz, ry, rx, nz, ny, nx, base, near, tz, ty, tx, border):  # pragma: no cover
+def _row_indices(rz, ry, rx, nz, ny, nx, base, near, tz, ty, tx, inside, border):  # pragma: no cover
     """Flat index of the first corner (``base``) and of the nearest voxel, fractions.
 
-    Returns how many voxels have a neighbourhood crossing the input border; their
-    ``x`` go to ``border`` and their buffers point to voxel 0 (read, then redone).
+    Branch-free (vectorised); indices are clamped so every read is inside the
+    input. Returns how many voxels have a neighbourhood crossing the input border;
+    their ``x`` go to ``border`` (their values are redone by ``_gather_border``).
     """
-    plane = ny * nx
-    n_border = 0
+    plane = float(ny * nx)
+    top_z, top_y, top_x = float(max(nz - 2, 0)), float(max(ny - 2, 0)), float(max(nx - 2, 0))
+    end_z, end_y, end_x = float(nz - 1), float(ny - 1), float(nx - 1)
     for x in range(rz.shape[0]):
         pz, py, px = rz[x], ry[x], rx[x]
-        z0 = min(int(np.floor(pz)), nz - 2)
-        y0 = min(int(np.floor(py)), ny - 2)
-        x0 = min(int(np.floor(px)), nx - 2)
-        if 0 <= z0 and pz <= nz - 1 and 0 <= y0 and py <= ny - 1 and 0 <= x0 and px <= nx - 1:
-            base[x] = z0 * plane + y0 * nx + x0
-            near[x] = (
-                int(np.floor(pz + 0.5)) * plane + int(np.floor(py + 0.5)) * nx
-                + int(np.floor(px + 0.5))
-            )
-            tz[x], ty[x], tx[x] = pz - z0, py - y0, px - x0
-        else:
-            base[x] = near[x] = 0
-            tz[x] = ty[x] = tx[x] = 0.0
+        z0 = min(max(np.floor(pz), 0.0), top_z)
+        y0 = min(max(np.floor(py), 0.0), top_y)
+        x0 = min(max(np.floor(px), 0.0), top_x)
+        base[x] = int(z0 * plane + y0 * nx + x0)
+        near[x] = int(
+            min(max(np.floor(pz + 0.5), 0.0), end_z) * plane
+            + min(max(np.floor(py + 0.5), 0.0), end_y) * nx
+            + min(max(np.floor(px + 0.5), 0.0), end_x)
+        )
+        tz[x], ty[x], tx[x] = pz - z0, py - y0, px - x0
+        inside[x] = (
+            (pz >= 0.0) & (pz <= end_z) & (py >= 0.0) & (py <= end_y) & (px >= 0.0) & (px <= end_x)
+            & ((nz > 1) | (pz == 0.0)) & ((ny > 1) | (py == 0.0)) & ((nx > 1) | (px == 0.0))
+        )
+    n_border = 0
+    for x in range(rz.shape[0]):
+        if not inside[x]:
             border[n_border] = x
             n_border += 1
     return n_border
 
 
 @numba.njit(cache=True, nogil=True)
-def _lerp_row(source, out, start, base, tz, ty, tx, plane, nx):  # pragma: no cover - compiled
+def _lerp_row(source, out, start, base, tz, ty, tx, slab, row, step):  # pragma: no cover - compiled
     """Trilinear values of one channel (flat ``source``) at one row's buffers.
 
     Written to ``out[start:start + len(base)]``.
     """
-    one, row, slab = np.uint64(1), np.uint64(nx), np.uint64(plane)
+    one, row, slab = np.uint64(step), np.uint64(row), np.uint64(slab)
     for x in range(base.shape[0]):
         i00 = np.uint64(base[x])  # unsigned: no negative-index code
         i01 = i00 + row
@@ -194,6 +200,10 @@ def _take_row(source, out, start, near, width):  # pragma: no cover - compiled
 
     Written to ``out[start * width:(start + len(near)) * width]``.
     """
+    if width == 1:
+        for x in range(near.shape[0]):
+            out[start + x] = source[np.uint64(near[x])]
+        return
     w = np.uint64(width)
     for x in range(near.shape[0]):
         first = np.uint64(near[x]) * w
@@ -230,16 +240,20 @@ def resample_volume(
     dz, dy, dx = np.zeros(ox), np.zeros(ox), np.zeros(ox)
     rz, ry, rx = np.empty(ox), np.empty(ox), np.empty(ox)
     base, near, border = np.empty(ox, np.int64), np.empty(ox, np.int64), np.empty(ox, np.int64)
+    inside = np.empty(ox, np.bool_)
+    slab = ny * nx if nz > 1 else 0  # singleton axes: both taps on voxel 0
+    step_y = nx if ny > 1 else 0
+    step_x = 1 if nx > 1 else 0
     tz, ty, tx = np.empty(ox, image.dtype), np.empty(ox, image.dtype), np.empty(ox, image.dtype)
     for z in range(oz):
         for y in range(oy):
             _row_positions(z, y, corner, inverse, coefficients, bz, by, bx_t, row, dz, dy, dx,
                            rz, ry, rx, shape, mode)
-            n_border = _row_indices(rz, ry, rx, nz, ny, nx, base, near, tz, ty, tx, border)
+            n_border = _row_indices(rz, ry, rx, nz, ny, nx, base, near, tz, ty, tx, inside, border)
             start = (z * oy + y) * ox
             for c in range(n_image):
                 if linear:
-                    _lerp_row(image[c], image_out[c], start, base, tz, ty, tx, ny * nx, nx)
+                    _lerp_row(image[c], image_out[c], start, base, tz, ty, tx, slab, step_y, step_x)
                 else:
                     _take_row(image[c], image_out[c], start, near, 1)
                 if shifts.shape[0]:
