@@ -70,22 +70,70 @@ class AugmentPreprocessor:
         return self._rng
 
     def __call__(self, batch: Sequence[Any]) -> tuple[Any, ...]:
-        """Return the batch with its images (and masks) augmented."""
+        """Return the batch with its images (and masks) augmented.
+
+        2D patches ``(n, C, y, x)`` get the 2D transform, 3D patches ``(n, C, z, y,
+        x)`` the volume transform with the same settings (see :func:`volume_kwargs`).
+        """
         from ..data_augmentation import image_stack_random_transform
 
         out = list(batch)
         x = np.asarray(out[self.image_index])
         y = None if self.mask_index is None else np.asarray(out[self.mask_index])
-        result = image_stack_random_transform(
-            x, y=y, channel_axis=1, rng=self._generator(), **self.transform_kwargs
-        )
+        if x.ndim == 5:
+            result = self._volumes(x, y)
+        else:
+            result = image_stack_random_transform(
+                x, y=y, channel_axis=1, rng=self._generator(), **self.transform_kwargs
+            )
         if y is None:
             out[self.image_index] = result
         else:
             out[self.image_index], out[self.mask_index] = result
         return tuple(out)
 
+    def _volumes(self, x: np.ndarray, y: np.ndarray | None) -> Any:
+        """Each 3D patch (and its label patch) with its own volume transform."""
+        from ..data_augmentation import volume_random_transform
+
+        kwargs = volume_kwargs(self.transform_kwargs)
+        rng = self._generator()
+        xs, ys = [], []
+        for i in range(len(x)):
+            if y is None:
+                xs.append(volume_random_transform(x[i], rng=rng, **kwargs))
+            else:
+                xi, yi = volume_random_transform(x[i], y[i], rng=rng, **kwargs)
+                xs.append(xi)
+                ys.append(yi)
+        images = np.stack(xs) if xs else x.copy()
+        if y is None:
+            return images
+        return images, (np.stack(ys) if ys else y.copy())
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.transform_kwargs.items())
         return (f"AugmentPreprocessor(seed={self.seed}, image_index={self.image_index}, "
                 f"mask_index={self.mask_index}, {args})")
+
+
+def volume_kwargs(transform_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The recipe's (2D) augmentation settings as ``volume_random_transform`` arguments.
+
+    Rotation, shear and zoom apply about all three axes; the shift range is the
+    larger of the width and height ranges, on every axis; horizontal and vertical
+    flips flip X and Y; the crop (a 2D size) is not applied to volumes.
+    """
+    k = transform_kwargs
+    shift = max(float(k.get("width_shift_range", 0.0)), float(k.get("height_shift_range", 0.0)))
+    flips = tuple(axis for axis, key in ((1, "vertical_flip"), (2, "horizontal_flip"))
+                  if k.get(key))
+    out = {"rotation_range": k.get("rotation_range", 0.0), "shift_range": shift,
+           "shear_range": k.get("shear_range", 0.0), "flip_axes": flips}
+    zoom = k.get("zoom_range", 0.0)
+    out["zoom_range"] = (1.0 - zoom, 1.0 + zoom) if np.ndim(zoom) == 0 else tuple(zoom)
+    for key in ("intensity_shift_range", "spline_warp", "warp_sigma", "warp_grid_size",
+                "fill_mode", "cval_x", "cval_y", "order"):
+        if key in k:
+            out[key] = k[key]
+    return out
