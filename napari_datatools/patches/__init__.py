@@ -11,6 +11,7 @@ from ._dataset import DatasetProgress, DatasetResult, create_dataset, iter_creat
 from ._extraction import extract_patches, pad_slice, patch_generator
 from ._job import output_occupancy
 from ._labels import LabelSummary, RelabelledMask, describe_labels, relabel
+from ._montage import Montage, montage
 from ._plan import PatchPlan, plan_patches
 from ._preview import check_volume_and_mask, class_pixel_counts, overlay_centres, overlay_limit
 
@@ -18,6 +19,7 @@ __all__ = [
     "DatasetProgress",
     "DatasetResult",
     "LabelSummary",
+    "Montage",
     "PatchPlan",
     "RelabelledMask",
     "check_volume_and_mask",
@@ -26,6 +28,7 @@ __all__ = [
     "describe_labels",
     "extract_patches",
     "iter_create_dataset",
+    "montage",
     "overlay_centres",
     "overlay_limit",
     "output_occupancy",
