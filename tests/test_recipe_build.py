@@ -113,6 +113,17 @@ def test_preview_grid_tiles_are_the_samples(recipe, sample):
     np.testing.assert_array_equal(grid[:, 2 * 116 : 2 * 116 + 112, 0], expected)
 
 
+def test_preview_grid_outlines_in_the_colours_given(recipe, sample):
+    image, labels = sample
+    colours = {1: (1, 2, 3), 2: (4, 5, 6), 3: (7, 8, 9)}
+    grid = preview_grid(recipe, image[0], labels[0], n=1, columns=2, gap=0, colours=colours)
+    first = grid[:, :112].reshape(-1, 3)
+    drawn = {tuple(c) for c in first.tolist() if c[0] != c[1] or c[1] != c[2]}
+    assert drawn == {colours[v] for v in np.unique(labels[0]) if v}  # one per class shown
+    default = preview_grid(recipe, image[0], labels[0], n=1, columns=2, gap=0)
+    assert not any(tuple(c) in set(colours.values()) for c in default.reshape(-1, 3).tolist())
+
+
 @pytest.mark.parametrize(
     "kwargs, error, name",
     [

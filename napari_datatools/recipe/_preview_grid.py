@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,12 +26,16 @@ def _to_rgb(image: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=2)
 
 
-def _outline(rgb: np.ndarray, mask: np.ndarray) -> None:
+def _outline(rgb: np.ndarray, mask: np.ndarray,
+             colours: Mapping[int, Sequence[int]] | None = None) -> None:
     """Draw the boundary of every non-zero label of ``mask`` onto ``rgb`` in place."""
     edges = mask != ndi.grey_erosion(mask, size=3)
     edges &= mask != 0
     values = mask[edges].astype(np.int64)
-    rgb[edges] = CLASS_COLOURS[(values - 1) % len(CLASS_COLOURS)]
+    drawn = CLASS_COLOURS[(values - 1) % len(CLASS_COLOURS)]
+    for value, colour in (colours or {}).items():
+        drawn[values == value] = np.asarray(colour, np.uint8)[:3]
+    rgb[edges] = drawn
 
 
 def preview_grid(
@@ -40,11 +45,14 @@ def preview_grid(
     n: int = 8,
     columns: int = 3,
     gap: int = 4,
+    colours: Mapping[int, Sequence[int]] | None = None,
 ) -> np.ndarray:
     """RGB uint8 grid: the input slice first, then preview samples 0..n-1.
 
     Each tile is :func:`preview_sample` of the recipe (same seed, same pixels as
-    the napari preview), with the mask's class boundaries outlined.
+    the napari preview), with the mask's class boundaries outlined in
+    ``colours`` ``{class: (r, g, b)}`` (0-255; e.g. a napari Labels layer's
+    colours), else in a fixed palette.
     """
     n = check_positive_int(n, "n")
     columns = check_positive_int(columns, "columns")
@@ -54,13 +62,13 @@ def preview_grid(
     tiles = []
     original = _to_rgb(image, lo, hi)
     if mask2d is not None:
-        _outline(original, np.asarray(mask2d))
+        _outline(original, np.asarray(mask2d), colours)
     tiles.append(original)
     for k in range(n):
         x, y, _ = preview_sample(recipe, image, mask2d, index=k)
         tile = _to_rgb(x, lo, hi)
         if y is not None:
-            _outline(tile, y)
+            _outline(tile, y, colours)
         tiles.append(tile)
     th = max(t.shape[0] for t in tiles)
     tw = max(t.shape[1] for t in tiles)
