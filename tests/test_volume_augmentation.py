@@ -268,6 +268,20 @@ def test_params_round_trip_through_json():
     np.testing.assert_array_equal(apply_transform(restored, x), apply_transform(params, x))
 
 
+def test_describe_names_what_was_drawn():
+    text = VolumeTransformParams(
+        SHAPE, angles_deg=(12.5, 0, -3), flip=(True, False, True), intensity_shift=(0.25,),
+        crop_corner=(1, 2, 3), crop_size=(4, 4, 4), spacing=(4, 1, 1),
+    ).describe()
+    assert text == (
+        "angles (12.5, 0.0, -3.0) deg; shift (0.0, 0.0, 0.0) px; shear (0.0, 0.0, 0.0) deg; "
+        "zoom (1.00, 1.00, 1.00); flipped z and x; intensity +0.250; crop at (1, 2, 3); "
+        "spacing (4, 1, 1)"
+    )
+    warped = sample_volume_transform(SHAPE, spline_warp=True, warp_sigma=2.0, rng=0).describe()
+    assert "not flipped" in warped and "warped (largest offset" in warped
+
+
 # -- errors ------------------------------------------------------------------------
 
 

@@ -51,6 +51,16 @@ def _gather_border(
     shifts, low, high, image_cval,
 ):  # pragma: no cover - compiled
     """Output voxel ``out`` (flat index) whose neighbourhood crosses the input border."""
+    if mode == 2 and not (-1.0 < pz < nz and -1.0 < py < ny and -1.0 < px < nx):
+        for c in range(mask.shape[0]):  # every tap outside: the fill values
+            for b in range(mask_cval.shape[0]):
+                mask_out[c, out * mask_cval.shape[0] + b] = mask_cval[b]
+        for c in range(image.shape[0]):
+            value = image_cval
+            if shifts.shape[0]:
+                value = min(max(value + shifts[c], low), high)
+            image_out[c, out] = value
+        return
     z0f, y0f, x0f = np.floor(pz), np.floor(py), np.floor(px)
     tz, ty, tx = pz - z0f, py - y0f, px - x0f
     z0, y0, x0 = int(z0f), int(y0f), int(x0f)
@@ -127,11 +137,12 @@ def _row_positions(
     if mode == 2:
         return
     for r, n in ((rz, shape[0]), (ry, shape[1]), (rx, shape[2])):
-        if mode == 1:
+        if mode == 1:  # mirror about -0.5 and n - 0.5 (period 2n), branch-free
             period = 2.0 * n
             for x in range(ox):
-                q = (r[x] + 0.5) % period  # mirror about -0.5 and n - 0.5
-                r[x] = (period - q if q > n else q) - 0.5
+                q = r[x] + 0.5
+                q -= period * np.floor(q / period)
+                r[x] = min(q, period - q) - 0.5
         top = float(n - 1)
         for x in range(ox):
             r[x] = min(max(r[x], 0.0), top)

@@ -202,6 +202,32 @@ class VolumeTransformParams:
             raise ValueError(f"values has unknown keys {sorted(unknown)}")
         return cls(**values)
 
+    def describe(self) -> str:
+        """The parameters in one readable line.
+
+        Examples
+        --------
+        >>> VolumeTransformParams((8, 8, 8), angles_deg=(12.5, 0, -3), flip=(True, False, False)).describe()
+        'angles (12.5, 0.0, -3.0) deg; shift (0.0, 0.0, 0.0) px; shear (0.0, 0.0, 0.0) deg; zoom (1.00, 1.00, 1.00); flipped z'
+        """
+        parts = [
+            "angles ({:.1f}, {:.1f}, {:.1f}) deg".format(*self.angles_deg),
+            "shift ({:.1f}, {:.1f}, {:.1f}) px".format(*self.shift),
+            "shear ({:.1f}, {:.1f}, {:.1f}) deg".format(*self.shear_deg),
+            "zoom ({:.2f}, {:.2f}, {:.2f})".format(*self.zoom),
+        ]
+        flipped = [axis for axis, on in zip("zyx", self.flip) if on]
+        parts.append("flipped " + " and ".join(flipped) if flipped else "not flipped")
+        if any(self.intensity_shift):
+            parts.append("intensity " + ", ".join(f"{s:+.3f}" for s in self.intensity_shift))
+        if self._has_warp:
+            parts.append(f"warped (largest offset {np.abs(self.warp_offsets).max():.1f} px)")
+        if self.crop_corner is not None:
+            parts.append(f"crop at {self.crop_corner}")
+        if len(set(self.spacing)) > 1:
+            parts.append("spacing ({:g}, {:g}, {:g})".format(*self.spacing))
+        return "; ".join(parts)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, VolumeTransformParams):
             return NotImplemented
