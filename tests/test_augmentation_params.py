@@ -161,7 +161,8 @@ def test_from_dict_rejects_unknown_keys_and_points_need_pairs():
 def test_describe_reports_the_sampled_values():
     identity = TransformParams((10, 12))
     assert identity.describe() == (
-        "angle 0.0 deg; shift (0.0, 0.0) px; shear 0.0 deg; zoom (1.00, 1.00); not flipped")
+        "angle 0.0 deg; shift (0.0, 0.0) px = (0.000, 0.000) x (height, width); shear 0.0 deg; "
+        "zoom (1.00, 1.00); not flipped")
     offsets = np.zeros((4, 4, 2))
     offsets[1, 2] = (-2.25, 0.5)
     params = TransformParams(
@@ -170,7 +171,8 @@ def test_describe_reports_the_sampled_values():
         warp_offsets=offsets, crop_corner=(3, 7), crop_size=(20, 30),
     )
     assert params.describe() == (
-        "angle -12.3 deg; shift (3.1, -1.5) px; shear 4.0 deg; zoom (0.90, 1.25); "
+        "angle -12.3 deg; shift (3.1, -1.5) px = (0.076, -0.030) x (height, width); "
+        "shear 4.0 deg; zoom (0.90, 1.25); "
         "flipped left-right and up-down; intensity +0.100, -0.062; "
         "warped (largest offset 2.2 px); crop at (3, 7)")
     drawn = sample_transform((50, 60), n_channels=3, rng=4, **RANGES)

@@ -177,12 +177,15 @@ class TransformParams:
 
         Examples
         --------
-        >>> TransformParams((8, 8), angle_deg=12.5, flip_h=True).describe()
-        'angle 12.5 deg; shift (0.0, 0.0) px; shear 0.0 deg; zoom (1.00, 1.00); flipped left-right'
+        >>> params = TransformParams((8, 8), angle_deg=12.5, shift_x=2.0, flip_h=True)
+        >>> params.describe().split("; ")[:2]
+        ['angle 12.5 deg', 'shift (0.0, 2.0) px = (0.000, 0.250) x (height, width)']
         """
+        fraction_y, fraction_x = self.shift_y / self.shape[0], self.shift_x / self.shape[1]
         parts = [
             f"angle {self.angle_deg:.1f} deg",
-            f"shift ({self.shift_y:.1f}, {self.shift_x:.1f}) px",
+            f"shift ({self.shift_y:.1f}, {self.shift_x:.1f}) px = ({fraction_y:.3f}, "
+            f"{fraction_x:.3f}) x (height, width)",
             f"shear {self.shear_deg:.1f} deg",
             f"zoom ({self.zoom_y:.2f}, {self.zoom_x:.2f})",
         ]
