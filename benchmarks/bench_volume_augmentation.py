@@ -165,11 +165,12 @@ def one_thread() -> None:
         pass
 
 
-def time_ms(function: Callable[[], object], calls: int) -> float:
-    start = time.perf_counter()
+def time_ms(function: Callable[[], object], calls: int) -> tuple[float, float]:
+    """Wall-clock and CPU milliseconds per call (CPU time is steadier on a busy machine)."""
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(calls):
         function()
-    return (time.perf_counter() - start) / calls * 1e3
+    return ((time.perf_counter() - wall) / calls * 1e3, (time.process_time() - cpu) / calls * 1e3)
 
 
 def main() -> None:
@@ -209,25 +210,31 @@ def main() -> None:
 
     for function, _ in cases.values():  # warm up (numba compilation, lazy imports)
         function()
-    times: dict[str, list[float]] = {name: [] for name in cases}
+    wall: dict[str, list[float]] = {name: [] for name in cases}
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(args.rounds):
         for name, (function, calls) in cases.items():
-            times[name].append(time_ms(function, calls))
+            wall_ms, cpu_ms = time_ms(function, calls)
+            wall[name].append(wall_ms)
+            cpu[name].append(cpu_ms)
 
     print(f"(1, {SHAPE[0]}, {SHAPE[1]}, {SHAPE[2]}) float32 image + uint8 labels, one thread, "
-          f"{args.rounds} rounds; ms per call: min / median / max")
-    for name, values in times.items():
-        print(f"  {name:36s} {min(values):8.1f} {statistics.median(values):8.1f} "
-              f"{max(values):8.1f}")
-    ours = statistics.median(times["ours: volume_random_transform"])
-    floor = statistics.median(times["floor: bare trilinear gather"])
-    print(f"  ours / floor: {ours / floor:.2f}")
-    peer_medians = {n: statistics.median(times[n]) for n in peers if n in times}
-    if peer_medians:
-        fastest = min(peer_medians, key=peer_medians.get)
-        print(f"  fastest peer: {fastest} {peer_medians[fastest]:.1f} ms; "
-              f"ratio (fastest peer / ours) {peer_medians[fastest] / ours:.1f} x (target >= 10 x)")
-
+          f"{args.rounds} rounds; ms per call, min / median / max")
+    print(f"  {'':36s} {'wall clock':>26s}   {'CPU time':>26s}")
+    for name in cases:
+        columns = [f"{f(t[name]):8.1f}" for t in (wall, cpu)
+                   for f in (min, statistics.median, max)]
+        print(f"  {name:36s} {' '.join(columns[:3])}   {' '.join(columns[3:])}")
+    for label, times in (("wall clock", wall), ("CPU time", cpu)):
+        ours = statistics.median(times["ours: volume_random_transform"])
+        floor = statistics.median(times["floor: bare trilinear gather"])
+        line = f"  {label}: ours / floor {ours / floor:.2f}"
+        peer_medians = {n: statistics.median(times[n]) for n in peers if n in times}
+        if peer_medians:
+            fastest = min(peer_medians, key=peer_medians.get)
+            line += (f"; fastest peer {fastest.split()[0]} {peer_medians[fastest]:.0f} ms, "
+                     f"{peer_medians[fastest] / ours:.1f} x ours (target >= 10 x)")
+        print(line)
 
 if __name__ == "__main__":
     main()

@@ -2,11 +2,13 @@
 
 For each output row the kernel evaluates the spline warp (separable: one small
 product per row, ``k`` terms per voxel), maps the row through the inverse affine
-matrix in float64, turns the positions into flat indices and fractions, and
-gathers the image channels (trilinear or nearest, intensity shift and clip
-included) and the mask channels (nearest, bytewise) from these row buffers in
-tight branch-free loops. Voxels whose neighbourhood crosses the input border are
-redone one by one with the fill mode. Nothing of the output size is allocated
+matrix in float64 (folding the positions into the input for the edge and mirror
+fill modes), turns the positions into flat indices and fractions, and gathers the
+image channels (trilinear or nearest, intensity shift and clip included) and the
+mask channels (nearest, bytewise) from these row buffers in tight branch-free
+loops. The row buffers are small, so these passes stay in the first-level cache
+and vectorise. Voxels whose neighbourhood crosses the input border (constant fill,
+one-voxel axes) are redone one by one. Nothing of the output size is allocated
 besides the outputs. The kernel runs on one thread (``nogil``, so callers may run
 several in threads) and is cached on disk by numba.
 
