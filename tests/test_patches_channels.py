@@ -43,3 +43,18 @@ def test_plans_and_generators_take_the_spatial_shape(zcyx):
         plan_patches(zcyx, 5, mask[:, :5], channel_axis=1)
     with pytest.raises(ValueError, match="channel_axis 4 is out of range"):
         plan_patches(zcyx, 5, channel_axis=4)
+
+
+def test_create_dataset_writes_every_channel(zcyx, tmp_path):
+    import h5py
+
+    from napari_datatools.patches import create_dataset
+
+    mask = (zcyx[:, 0] > 0.5).astype(np.uint8)
+    result = create_dataset(tmp_path / "c.h5", 5, zcyx, mask, channel_axis=1, max_per_class=6,
+                            save_labels=True, rng=0)
+    with h5py.File(result.path, "r") as f:
+        patches, centres = f["class_1"][:], f["class_1_centres"][:]
+        assert patches.shape == (6, 2, 5, 5) and f["class_1_labels"].shape == (6, 1, 5, 5)
+    expected = np.stack([extract_patches(zcyx[:, c], centres, 5) for c in range(2)], axis=1)
+    np.testing.assert_array_equal(patches, expected)

@@ -215,6 +215,10 @@ class ArrayFormat(SourceFormat):
         """Delete the dataset at ``path``: only what this library wrote there."""
         raise NotImplementedError
 
+    def open_dataset_array(self, path: Path, name: str) -> Any:
+        """Open array ``name`` of the dataset at ``path`` read-only, whatever its dimensions."""
+        raise NotImplementedError
+
     def set_array_attrs(self, path: Path, name: str, attrs: dict[str, Any]) -> None:
         """Set attributes of the existing array ``name`` of the dataset at ``path``."""
         raise NotImplementedError
@@ -340,6 +344,11 @@ class HDF5Format(ArrayFormat):
         if path.exists() or path.is_symlink():
             path.unlink()
 
+    def open_dataset_array(self, path: Path, name: str) -> Any:
+        import h5py
+
+        return h5py.File(path, "r")[name]
+
     def set_array_attrs(self, path: Path, name: str, attrs: dict[str, Any]) -> None:
         import h5py
 
@@ -453,6 +462,11 @@ class ZarrFormat(ArrayFormat):
         rest = [p for p in path.iterdir() if p.name not in _ZARR_GROUP_FILES]
         if not rest:
             shutil.rmtree(path)
+
+    def open_dataset_array(self, path: Path, name: str) -> Any:
+        import zarr
+
+        return zarr.open_array(store=os.fspath(path / name), mode="r")
 
     def set_array_attrs(self, path: Path, name: str, attrs: dict[str, Any]) -> None:
         import zarr
@@ -734,6 +748,11 @@ class Blosc2Format(ArrayFormat):
     def remove_dataset(self, path: Path) -> None:
         for item in self._dataset_items(path):
             shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+
+    def open_dataset_array(self, path: Path, name: str) -> Any:
+        import blosc2
+
+        return blosc2.open(os.fspath(self.array_path(path, name)), mode="r")
 
     def set_array_attrs(self, path: Path, name: str, attrs: dict[str, Any]) -> None:
         import blosc2

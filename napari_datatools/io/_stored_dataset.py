@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._dataset_names import COMPLETE_ATTR, parse_array_name
-from ._formats import ArrayFormat, dataset_format_of_path, list_arrays
+from ._dataset_names import COMPLETE_ATTR, class_array_name, parse_array_name
+from ._formats import StoredDataset, ArrayFormat, dataset_format_of_path, list_arrays
 
 #: Array attributes kept by every writer (see ``buffered_array_writer``).
 N_WRITTEN = "n_written"
@@ -117,10 +117,15 @@ def open_patch_dataset(path: str | os.PathLike) -> StoredPatches:
             f"path: {os.fspath(path)!r} holds no class_<value> arrays "
             f"(found: {', '.join(sorted(arrays)) or 'nothing'}); is it a patch dataset?")
     try:
-        attrs = fmt.read_dataset(Path(path)).attrs
+        stored = fmt.read_dataset(Path(path))
     except (OSError, KeyError, TypeError, ValueError):
-        attrs = {}
-    return StoredPatches(os.fspath(path), fmt, classes, dict(attrs))
+        stored = StoredDataset()
+    for value, entry in classes.items():  # 1-D arrays (not listed for napari)
+        name = class_array_name(value, "case")
+        if name in stored.arrays and "case" not in entry.arrays:
+            entry.arrays["case"] = fmt.open_dataset_array(Path(path), name)
+            entry.names["case"] = name
+    return StoredPatches(os.fspath(path), fmt, classes, dict(stored.attrs))
 
 
 def align_written(fmt: ArrayFormat, path: Path) -> dict[int | float, int]:

@@ -10,7 +10,7 @@ import copy
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TextIO
 
@@ -19,8 +19,8 @@ import numpy as np
 from .._rng import RNGLike
 from ..io._dataset_names import class_array_name
 from ._extraction import SlabPatches
-from ._job import DatasetJob, prepare_job
-from ._plan import PatchSize, PlanCancelled, build_plan, iter_plan_chunks
+from ._job import Case, DatasetJob, prepare_job
+from ._plan import PatchPlan, PatchSize, PlanCancelled, iter_plan_chunks, plan_cases
 from ._sink import open_sink
 
 class DatasetProgress(NamedTuple):
@@ -123,11 +123,6 @@ class TerminalProgress:
         self.stream.flush()
 
 
-#: At most this many bytes of patches are extracted between two progress reports,
-#: whatever ``batchsize`` is, so a cancel is noticed quickly.
-STEP_BYTES = 16 * 2**20
-
-
 class _Cancel(Exception):
     """Thrown into a running dataset generator to end it and get its result."""
 
@@ -152,6 +147,9 @@ def iter_create_dataset(
     append: bool = False,
     rng: RNGLike = None,
     cancel_event: threading.Event | None = None,
+    channel_axis: int | None = None,
+    val_cases: Sequence[int] | None = None,
+    client: Any = None,
 ) -> Generator[DatasetProgress, None, DatasetResult]:
     """Write a patch dataset step by step: a generator of progress, returning the result.
 
@@ -165,18 +163,19 @@ def iter_create_dataset(
     (``StopIteration.value``, or the value of ``yield from``) is the
     :class:`DatasetResult`.
 
-    Closing the generator early (``gen.close()``) cancels the run: the patches
-    extracted so far are written, every array holds exactly those, and the
-    dataset is marked incomplete. This is what napari's ``thread_worker`` does
-    when its worker is quit.
+    Closing the generator early (``gen.close()``) cancels the run as
+    ``cancel_event`` does (see :func:`create_dataset`): the dataset is marked
+    incomplete and every array of a class holds the same patches. This is what
+    napari's ``thread_worker`` does when its worker is quit.
     """
     job = prepare_job(
         save_path=save_path, patchsize=patchsize, volume=volume, mask=mask,
         class_list=class_list, random_order=random_order, batchsize=batchsize,
         file_format=file_format, kwargs=kwargs, mode=mode, stride=stride,
         max_per_class=max_per_class, mirrored=mirrored, save_labels=save_labels,
-        overwrite=overwrite, append=append, rng=rng)
-    return _run(job, stop=_stop_of(cancel_event))
+        overwrite=overwrite, append=append, rng=rng, channel_axis=channel_axis,
+        val_cases=val_cases)
+    return _start(job, _stop_of(cancel_event), client)
 
 
 def _stop_of(cancel_event: Any) -> Callable[[], bool] | None:
@@ -186,6 +185,16 @@ def _stop_of(cancel_event: Any) -> Callable[[], bool] | None:
     if not callable(getattr(cancel_event, "is_set", None)):
         raise TypeError(f"cancel_event must be a threading.Event, got {cancel_event!r}")
     return cancel_event.is_set
+
+
+def _start(job: DatasetJob, stop: Callable[[], bool] | None, client: Any
+           ) -> Generator[DatasetProgress, None, DatasetResult]:
+    """The run's generator: in this process, or on the dask cluster of ``client``."""
+    if client is None:
+        return _run(job, stop=stop)
+    from ._distributed import run_on_cluster  # dask.distributed is an optional extra
+
+    return run_on_cluster(job, client, stop)
 
 
 def create_dataset(
@@ -210,6 +219,9 @@ def create_dataset(
     rng: RNGLike = None,
     progress: Callable[[int, int], Any] | None = None,
     cancel_event: threading.Event | None = None,
+    channel_axis: int | None = None,
+    val_cases: Sequence[int] | None = None,
+    client: Any = None,
 ) -> DatasetResult:
     """Extract 2D patches of a volume and write them, one array per class.
 
@@ -233,21 +245,25 @@ def create_dataset(
         directory that gets ``patches.h5``. ``'zarr'``: a group ending in
         ``.zarr``, or a directory that gets ``patches.zarr``. ``'blosc2'``: a
         directory of ``<array name>.b2nd`` files (blosc2 NDArrays).
-    patchsize : int
-        Edge length of the square patches, between 1 and ``2 * min(Y, X) + 1``.
-        For an even size the centre pixel sits at index ``patchsize // 2``.
-    volume : array-like
+    patchsize : int or (int, int, int)
+        Edge length of square 2D patches (within slices), between 1 and
+        ``2 * min(Y, X) + 1``, or ``(pz, py, px)`` for 3D patches. For an even
+        size the centre pixel sits at index ``patchsize // 2``.
+    volume : array-like or sequence of array-like
         A 2D image ``(Y, X)`` or a volume in napari's ``(Z, Y, X)`` order (the
-        original took ``(Y, X, Z)``); numpy, h5py, zarr or dask.
-    mask : array-like, optional
-        Label mask (not binary) of the volume's shape.
+        original took ``(Y, X, Z)``); numpy, h5py, zarr or dask. A list of them is
+        a list of cases (same dimensions and channels, any sizes): one dataset
+        holds the patches of all, with ``class_<v>_case`` the case of each patch.
+    mask : array-like or sequence of array-like, optional
+        Label mask (not binary) of the volume's spatial shape; one per case.
     class_list : sequence, optional
         Mask values to write, in this order; default every value in the mask.
         A value absent from the mask gives a warning and an empty array.
     random_order : bool
         Shuffle the patches within each class.
     batchsize : int
-        Patches per write (and per progress report).
+        Patches per write (and per progress report), at most 16 MiB of them: large
+        patches are written (and chunked) in smaller batches.
     file_format : {'hdf5', 'zarr', 'blosc2'}
         ``'blosc2'`` stores ``.b2nd`` arrays; ``'bcolz'`` (the original's name) is an alias.
     kwargs : dict, optional
@@ -262,6 +278,9 @@ def create_dataset(
         Grid spacing, ``mode='grid'`` only.
     max_per_class : int, optional
         At most this many patches per class, drawn at random (class balancing).
+        With several cases the cap is for the whole dataset: the patches of a
+        class are drawn uniformly among its candidates in all cases, so every
+        case contributes in proportion to its candidate pixels.
     mirrored : bool
         Mirror the image at its edges (symmetric reflection), else zero-pad.
     save_labels : bool
@@ -276,9 +295,22 @@ def create_dataset(
     progress : callable, optional
         Called as ``progress(done, total)`` after each batch.
     cancel_event : threading.Event, optional
-        When set, the run stops after the current batch (within half a second):
-        the arrays hold exactly the patches written, the dataset is marked
-        incomplete and the result's ``complete`` is False.
+        When set, the run stops after the current batch: the patches handed to
+        the writers are written when they are few (16 MiB), else those not being
+        written yet are dropped, so a cancel takes a fraction of a second whatever
+        ``batchsize`` is. Every array of a class holds the same patches (the
+        result's ``counts``), the dataset is marked incomplete and the result's
+        ``complete`` is False.
+    channel_axis : int, optional
+        The axis of ``volume`` holding channels: patches are ``(n, C, p, p)``.
+    val_cases : sequence of int, optional
+        Cases reserved for validation (with a list of cases), stored as the
+        dataset attribute ``val_cases``; ``dataset_sources(path, split=...)``
+        reads either part.
+    client : dask.distributed.Client, optional
+        Run on this dask cluster (the ``distributed`` extra; see
+        ``docs/distributed.md``): the same dataset, with ``"engine":
+        "dask.distributed"`` in its provenance.
 
     Returns
     -------
@@ -294,6 +326,10 @@ def create_dataset(
         If ``save_path`` holds a dataset and neither ``overwrite`` nor ``append``.
     PermissionError, NotADirectoryError, IsADirectoryError
         If ``save_path`` cannot be written.
+    OSError
+        With ``errno.ENOSPC`` when the disk is full: the patches written so far
+        are kept (every array of a class holds the same ones) and the dataset
+        stays marked incomplete.
     """
     if not isinstance(show_progress, (bool, np.bool_)):
         raise TypeError(f"show_progress must be True or False, got {show_progress!r}")
@@ -305,8 +341,9 @@ def create_dataset(
         class_list=class_list, random_order=random_order, batchsize=batchsize,
         file_format=file_format, kwargs=kwargs, mode=mode, stride=stride,
         max_per_class=max_per_class, mirrored=mirrored, save_labels=save_labels,
-        overwrite=overwrite, append=append, rng=rng)
-    gen = _run(job, stop=cancelled)
+        overwrite=overwrite, append=append, rng=rng, channel_axis=channel_axis,
+        val_cases=val_cases)
+    gen = _start(job, cancelled, client)
     bar = None
     done = 0
     try:
@@ -330,6 +367,32 @@ def create_dataset(
     return result
 
 
+def _classes_of(plans: list[PatchPlan], class_list: Any) -> tuple:
+    """The dataset's classes: the requested ones in order, else every case's, sorted."""
+    if class_list is not None or len(plans) == 1:
+        return plans[0].classes
+    return tuple(sorted({c for plan in plans for c in plan.classes}))
+
+
+def _chunks(job: DatasetJob, plans: list[PatchPlan], step: int
+            ) -> Iterator[tuple[int, Case, PatchPlan, tuple]]:
+    """``(case index, case, plan, (class, slab, label slab, centres))`` in writing order:
+    case after case, each in its plan's chunk order, holding one block of slices."""
+    for index, (case, plan) in enumerate(zip(job.cases, plans, strict=True)):
+        slab_index, slab, labels = -1, None, None
+        for block, cls, start, end in iter_plan_chunks(plan, step):
+            if block != slab_index:
+                slab = labels = None  # free the previous slices first
+                slab = SlabPatches(case.volume, plan.blocks[block], plan.patchsize,
+                                   job.mirrored)
+                if job.save_labels:
+                    labels = SlabPatches(case.mask, plan.blocks[block], plan.patchsize,
+                                         job.mirrored)
+                slab_index = block
+            yield index, case, plan, (cls, slab, labels, plan.centres[cls][start:end])
+        slab = labels = None
+
+
 def _run(job: DatasetJob, stop: Callable[[], bool] | None = None
          ) -> Generator[DatasetProgress, None, DatasetResult]:
     """Plan, open the output, extract and write batch by batch (see iter_create_dataset).
@@ -343,29 +406,26 @@ def _run(job: DatasetJob, stop: Callable[[], bool] | None = None
         return result_from(job.layout.path, fmt, {}, False, time.perf_counter() - t0)
     job.record["rng_state"] = copy.deepcopy(job.rng.bit_generator.state)
     try:
-        plan = build_plan(job.plan_request, job.rng, stop=stop)
+        plans = plan_cases([case.plan_request for case in job.cases], job.rng, stop=stop)
     except PlanCancelled:
         return result_from(job.layout.path, fmt, {}, False, time.perf_counter() - t0)
-    sink = open_sink(job, plan)
-    counts = {c: 0 for c in plan.classes}
-    total = plan.total
-    step = min(job.batchsize, max(1, STEP_BYTES // (4 * int(np.prod(plan.patch_shape)))))
+    classes = _classes_of(plans, job.plan_request["class_list"])
+    sink = open_sink(job, classes, plans[0].patchsize)
+    total = sum(plan.total for plan in plans)
+    # a batch (at most _sink.BATCH_BYTES of patches) between two progress reports,
+    # whatever ``batchsize`` is, so a cancel is noticed quickly
+    step = sink.batch_size
     complete = False
     try:
         done = 0
-        slab_index, slab, labels = -1, None, None
-        for block, cls, start, end in iter_plan_chunks(plan, step):
-            if block != slab_index:
-                slab = labels = None  # free the previous slices first
-                slab = SlabPatches(job.volume, plan.blocks[block], plan.patchsize, job.mirrored)
-                if job.save_labels:
-                    labels = SlabPatches(job.mask, plan.blocks[block], plan.patchsize,
-                                         job.mirrored)
-                slab_index = block
-            centres = plan.centres[cls][start:end]
-            sink.write(cls, slab.take(centres, np.float32)[:, None], centres,
-                       None if labels is None else labels.take(centres)[:, None])
-            counts[cls] += len(centres)
+        for index, case, _plan, chunk in _chunks(job, plans, step):
+            cls, slab, labels, centres = chunk
+            patches = slab.take(centres, np.float32)
+            if case.volume.channels is None:
+                patches = patches[:, None]
+            sink.write(cls, patches, centres,
+                       None if labels is None else labels.take(centres)[:, None],
+                       index if job.with_cases else None)
             done += len(centres)
             try:
                 yield DatasetProgress(done, total)
@@ -375,7 +435,7 @@ def _run(job: DatasetJob, stop: Callable[[], bool] | None = None
         else:
             complete = True
     finally:
-        # on success, on cancel (_Cancel or close()) and on errors alike: every
-        # array keeps exactly what it was given, the dataset says if it is complete
-        sink.close(complete=complete, counts=counts)
-    return result_from(sink.path, fmt, counts, complete, time.perf_counter() - t0)
+        # on success, on cancel (_Cancel or close()) and on errors alike: a class's
+        # arrays hold the same patches, the dataset says if it is complete
+        written = sink.close(complete=complete)
+    return result_from(sink.path, fmt, written, complete, time.perf_counter() - t0)

@@ -5,12 +5,18 @@ grow their array as data arrives and keep ``n_written``/``complete`` on every
 array. The sink adds what belongs to the dataset as a whole: the ``complete``
 flag and the ``provenance`` JSON (the run's arguments, inputs and rng state),
 stored where the format keeps dataset attributes (see ``io._formats``).
+
+Every array of a class is written in the same batches, of at most
+:data:`BATCH_BYTES` of patches whatever ``batchsize`` is, so a cancel or a failed
+write stops between small units of work and at a boundary all of them share.
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -33,7 +39,7 @@ from ._volume import describe_array
 
 if TYPE_CHECKING:
     from ._job import DatasetJob, OutputLayout
-    from ._plan import PatchPlan, PatchSize
+    from ._plan import PatchSize
 
 
 def to_jsonable(value: Any) -> Any:
@@ -100,6 +106,20 @@ def provenance_json(previous: str | None, record: dict) -> str:
 
 
 
+#: A batch (one write of one array, and its chunk length) holds at most this many bytes of
+#: patches: a larger ``batchsize`` of large patches is written in batches of this size.
+BATCH_BYTES = 16 * 2**20
+#: A cancelled run writes what it handed to the writers when that is at most this many
+#: bytes; else it drops the writes not started yet (see :meth:`DatasetSink.close`).
+CANCEL_WRITE_BYTES = 16 * 2**20
+
+
+def batch_length(batchsize: int, element_shape: tuple[int, ...], itemsize: int = 4) -> int:
+    """Elements per write: ``batchsize``, or fewer so that a batch of elements of
+    ``element_shape`` and ``itemsize`` bytes holds at most :data:`BATCH_BYTES`."""
+    return min(batchsize, max(1, BATCH_BYTES // (itemsize * math.prod(element_shape))))
+
+
 def writer_kwargs_for(fmt: ArrayFormat, kwargs: dict, element_shape: tuple,
                       image_shape: tuple) -> dict:
     """``kwargs`` for an array of ``element_shape``: chunk options given for the patch
@@ -109,10 +129,11 @@ def writer_kwargs_for(fmt: ArrayFormat, kwargs: dict, element_shape: tuple,
     return {k: v for k, v in kwargs.items() if k not in fmt.chunk_options}
 
 
-def check_writer_kwargs(fmt: ArrayFormat, kwargs: dict, batchsize: int, patchsize: PatchSize) -> None:
+def check_writer_kwargs(fmt: ArrayFormat, kwargs: dict, batchsize: int, patchsize: PatchSize,
+                        channels: int | None = None) -> None:
     """Create and discard a tiny array with the real writer in a temporary directory,
     so bad ``kwargs`` raise before anything is written at ``save_path``."""
-    image_shape = (1, *patch_shape(patchsize))
+    image_shape = (channels or 1, *patch_shape(patchsize))
     with tempfile.TemporaryDirectory(prefix="napari_datatools_check_") as tmp:
         target = fmt.example_location(Path(tmp), "check")
         try:
@@ -142,7 +163,8 @@ class DatasetSink:
     label_dtype : numpy dtype or None
         Dtype of the label patches; None writes none.
     batchsize : int
-        Elements per write.
+        Elements per write (at most :data:`BATCH_BYTES` of patches: see
+        :attr:`batch_size`, the number used).
     kwargs : dict
         Writer arguments.
     append : bool
@@ -152,13 +174,21 @@ class DatasetSink:
         runs before (when appending).
     overwrite : bool
         Delete an existing dataset at the location first.
+    channels : int or None
+        Channels of the image patches (None: one, as ``(1, p, p)``).
+    with_cases : bool
+        Also write ``class_<v>_case``: the case index of every patch.
+    dataset_attrs : dict, optional
+        More dataset attributes (e.g. ``val_cases``).
     """
 
     def __init__(self, layout: OutputLayout, classes: Any, patchsize: PatchSize,
                  label_dtype: Any, batchsize: int, kwargs: dict, append: bool,
                  record: dict, previous_provenance: str | None = None,
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False, *, channels: int | None = None,
+                 with_cases: bool = False, dataset_attrs: dict | None = None) -> None:
         self.layout = layout
+        self._extra_attrs = dict(dataset_attrs or {})
         self.path = layout.path
         self.record = record
         self._previous = previous_provenance
@@ -170,10 +200,20 @@ class DatasetSink:
         created = layout.occupancy() == "absent"
         if append and not created:  # a killed run may have left a class's arrays unequal
             align_written(fmt, layout.path)
-        image_shape = (1, *patch_shape(patchsize))
+        image_shape = (channels or 1, *patch_shape(patchsize))
+        label_shape = (1, *patch_shape(patchsize))
         specs = [("patches", image_shape, np.float32), ("centres", (3,), np.int32)]
         if label_dtype is not None:
-            specs.append(("labels", image_shape, np.dtype(label_dtype)))
+            specs.append(("labels", label_shape, np.dtype(label_dtype)))
+        if with_cases:
+            specs.append(("case", (), np.int32))
+        self._role_index = {role: i for i, (role, *_) in enumerate(specs)}
+        #: Elements per write of every array (the same for all: batches stay aligned).
+        self.batch_size = batch_length(batchsize, image_shape,
+                                       max(np.dtype(dtype).itemsize for *_, dtype in specs))
+        batchsize = self.batch_size
+        self._start: dict[Any, int] = {}  # elements the arrays held before this run
+        self._written: dict[Any, int] = {}
         try:
             self._set_dataset_attrs(complete=False, kwargs=kwargs, at_start=True)
             for cls in classes:
@@ -186,6 +226,7 @@ class DatasetSink:
                     self.writers[cls].append(fmt.array_writer(
                         self.path, class_array_name(cls, role), shape, dtype, batchsize,
                         writer_kwargs_for(fmt, kwargs, shape, image_shape), append, attrs))
+                self._start[cls] = min(len(w) for w in self.writers[cls])
         except BaseException:
             self._abort_writers()
             if created:
@@ -193,43 +234,75 @@ class DatasetSink:
             raise
 
     def write(self, cls: Any, patches: np.ndarray, centres: np.ndarray,
-              labels: np.ndarray | None = None) -> None:
-        """Hand one batch of class ``cls`` to its writers."""
+              labels: np.ndarray | None = None, case: int | None = None) -> None:
+        """Hand one batch of class ``cls`` (from case ``case``) to its writers."""
         writers = self.writers[cls]
         writers[0].buffered_write(patches)
         writers[1].buffered_write(centres)
         if labels is not None:
-            writers[2].buffered_write(labels)
+            writers[self._role_index["labels"]].buffered_write(labels)
+        if "case" in self._role_index:
+            writers[self._role_index["case"]].buffered_write(
+                np.full(len(centres), -1 if case is None else case, np.int32))
 
-    def close(self, complete: bool, counts: dict) -> None:
-        """Write what is buffered, close the writers and set the dataset attributes.
+    def close(self, complete: bool) -> dict:
+        """Close the writers and set the dataset attributes; return ``{class: elements
+        this run wrote}``.
 
-        With ``complete`` False (a cancelled or failed run) every array keeps the
-        elements given to it and the dataset is marked incomplete.
+        A complete run writes everything it was given. With ``complete`` False (a
+        cancelled or failed run) the dataset is marked incomplete and every array of a
+        class holds the same elements: all that was given when that is at most
+        :data:`CANCEL_WRITE_BYTES` and no write failed; else the writes not started
+        are dropped (only writes in progress end), so closing takes a bounded time,
+        and a class's arrays are cut to the elements all of them hold. A full disk
+        raises ``OSError(ENOSPC)`` after that (the dataset attributes are then left
+        as the run started them: incomplete).
         """
         if self._closed:
-            return
+            return dict(self._written)
         self._closed = True
+        writers = [w for ws in self.writers.values() for w in ws]
+        if complete:
+            try:
+                for writer in writers:
+                    writer.flush_buffer()
+            except Exception:  # raised again by that writer's close below
+                complete = False
+        keep: dict[Any, int] | None = None
+        if not complete and (any(w.failed for w in writers)
+                             or _unwritten_bytes(writers) > CANCEL_WRITE_BYTES):
+            for writer in writers:
+                writer.discard_unwritten()  # first all: none writes after another stopped
+            keep = {c: min(w.n_written for w in ws) for c, ws in self.writers.items()}
+        self._written = {c: (min(len(w) for w in ws) if keep is None else keep[c])
+                         - self._start[c] for c, ws in self.writers.items()}
+        self.record["counts"] = {str(class_value(c)): n for c, n in self._written.items()}
         error: BaseException | None = None
-        self.record["counts"] = {str(class_value(c)): int(n) for c, n in counts.items()}
         carries_attrs = self.layout.format.attrs_on_arrays  # on each class_<v> array
         # the arrays carrying the dataset attributes close last, when the outcome is known
         order = [(w, i == 0 and carries_attrs) for ws in self.writers.values()
                  for i, w in enumerate(ws)]
         order.sort(key=lambda item: item[1])
         closed_with: list[Any] = []
+        class_of = {id(w): c for c, ws in self.writers.items() for w in ws}
         for writer, with_attrs in order:
             attrs = self._dataset_attrs(complete) if with_attrs else None
             try:
-                writer.close(attrs) if complete else writer.abort(attrs)
+                if complete:
+                    writer.close(attrs)
+                else:
+                    writer.abort(attrs, keep=None if keep is None else keep[class_of[id(writer)]])
                 if with_attrs:
                     closed_with.append(writer)
             except BaseException as err:  # keep closing the others
                 error = error or err
                 complete = False
         self.record["complete"] = bool(complete)
+        disk_full = isinstance(error, OSError) and error.errno == errno.ENOSPC
         try:
-            if not carries_attrs:
+            if disk_full:
+                pass  # nothing can be written; the attributes say incomplete since the start
+            elif not carries_attrs:
                 self._set_dataset_attrs(complete=complete)
             elif error is not None and closed_with:
                 # a later writer failed: the arrays closed before say complete; mend them
@@ -238,6 +311,7 @@ class DatasetSink:
             error = error or err
         if error is not None:
             raise error
+        return dict(self._written)
 
     # -- dataset attributes ---------------------------------------------------------
     def _provenance(self) -> str:
@@ -247,7 +321,8 @@ class DatasetSink:
 
     def _dataset_attrs(self, complete: bool) -> dict:
         self.record["complete"] = bool(complete)
-        return {COMPLETE_ATTR: bool(complete), PROVENANCE_ATTR: self._provenance(),
+        return {**self._extra_attrs, COMPLETE_ATTR: bool(complete),
+                PROVENANCE_ATTR: self._provenance(),
                 VERSION_ATTR: self.record["napari_datatools_version"]}
 
     def _set_dataset_attrs(self, complete: bool, kwargs: dict | None = None,
@@ -269,9 +344,17 @@ class DatasetSink:
                     pass
 
 
-def open_sink(job: DatasetJob, plan: PatchPlan) -> DatasetSink:
-    """The sink of a checked job (see ``_job.DatasetJob``) for its plan."""
+def _unwritten_bytes(writers: list[Any]) -> int:
+    """Bytes given to ``writers`` and not in storage yet (buffered, queued or being written)."""
+    return sum((len(w) - w.n_written) * np.dtype(w.dtype).itemsize
+               * math.prod(w.data_element_shape) for w in writers)
+
+
+def open_sink(job: DatasetJob, classes: tuple, patchsize: PatchSize) -> DatasetSink:
+    """The sink of a checked job (see ``_job.DatasetJob``) for the planned classes."""
     previous = job.existing.attrs.get(PROVENANCE_ATTR) if job.existing is not None else None
-    label_dtype = job.mask.dtype if job.save_labels else None
-    return DatasetSink(job.layout, plan.classes, plan.patchsize, label_dtype, job.batchsize,
-                       job.writer_kwargs, job.append, job.record, previous, job.overwrite)
+    extra = {} if job.val_cases is None else {"val_cases": json.dumps(job.val_cases)}
+    return DatasetSink(job.layout, classes, patchsize, job.label_dtype,
+                       job.batchsize, job.writer_kwargs, job.append, job.record, previous,
+                       job.overwrite, channels=job.channels, with_cases=job.with_cases,
+                       dataset_attrs=extra)

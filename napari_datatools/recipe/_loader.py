@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -36,35 +37,65 @@ class PatchDatasetSources:
     labels: list[Any] | None
 
 
-def dataset_sources(path: str | os.PathLike) -> PatchDatasetSources:
+def dataset_sources(path: str | os.PathLike, split: str | None = None) -> PatchDatasetSources:
     """Open the class arrays (and label patches) of a patch dataset, lazily.
 
     Only the written part is read, aligned across each class's arrays: after a
     cancelled or killed run the arrays may be longer than what was written, or
     unequal. Such a dataset is read with a ``UserWarning`` saying so.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The dataset (what ``create_dataset`` returned as ``result.path``).
+    split : {None, 'train', 'val'}
+        For a dataset of several cases written with ``val_cases``: only the
+        patches of the training cases, or of the validation cases.
+
     Raises
     ------
     ValueError
-        If ``path`` is unreadable or holds no ``class_<value>`` array.
+        If ``path`` is unreadable or holds no ``class_<value>`` array, or ``split``
+        is asked of a dataset without cases or validation cases.
     """
+    if split not in (None, "train", "val"):
+        raise ValueError(f"split must be None, 'train' or 'val', got {split!r}")
     stored = open_patch_dataset(path)
     if not stored.complete:
         counts = ", ".join(f"class {v}: {c.written}" for v, c in stored.classes.items())
         warnings.warn(
             f"{os.fspath(path)!r} is incomplete (its run was cancelled or stopped); "
             f"reading the patches written before that ({counts})", UserWarning, stacklevel=2)
+    val_cases = _val_cases(stored.attrs, path) if split is not None else None
     classes = list(stored.classes)
 
     def part(c: ClassArrays, role: str) -> Any:
         array = c.arrays[role]
-        return array if int(array.shape[0]) == c.written else delayed_view(
-            array, idx_max=c.written)
+        if val_cases is None:
+            return array if int(array.shape[0]) == c.written else delayed_view(
+                array, idx_max=c.written)
+        if "case" not in c.arrays:
+            raise ValueError(f"split: {os.fspath(path)!r} has no case indices "
+                             f"({c.names['patches']}_case); it was written from one volume")
+        in_val = np.isin(np.asarray(c.arrays["case"][: c.written]), val_cases)
+        keep = np.flatnonzero(in_val if split == "val" else ~in_val)
+        view = delayed_view(array, idx_max=c.written)
+        view.index_pairs = np.stack([np.zeros_like(keep), keep], axis=1)
+        return view
 
     images = [part(c, "patches") for c in stored.classes.values()]
     with_labels = all("labels" in c.arrays for c in stored.classes.values())
     labels = [part(c, "labels") for c in stored.classes.values()] if with_labels else None
     return PatchDatasetSources(classes, images, labels)
+
+
+def _val_cases(attrs: dict[str, Any], path: str | os.PathLike) -> list[int]:
+    """The ``val_cases`` dataset attribute (a JSON list), or a ValueError saying it is missing."""
+    text = attrs.get("val_cases")
+    if text is None:
+        raise ValueError(f"split: {os.fspath(path)!r} records no validation cases (write it "
+                         "with create_dataset(..., val_cases=[...]) or a recipe split)")
+    return [int(i) for i in (json.loads(text) if isinstance(text, str) else text)]
 
 
 def build_preprocessor(recipe: Recipe, with_masks: bool = False) -> AugmentPreprocessor:
