@@ -190,7 +190,9 @@ def image_stack_random_transform(
     Parameters
     ----------
     x : array_like, ndim >= 3
-        Stack of images, channel axis at ``channel_axis``.
+        Stack of images, channel axis at ``channel_axis``. A ``(Z, Y, X)`` volume
+        without channels is passed as ``x[:, None]``; a 3-D ``x`` with
+        ``channel_axis=1`` is refused as ambiguous.
     *args
         Positional arguments of :func:`image_random_transform` after ``y``
         (``rotation_range``, ``width_shift_range``, ...).
@@ -213,6 +215,12 @@ def image_stack_random_transform(
     options = _collect_options(args, kwargs)
     same_for_all = check_flag(same_for_all, "same_for_all")
     x, channel_axis = as_image(x, "x", channel_axis, ndim=-3)
+    if x.ndim == 3 and channel_axis == 1:  # (Z, Y, X) taken as (y=Z, C=Y, x=X)?
+        raise ValueError(
+            f"channel_axis: axis 1 of the 3-D x of shape {x.shape} would make the middle axis "
+            "the channels and rotate the other two; a (Z, Y, X) stack without channels needs "
+            "a channel axis (x[:, None], channel_axis=1), one image with channels is (C, Y, X) "
+            "or (Y, X, C)")
     x_stack = np.moveaxis(x, channel_axis, -3)
     leading, shape = x_stack.shape[:-3], x_stack.shape[-2:]
     y_stack = None
