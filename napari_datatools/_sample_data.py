@@ -112,9 +112,11 @@ def sample_volume(
 
 
 def make_sample_volume() -> list[tuple]:
-    """napari sample-data contribution: the synthetic volume and its labels."""
+    """napari sample-data contribution: the synthetic volume and its labels (their class
+    names in the Labels layer's features, as napari shows them under the cursor)."""
     image, labels = sample_volume()
+    names = {"index": [0, *SAMPLE_CLASSES], "name": ["background", *SAMPLE_CLASSES.values()]}
     return [
         (image, {"name": "cells", "colormap": "gray"}, "image"),
-        (labels, {"name": "cells labels", "opacity": 0.4}, "labels"),
+        (labels, {"name": "cells labels", "opacity": 0.4, "features": names}, "labels"),
     ]

@@ -42,6 +42,8 @@ def test_sample_contribution_layers():
     layers = make_sample_volume()
     assert [layer_type for _, _, layer_type in layers] == ["image", "labels"]
     assert [meta["name"] for _, meta, _ in layers] == ["cells", "cells labels"]
+    names = layers[1][1]["features"]  # the class names, for napari and the dock's legend
+    assert dict(zip(names["index"], names["name"])) == {0: "background", **SAMPLE_CLASSES}
 
 
 @pytest.mark.parametrize(
