@@ -9,6 +9,7 @@ import numpy as np
 
 from ..io._dataset_names import parse_array_name
 from ..io._formats import NamedArray, SourceInfo
+from ..io._stored_dataset import written_length
 
 LayerData = tuple[Any, dict, str]
 
@@ -93,11 +94,15 @@ def arrays_to_layers(arrays: list[NamedArray],
     for (name, arr), found in zip(arrays, infos, strict=True):
         info = found or SourceInfo()
         meta: dict[str, Any] = {"name": name, "metadata": {ARRAY_NAME_KEY: name}}
+        written = written_length(arr)  # a killed writer's array may be longer
         if _is_centres(name, arr):
-            points = np.asarray(arr[:])
+            points = np.asarray(arr[:written])
             layers.append((points, {**meta, "visible": False, "size": 3}, "points"))
             continue
         data = _lazy(arr)
+        if written < data.shape[0]:
+            data = data[:written]
+            meta["metadata"]["napari_datatools_incomplete"] = True
         spacing = list(info.spacing) if info.spacing is not None else None
         if info.axes is None and data.ndim == 4 and data.shape[1] == 1:
             data = data[:, 0]  # a stack of single-channel patches
