@@ -95,29 +95,39 @@ def spread(values: list[float], digits: int = 3) -> str:
 def main(rounds: int) -> None:
     image, mask = make_inputs()
     image_c, mask_c = image[None], mask[None]  # channel axis 0 (views)
-    rng = np.random.default_rng(1)
-    params = sample_transform((SIZE, SIZE), rng=rng, **OURS)
-    map_xy = np.ascontiguousarray(params._map_xy)
     compose = albumentations_pipeline()
     border = cv2.BORDER_REPLICATE
+    map_buffer = np.empty((SIZE, SIZE, 2), dtype=np.float32)
 
-    def floor() -> None:
-        cv2.remap(image, map_xy, None, cv2.INTER_LINEAR, borderMode=border)
-        cv2.remap(mask, map_xy, None, cv2.INTER_NEAREST, borderMode=border)
+    def floor_ms(seed: int, clock: Callable[[], float]) -> float:
+        """The two remaps at the map of the transform ``seed`` draws, precomputed."""
+        params = sample_transform((SIZE, SIZE), rng=np.random.default_rng(seed), **OURS)
+        np.copyto(map_buffer, params._map_xy)  # freshly written, as ours writes its map
+        start = clock()
+        cv2.remap(image, map_buffer, None, cv2.INTER_LINEAR, borderMode=border)
+        cv2.remap(mask, map_buffer, None, cv2.INTER_NEAREST, borderMode=border)
+        return (clock() - start) * 1e3
 
-    def ours() -> None:
+    def ours_ms(seed: int, clock: Callable[[], float]) -> float:
+        """``image_random_transform`` drawing the same transform as ``floor_ms(seed)``."""
+        rng = np.random.default_rng(seed)
+        start = clock()
         image_random_transform(image_c, mask_c, rng=rng, **OURS)
+        return (clock() - start) * 1e3
+
+    parts_rng = np.random.default_rng(1)
+    params = sample_transform((SIZE, SIZE), rng=parts_rng, **OURS)
 
     def albumentations() -> None:
         compose(image=image, mask=mask)
 
     def sampling() -> None:
-        sample_transform((SIZE, SIZE), rng=rng, **OURS)
+        sample_transform((SIZE, SIZE), rng=parts_rng, **OURS)
 
     def sampling_and_map() -> np.ndarray:
-        return sample_transform((SIZE, SIZE), rng=rng, **OURS)._map_xy  # built lazily
+        return sample_transform((SIZE, SIZE), rng=parts_rng, **OURS)._map_xy  # built lazily
 
-    def apply_cached_map() -> None:
+    def apply_given_map() -> None:
         apply_transform(params, image_c)
         apply_transform(params, mask_c, kind="mask")
 
@@ -128,25 +138,32 @@ def main(rounds: int) -> None:
         peers = f"albumentations {A.__version__}"
     print(f"{SIZE} x {SIZE} float32 image + uint8 mask, affine + flips + intensity + elastic; "
           f"OpenCV {cv2.__version__}, {peers}")
-    print(f"{rounds} rounds, each timing {CALLS} calls; min / median / max over the rounds")
+    print(f"{rounds} rounds of {CALLS} transforms (the floor and ours on the same transforms, "
+          "call by call); min / median / max over the rounds")
     default_threads = cv2.getNumThreads()
     for threads in (1, default_threads):
         cv2.setNumThreads(threads)
         clock, kind = (time.process_time, "CPU") if threads == 1 else (time.perf_counter, "wall")
-        for function in (floor, ours, apply_cached_map, sampling, sampling_and_map):
-            function()  # warm up (caches, allocator)
+        for function in (apply_given_map, sampling, sampling_and_map):
+            function()  # warm up (caches, allocator, compiled kernels)
+        floor_ms(0, clock), ours_ms(0, clock)
         if compose is not None:
             albumentations()
         times: dict[str, list[float]] = {name: [] for name in ("floor", "ours", "alb")}
         parts: dict[str, list[float]] = {name: [] for name in ("sample", "map", "apply")}
-        for _ in range(rounds):
-            times["floor"].append(timed(floor, CALLS, clock))
-            times["ours"].append(timed(ours, CALLS, clock))
+        for round_ in range(rounds):
+            seeds = range(round_ * CALLS, (round_ + 1) * CALLS)
+            floor = ours = 0.0
+            for seed in seeds:
+                floor += floor_ms(seed, clock)
+                ours += ours_ms(seed, clock)
+            times["floor"].append(floor / CALLS)
+            times["ours"].append(ours / CALLS)
             if compose is not None:
                 times["alb"].append(timed(albumentations, max(1, CALLS // 5), clock))
             parts["sample"].append(timed(sampling, CALLS, clock))
             parts["map"].append(timed(sampling_and_map, CALLS, clock) - parts["sample"][-1])
-            parts["apply"].append(timed(apply_cached_map, CALLS, clock))
+            parts["apply"].append(timed(apply_given_map, CALLS, clock))
         to_floor = [o / f for o, f in zip(times["ours"], times["floor"], strict=True)]
         print(f"\nOpenCV threads: {threads} ({kind} time, ms per call)")
         print(f"  floor: two remaps, map given     {spread(times['floor'])}")

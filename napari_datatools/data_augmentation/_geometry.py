@@ -14,30 +14,47 @@ fields.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
+import numba
 import numpy as np
 
 from ._bspline import dense_basis
 
 _SNAP_TOLERANCE = 1e-9
-# OpenBLAS runs a product single-threaded below m * n * k = 262144 (65536 x 4).
-_SINGLE_THREAD_PRODUCT = 200_000
 
 
-def _snap(matrix: np.ndarray) -> np.ndarray:
-    """Round entries within rounding noise of an integer (exact flips and 90 degree turns)."""
-    nearest = np.rint(matrix)
-    close = np.abs(matrix - nearest) < _SNAP_TOLERANCE
-    matrix[close] = nearest[close]
-    return matrix
+Matrix2 = tuple[tuple[float, float], tuple[float, float]]
 
 
-def _homogeneous(linear: np.ndarray, translation: np.ndarray) -> np.ndarray:
-    matrix = np.eye(3)
-    matrix[:2, :2] = linear
-    matrix[:2, 2] = translation
-    return _snap(matrix)
+def _snap(value: float) -> float:
+    """``value`` rounded if within rounding noise of an integer (exact flips, quarter turns)."""
+    nearest = float(round(value))
+    return nearest if abs(value - nearest) < _SNAP_TOLERANCE else value
+
+
+def _homogeneous(linear: Matrix2, translation: tuple[float, float]) -> np.ndarray:
+    (a, b), (c, d) = linear
+    tx, ty = translation
+    return np.array([
+        [_snap(a), _snap(b), _snap(tx)], [_snap(c), _snap(d), _snap(ty)], [0.0, 0.0, 1.0]
+    ])
+
+
+def _product(a: Matrix2, b: Matrix2) -> Matrix2:
+    return (
+        (a[0][0] * b[0][0] + a[0][1] * b[1][0], a[0][0] * b[0][1] + a[0][1] * b[1][1]),
+        (a[1][0] * b[0][0] + a[1][1] * b[1][0], a[1][0] * b[0][1] + a[1][1] * b[1][1]),
+    )
+
+
+def _apply(a: Matrix2, v: tuple[float, float]) -> tuple[float, float]:
+    return a[0][0] * v[0] + a[0][1] * v[1], a[1][0] * v[0] + a[1][1] * v[1]
+
+
+def _minus(u: tuple[float, float], v: tuple[float, float]) -> tuple[float, float]:
+    return u[0] - v[0], u[1] - v[1]
 
 
 def affine_matrices(
@@ -72,55 +89,102 @@ def affine_matrices(
         spline warp); ``inverse`` takes an output position to the input position it
         samples from.
     """
-    angle = np.deg2rad(angle_deg)
-    cos, sin = np.cos(angle), np.sin(angle)
-    rotation = np.array([[cos, sin], [-sin, cos]])  # counter-clockwise with y pointing down
-    tan_shear = np.tan(np.deg2rad(shear_deg))
-    shear = np.array([[1.0, tan_shear], [0.0, 1.0]])
+    # 2 x 2 products on Python floats: numpy's per-call overhead dominates at this size
+    angle = math.radians(angle_deg)
+    cos, sin = math.cos(angle), math.sin(angle)
+    rotation = ((cos, sin), (-sin, cos))  # counter-clockwise with y pointing down
+    tan_shear = math.tan(math.radians(shear_deg))
     zoom_y, zoom_x = zoom_yx
-    zoom = np.diag([zoom_x, zoom_y])
-    flip = np.diag([-1.0 if flip_hv[0] else 1.0, -1.0 if flip_hv[1] else 1.0])
-    centre = np.array([(shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0])
-    shift = np.array([shift_yx[1], shift_yx[0]])
+    flip = (-1.0 if flip_hv[0] else 1.0, -1.0 if flip_hv[1] else 1.0)
+    centre = ((shape[1] - 1) / 2.0, (shape[0] - 1) / 2.0)
+    moved = (centre[0] + shift_yx[1], centre[1] + shift_yx[0])
 
-    linear = flip @ rotation @ shear @ zoom
-    forward = _homogeneous(linear, centre + shift - linear @ centre)
-    inv_zoom = np.diag([1.0 / zoom_x, 1.0 / zoom_y])
-    inv_shear = np.array([[1.0, -tan_shear], [0.0, 1.0]])
-    inv_linear = inv_zoom @ inv_shear @ rotation.T @ flip
-    inverse = _homogeneous(inv_linear, centre - inv_linear @ (centre + shift))
+    # linear = Flip @ Rotation @ Shear @ Zoom
+    linear = _product(
+        _product(((flip[0], 0.0), (0.0, flip[1])), rotation),
+        ((zoom_x, tan_shear * zoom_y), (0.0, zoom_y)),
+    )
+    forward = _homogeneous(linear, _minus(moved, _apply(linear, centre)))
+    # inverse = Zoom^-1 @ Shear^-1 @ Rotation^T @ Flip
+    inv_linear = _product(
+        ((1.0 / zoom_x, -tan_shear / zoom_x), (0.0, 1.0 / zoom_y)),
+        _product(((cos, -sin), (sin, cos)), ((flip[0], 0.0), (0.0, flip[1]))),
+    )
+    inverse = _homogeneous(inv_linear, _minus(centre, _apply(inv_linear, moved)))
     return forward, inverse
 
 
-def _row_blocked_product(u: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """``u @ p`` in row blocks small enough for BLAS to stay single-threaded.
-
-    The product is thin (``k + 2`` inner terms) and memory bound. A multi-threaded
-    BLAS call here wakes threads that then compete with OpenCV's remap threads,
-    which costs far more than the product itself on a busy machine.
-    """
-    out = np.empty((u.shape[0], p.shape[1]), dtype=np.result_type(u, p))
-    rows = max(1, _SINGLE_THREAD_PRODUCT // max(1, p.shape[0] * p.shape[1]))
-    for start in range(0, u.shape[0], rows):
-        np.matmul(u[start : start + rows], p, out=out[start : start + rows])
-    return out
+_SUPPORT = 4  # a cubic B-spline row has at most 4 non-zero control point weights
 
 
 @lru_cache(maxsize=32)
-def _grid_factors(n: int, grid_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``[basis | index | 1]`` for every pixel of an axis of length ``n``, read-only.
+def _axis_factors(n: int, grid_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Spline basis, pixel index and ones along an axis of length ``n`` (read-only).
 
-    The interior spline basis (none when ``grid_size`` is 0: no warp), the pixel
-    index and a column of ones, as float64 and as float32. Sliced to a crop window,
-    these are the row factors ``U`` and the column factors ``V`` of the map.
+    Returns ``factors`` ``[basis | index | 1]`` (``(n, k + 2)`` float64, ``k =
+    grid_size - 2`` basis columns, none when ``grid_size`` is 0: no warp), and the
+    same rows in the kernel's fixed-width form: ``window`` (``(n, 6)`` float32, the
+    4 basis columns from ``start`` on, then index and 1) and ``start`` (int64), the
+    first column of each row's window (every non-zero weight lies inside it).
     """
+    k = max(grid_size - 2, 0)
+    basis = dense_basis(n, grid_size) if k else np.zeros((n, 0))
     index = np.arange(n, dtype=np.float64)[:, None]
-    basis = dense_basis(n, grid_size) if grid_size else np.empty((n, 0))
     factors = np.hstack([basis, index, np.ones((n, 1))])
-    factors32 = factors.astype(np.float32)
-    factors.flags.writeable = False
-    factors32.flags.writeable = False
-    return factors, factors32
+    padded = np.zeros((n, max(k, _SUPPORT)))
+    padded[:, :k] = basis
+    nonzero = padded != 0
+    first = np.where(nonzero.any(axis=1), nonzero.argmax(axis=1), 0)
+    start = np.minimum(first, padded.shape[1] - _SUPPORT)
+    window = padded[np.arange(n)[:, None], start[:, None] + np.arange(_SUPPORT)]
+    if np.count_nonzero(window, axis=1).tolist() != np.count_nonzero(padded, axis=1).tolist():
+        raise AssertionError("a spline basis row has more than 4 non-zero weights")
+    window = np.hstack([window, index, np.ones((n, 1))]).astype(np.float32)
+    for array in (factors, window, start):
+        array.flags.writeable = False
+    return factors, window, start
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"contract"})
+def _fill_map(inverse, inner, row_window, row_start, columns, out):  # pragma: no cover
+    """Fill ``out`` (``(h, 2 w)`` float32, x and y interleaved) with the map ``U @ P``.
+
+    ``P``'s rows (per map component ``x = 0``, ``y = 1``, from the inverse matrix
+    ``a_x, a_y, t``): the ``k`` warp terms ``sum_c (a_x dx[r, c] + a_y dy[r, c])
+    Bx[j, c]`` (zero rows up to 4), then ``a_y`` (times the row index) and
+    ``a_x x_j + t``, computed in float64 and stored as float32. Each output row sums
+    its 4-weight spline window and its index and 1 terms in order (the zero weights
+    of ``U`` skipped), fused multiply-adds allowed.
+    """
+    k = inner.shape[0]
+    width = columns.shape[0]
+    n_warp = max(k, 4)
+    p = np.zeros((n_warp + 2, 2 * width), dtype=np.float32)
+    for axis in range(2):
+        a_x, a_y, t = inverse[axis, 0], inverse[axis, 1], inverse[axis, 2]
+        for j in range(width):
+            col = 2 * j + axis
+            for r in range(k):
+                total = 0.0
+                for c in range(k):
+                    total += (a_x * inner[r, c, 1] + a_y * inner[r, c, 0]) * columns[j, c]
+                p[r, col] = total
+            p[n_warp, col] = a_y
+            p[n_warp + 1, col] = a_x * columns[j, k] + t
+    py, p1 = p[n_warp], p[n_warp + 1]
+    for i in range(out.shape[0]):
+        row = out[i]
+        s = row_start[i]
+        w0, w1, w2, w3 = p[s], p[s + 1], p[s + 2], p[s + 3]
+        c0, c1, c2, c3 = row_window[i, 0], row_window[i, 1], row_window[i, 2], row_window[i, 3]
+        cy, c1_ = row_window[i, 4], row_window[i, 5]
+        for j in range(row.shape[0]):
+            row[j] = (
+                c0 * w0[j] + c1 * w1[j] + c2 * w2[j] + c3 * w3[j] + cy * py[j] + c1_ * p1[j]
+            )
+
+
+_NO_OFFSETS = np.zeros((0, 0, 2))
 
 
 def coordinate_map_xy(
@@ -134,7 +198,10 @@ def coordinate_map_xy(
 
     Output pixel ``(i, j)`` is the transformed image's pixel ``corner + (i, j)``
     (the crop window). The affine map and the spline displacement are both low-rank
-    in the output grid, so the whole map is one small matrix product ``U @ P``.
+    in the output grid, so the whole map is one small matrix product ``U @ P``
+    (``U``: each row's spline weights, index and 1; ``P``: the inverse matrix and
+    the control offsets applied to each column's weights, index and 1), computed in
+    one compiled pass.
 
     Parameters
     ----------
@@ -147,24 +214,18 @@ def coordinate_map_xy(
     warp_offsets : numpy.ndarray or None
         Control point offsets ``(g, g, 2)`` as ``(dy, dx)``, or None for no warp.
     """
-    height, width = shape
-    out_h, out_w = out_shape
-    top, left = corner
-    g = 0 if warp_offsets is None else warp_offsets.shape[0]
-    k = max(g - 2, 0)
-    u = _grid_factors(height, g)[1][top : top + out_h]
-    v = _grid_factors(width, g)[0][left : left + out_w]
-    inner = np.empty((0, 0, 2)) if warp_offsets is None else warp_offsets[1:-1, 1:-1]
-    p = np.empty((k + 2, out_w, 2))
-    for axis in (0, 1):  # output map component: 0 -> x, 1 -> y
-        a_x, a_y, t = inverse[axis]
-        g_mat = np.zeros((k + 2, k + 2))
-        g_mat[:k, :k] = a_x * inner[..., 1] + a_y * inner[..., 0]
-        g_mat[k, k + 1] = a_y
-        g_mat[k + 1, k] = a_x
-        g_mat[k + 1, k + 1] = t
-        p[:, :, axis] = g_mat @ v.T
-    map_xy = _row_blocked_product(u, p.reshape(k + 2, 2 * out_w).astype(np.float32))
-    map_xy = map_xy.reshape(out_h, out_w, 2)
+    (top, left), (out_h, out_w) = corner, out_shape
+    g, inner = 0, _NO_OFFSETS
+    if warp_offsets is not None:
+        g = warp_offsets.shape[0]
+        inner = np.ascontiguousarray(warp_offsets[1:-1, 1:-1], dtype=np.float64)
+    _, row_window, row_start = _axis_factors(shape[0], g)
+    columns = _axis_factors(shape[1], g)[0]
+    map_xy = np.empty((out_h, out_w, 2), dtype=np.float32)
+    _fill_map(
+        np.ascontiguousarray(inverse, dtype=np.float64), inner,
+        row_window[top : top + out_h], row_start[top : top + out_h],
+        columns[left : left + out_w], map_xy.reshape(out_h, 2 * out_w),
+    )
     map_xy.flags.writeable = False
     return map_xy

@@ -206,7 +206,25 @@ class TransformParams:
 
     __hash__ = None  # type: ignore[assignment]
 
-    @property
+    @classmethod
+    def _from_sampled(cls, values: dict[str, Any]) -> TransformParams:
+        """Parameters from :func:`sample_transform`'s values, which are valid by construction.
+
+        The checks of ``__init__`` are skipped (they cost more than the sampling);
+        values that overflowed to infinity go through them and raise.
+        """
+        offsets = values["warp_offsets"]
+        finite = all(math.isfinite(values[name]) for name in _SAMPLED_FLOATS) and (
+            offsets is None or bool(np.isfinite(offsets).all()))
+        if not finite:
+            return cls(**values)
+        if offsets is not None:
+            offsets.flags.writeable = False
+        params = object.__new__(cls)
+        params.__dict__.update(values)  # what the frozen dataclass's __init__ would set
+        return params
+
+    @cached_property
     def _has_warp(self) -> bool:
         """Whether the spline warp moves anything (some offset is non-zero)."""
         return self.warp_offsets is not None and bool(np.any(self.warp_offsets))
@@ -253,6 +271,9 @@ class TransformParams:
         """
         map_xy = self._map_xy
         return np.ascontiguousarray(map_xy[..., 1]), np.ascontiguousarray(map_xy[..., 0])
+
+
+_SAMPLED_FLOATS = ("angle_deg", "shift_y", "shift_x", "shear_deg", "zoom_y", "zoom_x")
 
 
 def _symmetric(unit: float, half_width: float) -> float:
@@ -342,7 +363,7 @@ def sample_transform(
     n_channels = check_positive_int(n_channels, "n_channels")
     source = as_random_source(rng, "rng")
 
-    u = source.uniform(0.0, 1.0, size=10)
+    u = source.uniform(0.0, 1.0, size=10).tolist()  # Python floats: the fields' types
     shifts = source.uniform(-intensity, intensity, size=n_channels)
     offsets = None
     if spline_warp:
@@ -354,7 +375,7 @@ def sample_transform(
     if crop is not None:
         room_y, room_x = shape[0] - crop[0], shape[1] - crop[1]
         corner = (min(int(u[8] * (room_y + 1)), room_y), min(int(u[9] * (room_x + 1)), room_x))
-    return TransformParams(
+    return TransformParams._from_sampled(dict(
         shape=shape,
         angle_deg=_symmetric(u[0], rotation),
         shift_y=_symmetric(u[1], height_shift * shape[0]),
@@ -364,8 +385,8 @@ def sample_transform(
         zoom_x=zoom_low + u[5] * (zoom_high - zoom_low),
         flip_h=horizontal_flip and u[6] < 0.5,
         flip_v=vertical_flip and u[7] < 0.5,
-        intensity_shift=tuple(shifts + 0.0),
+        intensity_shift=tuple(s + 0.0 for s in shifts.tolist()),
         warp_offsets=offsets,
         crop_corner=corner,
         crop_size=crop,
-    )
+    ))
