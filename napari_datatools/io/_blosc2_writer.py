@@ -14,10 +14,16 @@ blosc2 writes into a private working frame inside the array's directory, and
 
 So the public directory is always a complete sparse frame that plain
 ``blosc2.open`` reads: the last published state, with every chunk it names.
+
+After a failed write (blosc2 reports a full disk as a bare ``RuntimeError``) the
+working frame is given up: the writer starts a new one from the published state
+for the final attributes, or leaves the published state as it is.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import math
 import os
 import shutil
@@ -28,7 +34,13 @@ from typing import Any
 import blosc2
 import numpy as np
 
-from ._buffered_writer import N_WRITTEN, buffered_array_writer, check_writer_args
+from ._buffered_writer import (
+    N_WRITTEN,
+    SpaceCheckError,
+    buffered_array_writer,
+    check_writer_args,
+    disk_full_error,
+)
 
 SUFFIX = ".b2nd"
 
@@ -101,6 +113,7 @@ class bcolz_array_writer(buffered_array_writer):
             self._row_chunks = math.prod(-(-s // c)
                                          for s, c in zip(shape, array.chunks[1:], strict=True))
             self._touched: set[int] = set()  # chunk rows changed since the last publish
+            self._failed = False  # a write failed: the working frame is not to be published
             super().__init__(array, shape, dtype, batch, length, attrs=attrs, start=start,
                              trim=True)
         except BaseException:
@@ -172,16 +185,23 @@ class bcolz_array_writer(buffered_array_writer):
                 self._touched.add(row)
 
     def _resize(self, n: int) -> None:
-        old = self.storage_array.shape[0]
-        if min(old, n):
-            self._touch(min(old, n) - 1, old)  # the chunk row at the new end may be rewritten
+        self._check_usable()
+        end = min(self.storage_array.shape[0], n)
+        if end % self._chunk_rows:  # the chunk row at the new end is rewritten
+            self._touch(end - 1, end)
         self.storage_array.resize((n,) + self.data_element_shape)
 
     def _store(self, start: int, batch: np.ndarray) -> None:
+        self._check_usable()
         self._touch(start, start + len(batch))
         super()._store(start, batch)
 
+    def _set_attrs(self, values: dict[str, Any]) -> None:
+        self._check_usable()
+        super()._set_attrs(values)
+
     def _sync(self) -> None:
+        self._check_usable()
         rows, self._touched = sorted(self._touched), set()
         self._publisher.publish(n for row in rows for n in self._nchunks(row))
 
@@ -189,8 +209,47 @@ class bcolz_array_writer(buffered_array_writer):
         if not self._publisher.work.exists():
             return
         self.storage_array = None  # blosc2 frees the working frame
-        self._publisher.finish()
+        if self._failed:  # the published state stays as it is
+            shutil.rmtree(self._publisher.work, ignore_errors=True)
+        else:
+            self._publisher.finish()
         self.storage_array = blosc2.open(os.fspath(self.path), mode="r")
+
+    # -- failed writes ------------------------------------------------------------
+    def _where(self) -> str:
+        return os.fspath(self.path)
+
+    def _folder(self) -> str:
+        return os.fspath(self.path)
+
+    def _check_usable(self) -> None:
+        if self._failed:
+            raise RuntimeError(f"{os.fspath(self.path)!r}: a write failed, the working "
+                               "frame is given up")
+
+    def _storage_error(self, err: Exception) -> BaseException:
+        """Give up the working frame; a full disk (blosc2 says only ``RuntimeError``:
+        judged from the free space left) is reported as ``OSError(ENOSPC)``."""
+        if isinstance(err, SpaceCheckError):
+            return err  # raised before blosc2 was called: the working frame is intact
+        self._failed = True
+        explained = disk_full_error(err, self._where())
+        if explained is None and isinstance(err, RuntimeError):
+            batch = self.batch_size * self.dtype.itemsize * math.prod(self.data_element_shape)
+            with contextlib.suppress(OSError):
+                if shutil.disk_usage(self.path).free < batch:
+                    explained = disk_full_error(OSError(errno.ENOSPC, str(err)), self._where())
+        return explained or err
+
+    def _recover(self) -> None:
+        """A new working frame from the published state (what storage surely holds)."""
+        if not self._failed:
+            return
+        self.storage_array = None
+        self._publisher.start_from_public()
+        self.storage_array = blosc2.open(os.fspath(self._publisher.work), mode="a")
+        self._touched = set()
+        self._failed = False
 
 
 # -- crash-safe publishing ---------------------------------------------------------------

@@ -7,7 +7,10 @@ share its argument checks (:func:`check_writer_args`) and its write thread
 
 from __future__ import annotations
 
+import errno
 import numbers
+import os
+import shutil
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -122,7 +125,8 @@ class buffered_array_writer:
                 f"of shape {shape}"
             )
         self.storage_array = storage_array
-        self._n_stored = int(start)
+        self._n_stored = int(start)  # elements handed to the write thread
+        self._n_written = int(start)  # elements in storage (written and synced)
         if trim and self.length is None and shape[0] > self._n_stored:
             self._resize(self._n_stored)  # elements past ``start`` are left from a killed run
         self._spare: list[np.ndarray] = []
@@ -130,7 +134,7 @@ class buffered_array_writer:
         self._spare_lock = threading.Lock()
         self._buffer = self._new_buffer()
         self._n_buffered = 0
-        self._writes = BackgroundWrites(self._write_batches, type(self).__name__)
+        self._writes = BackgroundWrites(self._write_or_explain, type(self).__name__)
         self._closed = False
         self._set_attrs({**(attrs or {}), COMPLETE: False, N_WRITTEN: self._n_stored})
         self._sync()
@@ -156,8 +160,31 @@ class buffered_array_writer:
     def _resize(self, n: int) -> None:
         self.storage_array.resize((n,) + self.data_element_shape)
 
+    def _shrink(self, n: int) -> None:
+        """Drop the elements past ``n`` (a growing array only)."""
+        if self.length is None and self.storage_array.shape[0] > n:
+            self._resize(n)
+
     def _release(self) -> None:
         """Free the file handle once closed."""
+
+    def _where(self) -> str:
+        """Where the array is stored, for error messages."""
+        return repr(self.storage_array)
+
+    def _folder(self) -> str | None:
+        """A directory on the disk the array is stored on: when given, a write needs
+        room for its bytes plus :data:`MIN_FREE_BYTES` there (see :func:`require_space`)."""
+        return None
+
+    def _storage_error(self, err: Exception) -> BaseException:
+        """The error to report for ``err``, raised by the storage: a full disk becomes
+        ``OSError(ENOSPC)`` naming :meth:`_where` (subclasses also stop using a handle
+        the error left broken)."""
+        return disk_full_error(err, self._where()) or err
+
+    def _recover(self) -> None:
+        """After a storage error: make the storage usable for the final attributes."""
 
     # -- writing -----------------------------------------------------------------
     def _new_buffer(self, n: int | None = None) -> np.ndarray:
@@ -181,6 +208,9 @@ class buffered_array_writer:
 
     def _write_batches(self, items: list[tuple[int, np.ndarray]]) -> None:
         """Write consecutive batches, then record the count and sync once."""
+        folder = self._folder()
+        if folder is not None:
+            require_space(folder, sum(batch.nbytes for _, batch in items), self._where())
         end = items[-1][0] + len(items[-1][1])
         if self.length is None and self.storage_array.shape[0] < end:
             self._resize(end)
@@ -188,7 +218,17 @@ class buffered_array_writer:
             self._store(start, batch)
         self._set_attrs({N_WRITTEN: end})
         self._sync()
+        self._n_written = end
         self._recycle([batch for _, batch in items])
+
+    def _write_or_explain(self, items: list[tuple[int, np.ndarray]]) -> None:
+        try:
+            self._write_batches(items)
+        except Exception as err:
+            explained = self._storage_error(err)
+            if explained is err:
+                raise
+            raise explained from err
 
     def _submit(self) -> None:
         if self._n_buffered == 0:
@@ -237,20 +277,58 @@ class buffered_array_writer:
         self._submit()
         self._writes.wait()
 
+    @property
+    def n_written(self) -> int:
+        """Elements in storage (given ones may still be buffered or being written)."""
+        return self._n_written
+
+    @property
+    def failed(self) -> bool:
+        """Whether a write failed (the error is raised by the next call)."""
+        return self._writes.error is not None
+
+    def discard_unwritten(self) -> int:
+        """Drop the elements given but not written yet, except a write in progress
+        (which ends first): returns :attr:`n_written`, which then equals ``len(self)``."""
+        self._n_buffered = 0
+        self._writes.discard()
+        self._n_stored = self._n_written
+        return self._n_written
+
     # -- closing -----------------------------------------------------------------
-    def _finish(self, complete: bool, attrs: dict[str, Any] | None = None) -> None:
+    def _finish(self, complete: bool, attrs: dict[str, Any] | None = None,
+                keep: int | None = None) -> None:
         if self._closed:
             return
         self._closed = True
+        error: BaseException | None = None
         try:
-            self._submit()
-            self._writes.shutdown()
-            if self.length is not None and complete and self._n_stored < self.length:
+            if keep is None and not self.failed:
+                self._submit()
+            else:
+                self.discard_unwritten()
+            try:
+                self._writes.shutdown()
+            except BaseException as err:  # a failed write: record what storage holds
+                error, complete = err, False
+            n = self._n_written if keep is None else min(keep, self._n_written)
+            if self.length is not None and complete and n < self.length:
                 complete = False  # fewer elements than announced
-            self._set_attrs({**(attrs or {}), COMPLETE: complete, N_WRITTEN: self._n_stored})
-            self._sync()
+            final = {**(attrs or {}), COMPLETE: complete, N_WRITTEN: n}
+            steps = [lambda: self._shrink(n), lambda: self._set_attrs(final), self._sync]
+            if error is not None:
+                steps.insert(0, self._recover)
+            for step in steps:  # each as far as the storage allows; the first error is raised
+                try:
+                    step()
+                except Exception as err:
+                    error = error or self._storage_error(err)
+            if error is None:
+                self._n_written = self._n_stored = n
         finally:
             self._release()
+        if error is not None:
+            raise error
 
     def close(self, attrs: dict[str, Any] | None = None) -> None:
         """Flush, mark the array complete and release the file.
@@ -260,9 +338,13 @@ class buffered_array_writer:
         """
         self._finish(complete=True, attrs=attrs)
 
-    def abort(self, attrs: dict[str, Any] | None = None) -> None:
-        """Flush what was given, but leave the array marked incomplete (a cancelled run)."""
-        self._finish(complete=False, attrs=attrs)
+    def abort(self, attrs: dict[str, Any] | None = None, *, keep: int | None = None) -> None:
+        """Flush what was given, but leave the array marked incomplete (a cancelled run).
+
+        With ``keep``, write nothing more (see :meth:`discard_unwritten`) and keep at
+        most the first ``keep`` elements (the array is shortened to them).
+        """
+        self._finish(complete=False, attrs=attrs, keep=keep)
 
     @property
     def closed(self) -> bool:
@@ -392,6 +474,41 @@ def as_elements(data: Any, element_shape: tuple[int, ...], dtype: np.dtype) -> n
     )
 
 
+_STOPPED = "writing stopped, the elements written so far are kept (marked incomplete)"
+
+#: A writer that knows its disk (``_folder``) leaves at least this many bytes free, for
+#: the metadata of its writes and its close.
+MIN_FREE_BYTES = 256 * 2**10
+
+
+class SpaceCheckError(OSError):
+    """``ENOSPC`` from :func:`require_space`: raised before the write, the storage is intact."""
+
+
+def require_space(folder: str | os.PathLike, nbytes: int, where: str) -> None:
+    """Raise :class:`SpaceCheckError` (``ENOSPC``) naming ``where`` unless ``folder``'s disk
+    has room for ``nbytes`` plus :data:`MIN_FREE_BYTES`: a library that meets a full
+    disk can leave its handle broken (libhdf5) or report it vaguely (blosc2)."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return  # not knowable here: the write itself will tell
+    if free < nbytes + MIN_FREE_BYTES:
+        raise SpaceCheckError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({free} bytes "
+                              f"free, {nbytes} to write): {_STOPPED}", where)
+
+
+def disk_full_error(err: BaseException, where: str) -> OSError | None:
+    """``OSError(ENOSPC)`` naming ``where`` when ``err`` says the disk is full (an
+    OSError with errno ENOSPC, or a library error quoting it), else None."""
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC and err.filename:
+        return err  # already says where
+    if not (getattr(err, "errno", None) == errno.ENOSPC
+            or os.strerror(errno.ENOSPC).lower() in str(err).lower()):
+        return None
+    return OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)}: {_STOPPED}", where)
+
+
 # -- the write thread --------------------------------------------------------------------
 
 
@@ -470,9 +587,24 @@ class BackgroundWrites:
                     self._cond.notify_all()
                 _BUDGET.release(self, nbytes)
 
+    @property
+    def error(self) -> BaseException | None:
+        """The error of a failed write, or None."""
+        return self._error
+
     def _raise(self) -> None:
         if self._error is not None:
             raise self._error
+
+    def discard(self) -> None:
+        """Drop the queued batches, then wait for the one being written, if any."""
+        with self._cond:
+            dropped = sum(batch.nbytes for _, batch in self._queue)
+            self._queue.clear()
+            self._pending_bytes -= dropped
+            while self._busy:
+                self._cond.wait()
+        _BUDGET.release(self, dropped)
 
     def submit(self, start: int, batch: np.ndarray) -> None:
         """Queue ``batch`` for elements ``start:start + len(batch)`` (the writer owns it)."""

@@ -2,21 +2,53 @@
 
 HDF5 files are opened once per process (:func:`acquire_file`), so several writers
 can write different arrays of one file at the same time.
+
+A write that fails (a full disk) can leave libhdf5 unable to close the file: its
+close retries the failed flush, and a process whose HDF5 objects are freed after
+that dies of a segmentation fault. So a write first checks the free space
+(``require_space``: an ``OSError(ENOSPC)`` before libhdf5 is called), and every open
+file holds a little disk space in reserve (an unnamed temporary file beside it) for
+when the disk fills up all the same (another process): the first failed write of a
+file stops its writers from writing more data and gives the reserve back, so the
+final attributes and the close have room. Its arrays are not shortened then (the
+chunk index may be broken): readers see their ``n_written`` elements.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
-from typing import Any
+from dataclasses import dataclass
+from typing import IO, Any
 
 import h5py
 import numpy as np
 
-from ._buffered_writer import N_WRITTEN, buffered_array_writer, check_array_name, check_writer_args
+from ._buffered_writer import (
+    N_WRITTEN,
+    SpaceCheckError,
+    buffered_array_writer,
+    check_array_name,
+    check_writer_args,
+    disk_full_error,
+)
+
+#: Disk space each open file keeps in reserve for its close (at most a quarter of the free space).
+RESERVE_BYTES = 4 * 2**20
+
+
+@dataclass
+class _OpenFile:
+    file: h5py.File
+    users: int = 0
+    reserve: IO[bytes] | None = None
+    error: BaseException | None = None  # the first failed write: no data is written after it
+
 
 _files_lock = threading.Lock()
-_open_files: dict[str, list[Any]] = {}  # real path -> [h5py.File, number of users]
+_open_files: dict[str, _OpenFile] = {}  # real path -> the process's handle
 
 
 def acquire_file(filename: str | os.PathLike) -> h5py.File:
@@ -24,10 +56,11 @@ def acquire_file(filename: str | os.PathLike) -> h5py.File:
     key = os.path.realpath(os.fspath(filename))
     with _files_lock:
         entry = _open_files.get(key)
-        if entry is None or not entry[0]:
-            entry = _open_files[key] = [h5py.File(key, "a"), 0]
-        entry[1] += 1
-        return entry[0]
+        if entry is None or not entry.file:
+            entry = _open_files[key] = _OpenFile(h5py.File(key, "a"))
+            entry.reserve = _reserve_space(os.path.dirname(key))
+        entry.users += 1
+        return entry.file
 
 
 def release_file(file: h5py.File) -> None:
@@ -35,13 +68,61 @@ def release_file(file: h5py.File) -> None:
     key = os.path.realpath(file.filename)
     with _files_lock:
         entry = _open_files.get(key)
-        if entry is None or entry[0] is not file:
+        if entry is None or entry.file is not file:
             return
-        entry[1] -= 1
-        if entry[1] <= 0:
-            del _open_files[key]
+        entry.users -= 1
+        if entry.users > 0:
+            return
+        del _open_files[key]
+        if entry.error is not None:
+            _give_back(entry)  # room for the close
+        try:
             if file:
                 file.close()
+        except Exception:
+            if entry.error is None:
+                raise  # else: the write error is what the caller reports
+        finally:
+            _give_back(entry)
+
+
+def _reserve_space(folder: str) -> IO[bytes] | None:
+    """An unnamed file holding disk space for a close after a failed write (None when
+    the disk has none to spare: the file is never visible, and a killed process frees it)."""
+    try:
+        size = min(RESERVE_BYTES, shutil.disk_usage(folder).free // 4)
+        if size <= 0:
+            return None
+        reserve = tempfile.TemporaryFile(dir=folder, prefix=".napari_datatools_reserve_")
+    except OSError:
+        return None
+    try:
+        try:
+            os.posix_fallocate(reserve.fileno(), 0, size)
+        except (AttributeError, OSError):  # no posix_fallocate here, or not on this disk
+            reserve.write(bytes(size))
+            reserve.flush()
+            os.fsync(reserve.fileno())
+        return reserve
+    except OSError:
+        reserve.close()
+        return None
+
+
+def _give_back(entry: _OpenFile) -> None:
+    if entry.reserve is not None:
+        entry.reserve.close()
+        entry.reserve = None
+
+
+def _file_failed(file: h5py.File, error: BaseException) -> None:
+    """Record the first failed write of ``file`` (which stops all its writers) and free
+    its reserve."""
+    with _files_lock:
+        entry = _open_files.get(os.path.realpath(file.filename))
+        if entry is not None and entry.error is None:
+            entry.error = error
+            _give_back(entry)
 
 
 class h5py_array_writer(buffered_array_writer):
@@ -99,6 +180,7 @@ class h5py_array_writer(buffered_array_writer):
         self.filename = os.fspath(filename)
         self.array_name = array_name
         self.file = acquire_file(self.filename)
+        self._file_key = os.path.realpath(self.filename)
         try:
             dataset, start = self._open_dataset(shape, dtype, batch, length, append, kwargs)
             self._direct_chunk = _direct_chunk_length(dataset, shape)
@@ -147,7 +229,9 @@ class h5py_array_writer(buffered_array_writer):
 
     def _store(self, start: int, batch: np.ndarray) -> None:
         """Whole chunks of an unfiltered dataset go straight to the file (about
-        twice as fast as h5py's selection write); the rest through ``__setitem__``."""
+        twice as fast as h5py's selection write); the rest through ``__setitem__``.
+        Nothing is written once a write to the file failed."""
+        self._raise_if_failed()
         c = self._direct_chunk
         end = start + len(batch)
         first = -(-start // c) * c if c else end
@@ -165,11 +249,36 @@ class h5py_array_writer(buffered_array_writer):
         if last < end:
             self.storage_array[last:end] = batch[last - start :]
 
+    def _resize(self, n: int) -> None:
+        """Not after a failed write of the file: its chunk index may be broken, and
+        shrinking it then can drop chunks that hold written elements."""
+        self._raise_if_failed()
+        super()._resize(n)
+
+    def _raise_if_failed(self) -> None:
+        entry = _open_files.get(self._file_key)
+        if entry is not None and entry.error is not None:
+            raise entry.error
+
     def _sync(self) -> None:
         self.file.flush()
 
     def _release(self) -> None:
         release_file(self.file)
+
+    def _where(self) -> str:
+        return self.filename
+
+    def _folder(self) -> str:
+        return os.path.dirname(self._file_key)
+
+    def _storage_error(self, err: Exception) -> BaseException:
+        """A failed write of the library stops the file's writers and frees the reserve
+        (see the module docstring); a full disk is reported as ``OSError(ENOSPC)``."""
+        explained = disk_full_error(err, self.filename) or err
+        if not isinstance(err, SpaceCheckError):  # else libhdf5 was not even called
+            _file_failed(self.file, explained)
+        return explained
 
 
 def _direct_chunk_length(dataset: Any, element_shape: tuple[int, ...]) -> int:

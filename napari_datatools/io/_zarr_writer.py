@@ -132,6 +132,12 @@ class zarr_array_writer(buffered_array_writer):
     def _set_attrs(self, values: dict[str, Any]) -> None:
         self.storage_array.attrs.update(values)  # one metadata write
 
+    def _where(self) -> str:
+        return os.path.join(self.filename, self.array_name)
+
+    def _folder(self) -> str:
+        return self.filename
+
     def _write_batches(self, items: list[tuple[int, np.ndarray]]) -> None:
         """Batches queued meanwhile go out as one write: zarr encodes its chunks
         concurrently (blosc itself is single-threaded outside the main thread)."""
