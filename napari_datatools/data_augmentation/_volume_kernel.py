@@ -48,6 +48,14 @@ def _clip(value: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True)
+def _tap(source, z, y, x, ny, nx, cval):  # pragma: no cover - compiled
+    """``source`` (one flat channel) at voxel ``(z, y, x)``, or ``cval`` for index -1."""
+    if z < 0 or y < 0 or x < 0:
+        return cval
+    return source[(z * ny + y) * nx + x]
+
+
+@numba.njit(cache=True, nogil=True)
 def _gather_border(
     image, image_out, mask, mask_out, mask_cval, out, pz, py, px, nz, ny, nx, mode, linear,
     shifts, low, high, image_cval,
@@ -74,25 +82,27 @@ def _gather_border(
     for c in range(mask.shape[0]):
         for b in range(width):
             mask_out[c, out * width + b] = mask_cval[b] if nearest < 0 else mask[c, nearest * width + b]
-    z_taps = (_index(z0, nz, mode), _index(z0 + 1, nz, mode))
-    y_taps = (_index(y0, ny, mode), _index(y0 + 1, ny, mode))
-    x_taps = (_index(x0, nx, mode), _index(x0 + 1, nx, mode))
+    za, zb = _index(z0, nz, mode), _index(z0 + 1, nz, mode)
+    ya, yb = _index(y0, ny, mode), _index(y0 + 1, ny, mode)
+    xa, xb = _index(x0, nx, mode), _index(x0 + 1, nx, mode)
     for c in range(image.shape[0]):
         if linear:
-            value = 0.0
-            for a in range(2):
-                za = z_taps[a]
-                wa = tz if a else 1.0 - tz
-                for e in range(2):
-                    ye = y_taps[e]
-                    we = wa * (ty if e else 1.0 - ty)
-                    for d in range(2):
-                        xd = x_taps[d]
-                        w = we * (tx if d else 1.0 - tx)
-                        if za < 0 or ye < 0 or xd < 0:
-                            value += w * image_cval
-                        else:
-                            value += w * image[c, (za * ny + ye) * nx + xd]
+            source = image[c]
+            front = (1.0 - ty) * (
+                (1.0 - tx) * _tap(source, za, ya, xa, ny, nx, image_cval)
+                + tx * _tap(source, za, ya, xb, ny, nx, image_cval)
+            ) + ty * (
+                (1.0 - tx) * _tap(source, za, yb, xa, ny, nx, image_cval)
+                + tx * _tap(source, za, yb, xb, ny, nx, image_cval)
+            )
+            back = (1.0 - ty) * (
+                (1.0 - tx) * _tap(source, zb, ya, xa, ny, nx, image_cval)
+                + tx * _tap(source, zb, ya, xb, ny, nx, image_cval)
+            ) + ty * (
+                (1.0 - tx) * _tap(source, zb, yb, xa, ny, nx, image_cval)
+                + tx * _tap(source, zb, yb, xb, ny, nx, image_cval)
+            )
+            value = (1.0 - tz) * front + tz * back
         else:
             value = image_cval if nearest < 0 else image[c, nearest]
         if shifts.shape[0]:
@@ -136,18 +146,28 @@ def _row_positions(
         rz[x] = _clip(m[0, 0] * qz + m[0, 1] * qy + m[0, 2] * qx + m[0, 3])
         ry[x] = _clip(m[1, 0] * qz + m[1, 1] * qy + m[1, 2] * qx + m[1, 3])
         rx[x] = _clip(m[2, 0] * qz + m[2, 1] * qy + m[2, 2] * qx + m[2, 3])
-    if mode == 2:
-        return
-    for r, n in ((rz, shape[0]), (ry, shape[1]), (rx, shape[2])):
-        if mode == 1:  # mirror about -0.5 and n - 0.5 (period 2n), branch-free
-            period = 2.0 * n
-            for x in range(ox):
-                q = r[x] + 0.5
-                q -= period * np.floor(q / period)
-                r[x] = min(q, period - q) - 0.5
-        top = float(n - 1)
-        for x in range(ox):
-            r[x] = min(max(r[x], 0.0), top)
+    if mode != 2:
+        _fold(rz, shape[0], mode)
+        _fold(ry, shape[1], mode)
+        _fold(rx, shape[2], mode)
+
+
+@numba.njit(cache=True, nogil=True)
+def _fold(positions, n, mode):  # pragma: no cover - compiled
+    """Fold positions along an axis of length ``n`` into ``[0, n - 1]`` (edge or mirror).
+
+    Interpolating the folded positions gives the values of the input extended by
+    edge repetition (mode 0) or by mirroring about -0.5 and n - 0.5 (mode 1).
+    """
+    if mode == 1:  # period 2n, branch-free
+        period = 2.0 * n
+        for x in range(positions.shape[0]):
+            q = positions[x] + 0.5
+            q -= period * np.floor(q / period)
+            positions[x] = min(q, period - q) - 0.5
+    top = float(n - 1)
+    for x in range(positions.shape[0]):
+        positions[x] = min(max(positions[x], 0.0), top)
 
 
 @numba.njit(cache=True, nogil=True)
