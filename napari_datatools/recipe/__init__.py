@@ -19,7 +19,16 @@ from ._build import (
     preview_sample,
     recipe_channel_axis,
 )
-from ._cases import Case, SourceRef, guess_channel_axis, pair_by_stem, recipe_cases, validation_cases
+from ._cases import (
+    Case,
+    SourceRef,
+    guess_channel_axis,
+    layer_sources,
+    pair_by_stem,
+    recipe_cases,
+    record_layer_files,
+    validation_cases,
+)
 from ._job import dataset_job, dataset_kwargs, run_dataset
 from ._loader import PatchDatasetSources, build_data_flow, build_preprocessor, dataset_sources
 from ._model import (
@@ -50,6 +59,8 @@ __all__ = [
     "SplitConfig",
     "class_mask",
     "guess_channel_axis",
+    "layer_sources",
+    "record_layer_files",
     "load_cases",
     "pair_by_stem",
     "recipe_cases",

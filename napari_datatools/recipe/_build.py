@@ -126,15 +126,21 @@ def recipe_channel_axis(recipe: Recipe, cases: list[Case] | None = None) -> int 
 
 
 def class_mask(recipe: Recipe, mask: Any) -> Any:
-    """``mask`` with the recipe's label choice applied (``labels.mode``/``labels.mapping``)."""
+    """``mask`` with the recipe's label choice applied (``labels.mode``/``labels.mapping``).
+
+    The mapping is used in mode 'mapping' only (a mapping kept while another mode
+    is chosen is ignored).
+    """
     from ..patches import relabel
 
     if mask is None:
         return None
+    mode = recipe.labels.mode
+    mapping = recipe.labels.mapping if mode == "mapping" else None
     try:
-        return relabel(mask, recipe.labels.mode, recipe.labels.mapping)
+        return relabel(mask, mode, mapping)
     except (TypeError, ValueError) as err:
-        raise RecipeError(f"labels: {err}") from err
+        raise RecipeError(f"labels.mapping: {err}") from err
 
 
 def _array(ref: SourceRef, case: Case, given: Any, layers: Mapping[str, Any], several: bool
@@ -201,11 +207,12 @@ def load_cases(recipe: Recipe, image: Any = None, mask: Any = None, *,
     layers = {} if layers is None else layers
     channel_axis = recipe.data.channel_axis
     if channel_axis is None and any(g is None for g in given_images):
-        channel_axis = recipe_channel_axis(recipe, [c for c, g in zip(cases, given_images)
-                                                    if g is None])
+        from_files = [c for c, g in zip(cases, given_images, strict=True) if g is None]
+        channel_axis = recipe_channel_axis(recipe, from_files)
     images, masks = [], []
     first: tuple[Case, int | None] | None = None
-    for case, given_image, given_mask in zip(cases, given_images, given_masks):
+    for case, given_image, given_mask in zip(cases, given_images, given_masks,
+                                                    strict=True):
         image_array = _array(case.image, case, given_image, layers, several)
         mask_array = given_mask if case.mask is None else _array(
             case.mask, case, given_mask, layers, several)

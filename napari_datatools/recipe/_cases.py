@@ -10,11 +10,13 @@ the arrays is :func:`napari_datatools.recipe.load_cases`'s job.
 
 from __future__ import annotations
 
+import copy
 import glob
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 from ..errors import RecipeError
@@ -278,3 +280,46 @@ def guess_channel_axis(shape: tuple[int, ...], rgb: bool = False,
     candidates = [(shape[a], a) for a in (0, 3, 1) if shape[a] <= max_channels]
     return min(candidates)[1] if candidates else None
 
+
+
+def _sources(recipe: Recipe) -> list[tuple[str, ArraySource]]:
+    """``(field, source)`` of every image and mask source of the recipe, as written."""
+    data = recipe.data
+    found = [("data.image", data.image), ("data.mask", data.mask)]
+    for i, case in enumerate(data.cases):
+        found += [(f"data.cases[{i}].image", case.image), (f"data.cases[{i}].mask", case.mask)]
+    return found
+
+
+def layer_sources(recipe: Recipe) -> list[tuple[str, str]]:
+    """``(field, layer name)`` of every source taken from a napari layer with no file.
+
+    Scripts and the console command cannot read those: the Export tab offers to
+    save them (:func:`record_layer_files` then points the recipe at the files).
+    """
+    return [(where, source.layer) for where, source in _sources(recipe)
+            if source.path is None and source.layer is not None]
+
+
+def record_layer_files(recipe: Recipe, files: dict[str, tuple[str, str | None]]) -> None:
+    """Point every source taken from layer ``name`` (without a file) at ``files[name]``.
+
+    ``files`` maps layer names to ``(path, array_name)``; the layer names stay
+    recorded (and name their cases). ``data.cases`` is assigned anew when a case
+    changes, so observers of the recipe hear it.
+    """
+    for where, source in _sources(recipe):
+        if where.startswith("data.cases"):
+            continue
+        if source.path is None and source.layer in files:
+            source.path, source.array_name = files[source.layer]
+    if any(c.image.path is None and c.image.layer in files
+           or c.mask.path is None and c.mask.layer in files for c in recipe.data.cases):
+        cases = [copy.deepcopy(c) for c in recipe.data.cases]
+        for case in cases:
+            if case.name is None and case.image.path is None:
+                case.name = case.image.layer  # the case keeps the layer's name
+            for source in (case.image, case.mask):
+                if source.path is None and source.layer in files:
+                    source.path, source.array_name = files[source.layer]
+        recipe.data.cases = cases

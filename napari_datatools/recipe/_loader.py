@@ -113,7 +113,8 @@ def build_preprocessor(recipe: Recipe, with_masks: bool = False) -> AugmentPrepr
     )
 
 
-def build_data_flow(recipe: Recipe, path: str | os.PathLike | None = None) -> Any:
+def build_data_flow(recipe: Recipe, path: str | os.PathLike | None = None,
+                    split: str | None = None) -> Any:
     """A ``data_flow`` over the patch dataset the recipe wrote.
 
     Each batch is ``(patches, class_labels)`` -- or ``(patches, label_patches,
@@ -126,17 +127,20 @@ def build_data_flow(recipe: Recipe, path: str | os.PathLike | None = None) -> An
     recipe : Recipe
         Its ``loader`` and ``augment`` sections are used.
     path : str or os.PathLike, optional
-        The dataset; default ``recipe.output.save_path``.
+        The dataset; default ``recipe.output.save_path`` (relative to the recipe's
+        folder).
+    split : {'train', 'val'}, optional
+        Only the patches of the training or validation cases; default all.
     """
     from ..io import data_flow
     from ..wrap import multi_source_array
 
     where = "path" if path is not None else "output.save_path"
-    path = recipe.output.save_path if path is None else path
+    path = recipe.resolve_path(recipe.output.save_path) if path is None else path
     if not path:
         raise RecipeError(f"{where}: no dataset path given")
     try:
-        sources = dataset_sources(path)
+        sources = dataset_sources(path, split=split)
     except ValueError as err:
         raise RecipeError(f"{where}: {err}") from err
     cfg = recipe.loader

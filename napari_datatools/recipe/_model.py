@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import copy
 import os
-from pathlib import Path
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from psygnal import evented
@@ -355,8 +355,8 @@ class Recipe(Validated):
         """Write the recipe as JSON to ``path``.
 
         Relative paths are rewritten to stay right from the file's folder; with
-        ``relative``, absolute paths of files in that folder (or below) are written
-        relative to it too, so the folder can be moved or shared as a whole.
+        ``relative``, absolute paths of data files in that folder (or below) are
+        written relative to it too, so the folder can be moved or shared as a whole.
         """
         folder = Path(os.path.abspath(path)).parent
         write_json_file(path, rebase_paths(self.to_dict(), self.folder, folder, relative))

@@ -36,7 +36,8 @@ def resolve_path(path: str | None, folder: str | os.PathLike | None) -> str | No
 
 
 def _path_slots(data: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
-    """``(mapping, key)`` of every file path in a recipe dict (as ``Recipe.to_dict``)."""
+    """``(mapping, key)`` of every file path in a recipe dict (as ``Recipe.to_dict``): the
+    data sources, then the output."""
     section = data.get("data", {})
     for name in ("image", "mask"):
         if isinstance(section.get(name), dict):
@@ -73,6 +74,6 @@ def rebase_paths(data: dict[str, Any], folder: str | os.PathLike | None,
                 owner[key] = Path(os.path.relpath(absolute, new)).as_posix()
             except ValueError:  # another drive (Windows): no relative path exists
                 owner[key] = absolute
-        elif relative and Path(absolute).is_relative_to(new):
+        elif relative and key == "path" and Path(absolute).is_relative_to(new):
             owner[key] = Path(absolute).relative_to(new).as_posix()
     return data

@@ -6,7 +6,6 @@ import os
 import pprint
 import textwrap
 from pathlib import Path
-
 from typing import Any
 
 from ..io._formats import format_named
@@ -231,7 +230,8 @@ def to_script(recipe: Recipe) -> str:
     val_cases = validation_cases(r, cases)
     if val_cases:
         dataset["val_cases"] = val_cases
-    labels = {"mode": r.labels.mode, "mapping": r.labels.mapping}
+    mapping = r.labels.mapping if r.labels.mode == "mapping" else None
+    labels = {"mode": r.labels.mode, "mapping": mapping}
     return _TEMPLATE.format(
         version=__version__,
         cases=_literal_list(rows),
