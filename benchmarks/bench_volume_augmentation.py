@@ -55,7 +55,8 @@ OURS = dict(
 
 def make_inputs() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
-    zz, yy, xx = np.meshgrid(*(np.linspace(-1, 1, n, dtype=np.float32) for n in SHAPE), indexing="ij")
+    axes = (np.linspace(-1, 1, n, dtype=np.float32) for n in SHAPE)
+    zz, yy, xx = np.meshgrid(*axes, indexing="ij")
     image = 0.5 + 0.25 * np.sin(9 * xx) * np.cos(7 * yy) * np.cos(5 * zz)
     image = (image + 0.05 * rng.standard_normal(SHAPE)).astype(np.float32)[None]
     labels = (xx**2 + yy**2 + zz**2 < 0.4).astype(np.uint8) + (np.abs(xx) < 0.1)
@@ -114,11 +115,12 @@ def torchio_pipeline() -> Callable:
     import torch
     import torchio as tio
 
+    shifts = np.random.default_rng(3)
     compose = tio.Compose([
         tio.RandomAffine(scales=(0.9, 1.1), degrees=MAX_DEGREES, image_interpolation="linear"),
         tio.RandomElasticDeformation(num_control_points=5, max_displacement=8.0),
         tio.RandomFlip(axes=(0, 1, 2), flip_probability=0.5),
-        tio.Lambda(lambda t: t + float(np.random.uniform(-0.1, 0.1)), types_to_apply=[tio.INTENSITY]),
+        tio.Lambda(lambda t: t + float(shifts.uniform(-0.1, 0.1)), types_to_apply=[tio.INTENSITY]),
     ])
 
     def run(image: np.ndarray, labels: np.ndarray) -> object:

@@ -42,7 +42,7 @@ def centroid(array):
 
 def blob(shape, centre, sigma=1.2, spacing=(1.0, 1.0, 1.0)):
     grids = np.meshgrid(*(np.arange(n, dtype=np.float64) for n in shape), indexing="ij")
-    r2 = sum(((g - c) * s) ** 2 for g, c, s in zip(grids, centre, spacing))
+    r2 = sum(((g - c) * s) ** 2 for g, c, s in zip(grids, centre, spacing, strict=True))
     return np.exp(-r2 / (2 * sigma**2)).astype(np.float32)[None]
 
 
@@ -95,7 +95,8 @@ def test_shift_is_a_fraction_of_each_axis_and_crop_cuts_the_result():
 
 
 def test_forward_matrix_inverts_the_coordinate_map():
-    params = sample_volume_transform(SHAPE, **{**FULL, "spline_warp": False}, spacing=(3, 1, 1), rng=5)
+    affine = {**FULL, "spline_warp": False}
+    params = sample_volume_transform(SHAPE, **affine, spacing=(3, 1, 1), rng=5)
     coords = params.coordinate_map().reshape(3, -1)
     grid = np.indices(SHAPE).reshape(3, -1)
     back = params.forward_matrix() @ np.vstack([coords, np.ones(coords.shape[1])])
@@ -153,7 +154,8 @@ def test_mask_values_and_dtype_are_kept(dtype, fill_mode):
         volume(), y, **FULL, fill_mode=fill_mode, cval_y=1 if dtype == np.bool_ else 9, rng=2
     )
     assert y_out.dtype == y.dtype and y_out.shape == y.shape
-    allowed = set(values) | ({True} if dtype == np.bool_ else {9} if fill_mode == "constant" else set())
+    fill = {True} if dtype == np.bool_ else {9} if fill_mode == "constant" else set()
+    allowed = set(values) | fill
     assert set(np.unique(y_out).tolist()) <= allowed
     assert len(np.unique(y_out)) >= 2
 
@@ -162,7 +164,8 @@ def test_intensity_shift_is_added_per_channel_and_clipped():
     x = volume(channels=3)
     params = VolumeTransformParams(SHAPE, intensity_shift=(5.0, -5.0, 0.0))
     out = apply_transform(params, x)
-    expected = np.clip(x + np.array([5.0, -5.0, 0.0], np.float32)[:, None, None, None], x.min(), x.max())
+    shifted = x + np.array([5.0, -5.0, 0.0], np.float32)[:, None, None, None]
+    expected = np.clip(shifted, x.min(), x.max())
     np.testing.assert_allclose(out, expected, rtol=1e-6)
     np.testing.assert_array_equal(apply_transform(params, labels(), kind="mask"), labels())
 
@@ -171,7 +174,8 @@ def test_integer_images_are_rounded_and_saturated():
     x = volume(dtype=np.uint8)
     params = sample_volume_transform(SHAPE, **FULL, intensity_shift_range=30.0, rng=6)
     out = apply_transform(params, x)
-    reference = ndi.map_coordinates(x[0].astype(np.float64), params.coordinate_map(), order=1, mode="nearest")
+    reference = ndi.map_coordinates(
+        x[0].astype(np.float64), params.coordinate_map(), order=1, mode="nearest")
     reference = np.clip(reference + params.intensity_shift[0], x.min(), x.max())
     assert out.dtype == np.uint8
     assert np.abs(out[0].astype(int) - np.rint(reference)).max() <= 1
@@ -208,8 +212,8 @@ def test_fused_call_equals_separate_applies_and_cubic_is_scipys_spline():
     params = sample_volume_transform(SHAPE, **options, n_channels=2, rng=8)
     np.testing.assert_array_equal(x_out, apply_transform(params, x))
     np.testing.assert_array_equal(y_out, apply_transform(params, y, kind="mask"))
-    cubic = apply_transform(VolumeTransformParams.from_dict({**params.as_dict(), "intensity_shift": [0.0]}),
-                            x, order="cubic")
+    unshifted = VolumeTransformParams.from_dict({**params.as_dict(), "intensity_shift": [0.0]})
+    cubic = apply_transform(unshifted, x, order="cubic")
     reference = ndi.map_coordinates(x[1], params.coordinate_map(), order=3, mode="nearest")
     np.testing.assert_allclose(cubic[1], reference, rtol=1e-5, atol=1e-3)
 
@@ -229,7 +233,7 @@ def test_same_seed_same_output_and_generators_advance():
     x, y = volume(), labels()
     first = volume_random_transform(x, y, **FULL, rng=11)
     again = volume_random_transform(x, y, **FULL, rng=11)
-    for a, b in zip(first, again):
+    for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
     gen = np.random.default_rng(11)
     one, two = (volume_random_transform(x, **FULL, rng=gen) for _ in range(2))
@@ -256,7 +260,8 @@ def test_warp_sigma_is_in_finest_axis_units():
                                      spacing=(4.0, 1.0, 1.0), rng=12)
     offsets = params.warp_offsets[1:-1, 1:-1, 1:-1]
     assert offsets[..., 0].std() * 4 == pytest.approx(offsets[..., 1:].std(), rel=0.5)
-    assert np.all(params.warp_offsets[[0, -1]] == 0) and np.all(params.warp_offsets[:, :, [0, -1]] == 0)
+    border = params.warp_offsets[[0, -1]], params.warp_offsets[:, :, [0, -1]]
+    assert not any(np.any(face) for face in border)
 
 
 def test_params_round_trip_through_json():
@@ -331,7 +336,7 @@ def test_bad_arrays_and_params_raise_naming_them():
     with pytest.raises(ValueError, match="backend"):
         apply_transform(params, volume(), backend="opencv")
     with pytest.raises(ValueError, match="intensity_shift"):
-        apply_transform(VolumeTransformParams(SHAPE, intensity_shift=(1.0, 2.0)), volume(channels=3))
+        apply_transform(VolumeTransformParams(SHAPE, intensity_shift=(1, 2)), volume(channels=3))
     with pytest.raises(ValueError, match="shape"):
         VolumeTransformParams((4, 4))
     with pytest.raises(ValueError, match="shear_deg"):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -37,7 +38,15 @@ KINDS = ("image", "mask")
 BACKENDS = ("auto", "scipy")
 
 
+T = TypeVar("T")
+
 # -- argument checks ----------------------------------------------------------------
+
+
+def _three(values: Iterable[T]) -> tuple[T, T, T]:
+    """Three values ``(z, y, x)`` as a tuple."""
+    z, y, x = values
+    return z, y, x
 
 
 def _per_axis(value: Any, name: str, below: float = math.inf) -> tuple[float, float, float]:
@@ -45,21 +54,21 @@ def _per_axis(value: Any, name: str, below: float = math.inf) -> tuple[float, fl
     items = [value] * 3 if np.ndim(value) == 0 else list(value)
     if len(items) != 3:
         raise ValueError(f"{name} must be a number or three numbers (z, y, x), got {value!r}")
-    ranges = tuple(check_range(v, name) for v in items)
+    ranges = _three(check_range(v, name) for v in items)
     if max(ranges) >= below:
         raise ValueError(f"{name} must be below {below:g} (for each axis), got {value!r}")
     return ranges
 
 
-def _ints(value: Any, name: str, count: int, minimum: int) -> tuple[int, ...]:
+def _three_ints(value: Any, name: str, minimum: int) -> tuple[int, int, int]:
     if isinstance(value, (str, bytes)) or np.ndim(value) != 1:
-        raise ArgumentTypeError(f"{name} must be {count} integers, got {value!r}")
+        raise ArgumentTypeError(f"{name} must be three integers (z, y, x), got {value!r}")
     items = list(value)
     if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) for v in items):
-        raise ArgumentTypeError(f"{name} must be {count} integers, got {value!r}")
-    if len(items) != count or min(items) < minimum:
-        raise ValueError(f"{name} must be {count} integers >= {minimum}, got {value!r}")
-    return tuple(int(v) for v in items)
+        raise ArgumentTypeError(f"{name} must be three integers (z, y, x), got {value!r}")
+    if len(items) != 3 or min(items) < minimum:
+        raise ValueError(f"{name} must be three integers >= {minimum}, got {value!r}")
+    return _three(int(v) for v in items)
 
 
 def _flip_axes(flip_axes: Any) -> tuple[bool, bool, bool]:
@@ -74,7 +83,7 @@ def _flip_axes(flip_axes: Any) -> tuple[bool, bool, bool]:
                 f"flip_axes must hold spatial axes 0 (z), 1 (y), 2 (x), got {flip_axes!r}"
             )
         allowed[int(axis)] = True
-    return tuple(allowed)
+    return _three(allowed)
 
 
 def _spacing(spacing: Any) -> tuple[float, float, float]:
@@ -82,17 +91,17 @@ def _spacing(spacing: Any) -> tuple[float, float, float]:
         return (1.0, 1.0, 1.0)
     if np.ndim(spacing) != 1:
         raise ArgumentTypeError(f"spacing must be None or three numbers (z, y, x), got {spacing!r}")
-    values = tuple(check_range(v, "spacing") for v in spacing)
+    values = [check_range(v, "spacing") for v in spacing]
     if len(values) != 3 or min(values) <= 0:
         raise ValueError(f"spacing must be three finite numbers > 0, got {spacing!r}")
-    return values
+    return _three(values)
 
 
 def _crop_size(crop_size: Any, shape: tuple[int, int, int]) -> tuple[int, int, int] | None:
     if crop_size is None:
         return None
-    crop = _ints(crop_size, "crop_size", 3, 1)
-    if any(c > n for c, n in zip(crop, shape)):
+    crop = _three_ints(crop_size, "crop_size", 1)
+    if any(c > n for c, n in zip(crop, shape, strict=True)):
         raise ValueError(f"crop_size {crop} is larger than the volume's spatial shape {shape}")
     return crop
 
@@ -107,12 +116,16 @@ def _as_volume(array: Any, name: str, channel_axis: Any = 0) -> np.ndarray:
     if array.dtype != np.bool_ and not (
         np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
     ):
-        raise ArgumentTypeError(f"{name} must have a real numeric or boolean dtype, got {array.dtype}")
+        raise ArgumentTypeError(
+            f"{name} must have a real numeric or boolean dtype, got {array.dtype}"
+        )
     if array.dtype.itemsize not in (1, 2, 4, 8):
         raise ValueError(f"{name} has the unsupported dtype {array.dtype}")
     array = np.moveaxis(array, check_channel_axis(channel_axis, 4), 0)
     if 0 in array.shape:
-        raise ValueError(f"{name} must have channels and non-empty spatial axes, got shape {array.shape}")
+        raise ValueError(
+            f"{name} must have channels and non-empty spatial axes, got shape {array.shape}"
+        )
     return array
 
 
@@ -183,7 +196,7 @@ def sample_volume_transform(
     The draws are made in a fixed order (eighteen uniforms, the intensity shifts,
     then the warp offsets), so changing one range keeps the other draws of a seed.
     """
-    shape = _ints(shape, "shape", 3, 1)
+    shape = _three_ints(shape, "shape", 1)
     rotation = _per_axis(rotation_range, "rotation_range")
     shift_fraction = _per_axis(shift_range, "shift_range")
     shear = _per_axis(shear_range, "shear_range", below=90.0)
@@ -212,14 +225,15 @@ def sample_volume_transform(
 
     corner = None
     if crop is not None:
-        corner = tuple(min(int(u[15 + a] * (shape[a] - crop[a] + 1)), shape[a] - crop[a]) for a in range(3))
+        room = [n - c for n, c in zip(shape, crop, strict=True)]
+        corner = _three(min(int(u[15 + a] * (room[a] + 1)), room[a]) for a in range(3))
     return VolumeTransformParams(
         shape=shape,
-        angles_deg=tuple(symmetric(u[a], rotation[a]) for a in range(3)),
-        shift=tuple(symmetric(u[3 + a], shift_fraction[a] * shape[a]) for a in range(3)),
-        shear_deg=tuple(symmetric(u[6 + a], shear[a]) for a in range(3)),
-        zoom=tuple(float(zoom_low + u[9 + a] * (zoom_high - zoom_low)) for a in range(3)),
-        flip=tuple(bool(flippable[a] and u[12 + a] < 0.5) for a in range(3)),
+        angles_deg=_three(symmetric(u[a], rotation[a]) for a in range(3)),
+        shift=_three(symmetric(u[3 + a], shift_fraction[a] * shape[a]) for a in range(3)),
+        shear_deg=_three(symmetric(u[6 + a], shear[a]) for a in range(3)),
+        zoom=_three(float(zoom_low + u[9 + a] * (zoom_high - zoom_low)) for a in range(3)),
+        flip=_three(bool(flippable[a] and u[12 + a] < 0.5) for a in range(3)),
         intensity_shift=tuple(shifts),
         warp_offsets=offsets,
         crop_corner=corner,
@@ -264,8 +278,8 @@ def _resample_scipy(
     spline_order = {"nearest": 0, "linear": 1, "cubic": 3}[order]
     work = array.view(np.uint8) if array.dtype == np.bool_ else array
     dtype = work.dtype if spline_order == 0 else np.float64
-    if spline_order == 0:
-        cval = _cval_as(cval, array.dtype)
+    if spline_order == 0:  # the fill value as the array would hold it
+        cval = np.asarray(_cval_as(cval, array.dtype)).item()
     out = np.empty((work.shape[0], *params.output_shape), dtype=dtype)
     for c in range(work.shape[0]):
         ndi.map_coordinates(
@@ -317,7 +331,8 @@ def _kernel_pass(
     else:  # the bytes of each channel
         bits = np.ascontiguousarray(copied).reshape(copied.shape[0], -1).view(np.uint8)
         bits_out = np.empty((copied.shape[0], size * copied.dtype.itemsize), np.uint8)
-        bits_cval = np.array([_cval_as(cval_copied, copied.dtype)], dtype=copied.dtype).view(np.uint8)
+        fill = np.array([_cval_as(cval_copied, copied.dtype)], dtype=copied.dtype)
+        bits_cval = fill.view(np.uint8)
         copied_out = bits_out.view(copied.dtype).reshape(-1, *out_shape)
     coefficients, bz, by, bx = params._warp_parts()
     resample_volume(
@@ -370,12 +385,12 @@ def _resample(
         image_out = _kernel_pass(params, fill_mode, copied=image, cval_copied=cval_image)[1]
         image = None
     if image is not None or mask is not None:
-        values, copied = _kernel_pass(
+        interpolated, copied = _kernel_pass(
             params, fill_mode, image, order == "linear", shifts, value_range, cval_image,
             mask, cval_mask,
         )
-        if image is not None:
-            image_out = _cast_back(values, image.dtype)
+        if image is not None and interpolated is not None:
+            image_out = _cast_back(interpolated, image.dtype)
         if mask is not None:
             mask_out = copied
     return image_out, mask_out
@@ -430,6 +445,7 @@ def apply_volume_transform(
     else:
         _, out = _resample(params, None, volume, fill_mode=fill_mode, cval_mask=cval,
                            backend=backend)
+    assert out is not None  # the array given is always resampled
     return np.moveaxis(out, 0, check_channel_axis(channel_axis, 4))
 
 
@@ -515,4 +531,5 @@ intensity_shift_range, spline_warp, warp_sigma, warp_grid_size, crop_size, spaci
     x_out, y_out = _resample(
         params, x, y, order=order, fill_mode=fill_mode, cval_image=cval_x, cval_mask=cval_y
     )
-    return x_out if y is None else (x_out, y_out)
+    assert x_out is not None and (y is None or y_out is not None)  # given arrays are resampled
+    return x_out if y_out is None else (x_out, y_out)

@@ -81,7 +81,8 @@ def _gather_border(
     width = mask_cval.shape[0]
     for c in range(mask.shape[0]):
         for b in range(width):
-            mask_out[c, out * width + b] = mask_cval[b] if nearest < 0 else mask[c, nearest * width + b]
+            fill = mask_cval[b] if nearest < 0 else mask[c, nearest * width + b]
+            mask_out[c, out * width + b] = fill
     za, zb = _index(z0, nz, mode), _index(z0 + 1, nz, mode)
     ya, yb = _index(y0, ny, mode), _index(y0 + 1, ny, mode)
     xa, xb = _index(x0, nx, mode), _index(x0 + 1, nx, mode)
@@ -123,22 +124,22 @@ def _row_positions(
     k = coefficients.shape[0]
     ox = rz.shape[0]
     if k > 0:  # the spline is separable: collapse z and y, then evaluate along x
-        for l in range(k):
+        for h in range(k):
             for c in range(3):
                 acc = 0.0
                 for i in range(k):
                     for j in range(k):
-                        acc += bz[z, i] * by[y, j] * coefficients[i, j, l, c]
-                row[l, c] = acc
+                        acc += bz[z, i] * by[y, j] * coefficients[i, j, h, c]
+                row[h, c] = acc
         dz[:] = 0.0
         dy[:] = 0.0
         dx[:] = 0.0
-        for l in range(k):
-            cz, cy, cx = row[l, 0], row[l, 1], row[l, 2]
+        for h in range(k):
+            cz, cy, cx = row[h, 0], row[h, 1], row[h, 2]
             for x in range(ox):
-                dz[x] += bx_t[l, x] * cz
-                dy[x] += bx_t[l, x] * cy
-                dx[x] += bx_t[l, x] * cx
+                dz[x] += bx_t[h, x] * cz
+                dy[x] += bx_t[h, x] * cy
+                dx[x] += bx_t[h, x] * cx
     m = inverse
     fz, fy, fx = float(z + corner[0]), float(y + corner[1]), float(corner[2])
     for x in range(ox):
@@ -171,7 +172,9 @@ def _fold(positions, n, mode):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _row_indices(rz, ry, rx, nz, ny, nx, base, near, tz, ty, tx, inside, border):  # pragma: no cover
+def _row_indices(
+    rz, ry, rx, nz, ny, nx, base, near, tz, ty, tx, inside, border,
+):  # pragma: no cover - compiled
     """Flat index of the first corner (``base``) and of the nearest voxel, fractions.
 
     Branch-free (vectorised); indices are clamped so every read is inside the
@@ -267,8 +270,8 @@ def resample_volume(
     k = coefficients.shape[0]
     bx_t = np.empty((k, ox))
     for x in range(ox):
-        for l in range(k):
-            bx_t[l, x] = bx[x, l]
+        for h in range(k):
+            bx_t[h, x] = bx[x, h]
     row = np.zeros((k, 3))
     dz, dy, dx = np.zeros(ox), np.zeros(ox), np.zeros(ox)
     rz, ry, rx = np.empty(ox), np.empty(ox), np.empty(ox)
