@@ -186,8 +186,10 @@ class bcolz_array_writer(buffered_array_writer):
 
     def _resize(self, n: int) -> None:
         self._check_usable()
-        end = min(self.storage_array.shape[0], n)
-        if end % self._chunk_rows:  # the chunk row at the new end is rewritten
+        old = self.storage_array.shape[0]
+        end = min(old, n)
+        # the chunk row at the new end may be rewritten (rows past a shrunk end are dropped)
+        if end and (n > old or end % self._chunk_rows):
             self._touch(end - 1, end)
         self.storage_array.resize((n,) + self.data_element_shape)
 
