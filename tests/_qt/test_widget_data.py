@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from napari_datatools._qt import DataToolsWidget
-from napari_datatools.recipe import Recipe, load_sources
+from napari_datatools.recipe import Recipe, open_source
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def test_dock_is_contributed_by_the_manifest(make_napari_viewer):
     _, widget = viewer.window.add_plugin_dock_widget("napari-datatools", "Data Tools")
     assert isinstance(widget, DataToolsWidget)
     assert [widget.tabs.tabText(i) for i in range(widget.tabs.count())] == [
-        "Data", "Augment", "Patches", "Create", "Export"]
+        "Data", "Augment", "Patches", "Create", "Dataset", "Export"]
     assert "Add or open an image" in widget.data.status.text()
     assert not widget.augment.isEnabled()
 
@@ -76,11 +76,35 @@ def test_shape_mismatch_is_shown_and_disables_the_other_tabs(setup):
     assert widget.create_section.run_button.isEnabled()
 
 
-def test_rgb_or_4d_images_are_refused(setup):
+def test_channel_axis_is_guessed_for_rgb_and_4d_images(setup):
     viewer, widget, image, labels = setup
+    data, recipe = widget.data, widget.recipe
     viewer.add_image(np.zeros((8, 8, 3), np.uint8), name="photo", rgb=True)
-    widget.data.image_picker.select(viewer.layers["photo"])
-    assert not widget.data.ok and "(RGB)" in widget.data.status.text()
+    data.image_picker.select(viewer.layers["photo"])
+    data.mask_picker.select(None)
+    assert recipe.data.channel_axis == 2 and data.channel_axis.currentData() == 2
+    assert data.ok and "Channel axis 2 guessed" in data.status.text()
+    viewer.add_image(np.zeros((2, 3, 48, 64), np.float32), name="two stains")
+    data.image_picker.select(viewer.layers["two stains"])
+    assert recipe.data.channel_axis == 0  # guessed anew for this image: its small first axis
+    data.mask_picker.select(viewer.layers["cells labels"])  # (3, 48, 64) without axis 0
+    assert data.ok and data.mask_layer() is viewer.layers["cells labels"]
+    data.channel_axis.setCurrentIndex(data.channel_axis.findData(1))  # the user's answer
+    assert recipe.data.channel_axis == 1 and not data.ok
+    assert "Shape mismatch" in data.status.text() and "guessed" not in data.status.text()
+    data.channel_axis.setCurrentIndex(0)
+    assert recipe.data.channel_axis is None
+    data.image_picker.select(viewer.layers["cells"])
+    viewer.add_image(np.zeros((10, 12, 16, 16), np.float32), name="4d")
+    data.image_picker.select(viewer.layers["4d"])  # no small axis: no guess, refused
+    assert recipe.data.channel_axis is None and not data.ok
+    assert "(Z, Y, X) volume" in data.status.text()
+    viewer.add_image(np.zeros((4, 16, 16, 3), np.uint8), name="rgb stack", rgb=True)
+    data.image_picker.select(viewer.layers["rgb stack"])
+    data.mask_picker.select(None)
+    assert recipe.data.channel_axis == 3 and data.ok
+    data.image_picker.select(viewer.layers["cells"])  # the guess goes with its image
+    assert recipe.data.channel_axis is None and data.ok
 
 
 def test_open_file_uses_the_plugin_reader_and_records_the_source(setup, tmp_path):
@@ -102,7 +126,7 @@ def test_open_file_uses_the_plugin_reader_and_records_the_source(setup, tmp_path
     again.name = "renamed"
     widget.data.image_picker.select(again)
     assert (src.path, src.array_name, src.layer) == (str(path), "raw", "renamed")
-    np.testing.assert_array_equal(load_sources(widget.recipe)[0], image[:2])
+    np.testing.assert_array_equal(open_source(src, "data.image"), image[:2])
 
 
 def test_open_folder_opens_a_zarr_store(setup, tmp_path, monkeypatch):
@@ -146,3 +170,96 @@ def test_a_loaded_recipe_selects_its_layers(setup):
     recipe.data.image.layer = "other"
     widget.recipe.data.image.layer = recipe.data.image.layer
     assert widget.data.image_layer() is viewer.layers["other"]
+
+
+def test_cases_from_layers_are_listed_and_shown(setup):
+    viewer, widget, image, labels = setup
+    data, recipe = widget.data, widget.recipe
+    assert data.cases_list.count() == 1 and "One case" in data.cases_info.text()
+    assert data.add_current_case()
+    assert [c.image.layer for c in recipe.data.cases] == ["cells"]
+    assert recipe.data.image.layer is None  # the list replaced the single case
+    viewer.add_image(image[:2] * 2, name="second")
+    viewer.add_labels(labels[:2], name="second labels")
+    data.image_picker.select(viewer.layers["second"])
+    data.mask_picker.select(viewer.layers["second labels"])
+    assert data.mask_layer() is viewer.layers["second labels"]
+    assert recipe.data.cases[0].image.layer == "cells"  # showing a layer changes no case
+    assert data.add_current_case() and not data.add_current_case()  # no duplicates
+    assert [data.cases_list.item(i).text() for i in range(2)] == [
+        "cells: layer 'cells' + layer 'cells labels'",
+        "second: layer 'second' + layer 'second labels'"]
+    assert "2 cases" in data.cases_info.text()
+    data.cases_list.setCurrentRow(0)  # choosing a case shows it
+    assert data.image_layer() is viewer.layers["cells"]
+    assert data.mask_layer() is viewer.layers["cells labels"]
+    assert set(data.layer_arrays()) == {"cells", "cells labels", "second", "second labels"}
+    recipe.split.val_cases = ["second"]
+    assert "For validation: second." in data.cases_info.text()
+    from napari_datatools.recipe import load_cases
+
+    loaded = load_cases(recipe, layers=data.layer_arrays())
+    assert [c.name for c in loaded.cases] == ["cells", "second"] and loaded.val_cases == [1]
+    data.cases_list.setCurrentRow(1)
+    data.remove_current_case()
+    assert [c.name for c in (recipe.data.cases or [])] == [None]
+    data.cases_list.setCurrentRow(0)
+    data.remove_current_case()
+    assert recipe.data.cases == [] and recipe.data.image.layer == "cells"  # single case again
+
+
+def test_cases_from_files_and_folders(setup, tmp_path):
+    import tifffile
+
+    from tests.test_recipe_cases import write_cases
+
+    viewer, widget, image, labels = setup
+    data, recipe = widget.data, widget.recipe
+    arrays = write_cases(tmp_path, n=3, shape=(2, 40, 48), mask_suffix="_mask")
+    images = sorted(str(p) for p in (tmp_path / "images").iterdir())
+    masks = sorted(str(p) for p in (tmp_path / "masks").iterdir())
+    assert data.add_files(images[:2], masks[:2])
+    assert [c.name for c in recipe_cases_of(widget)] == ["c00", "c01"]
+    assert data.cases_list.item(1).text() == "c01: c01.tif + c01_mask.tif"
+    assert data.preview_case(1)  # opens the files as layers and shows them
+    shown = data.image_layer()
+    assert shown.source.path == images[1] and data.cases_list.currentRow() == 1
+    np.testing.assert_array_equal(np.asarray(shown.data), arrays[1][0])
+    np.testing.assert_array_equal(np.asarray(data.mask_layer().data), arrays[1][1])
+    n_layers = len(viewer.layers)
+    assert data.preview_case(1) and len(viewer.layers) == n_layers  # opened once
+    # a folder of images and one of masks: one pattern, listed one case per file
+    assert data.add_folder(str(tmp_path / "images"), str(tmp_path / "masks"))
+    assert recipe.data.cases[-1].image.path == str(tmp_path / "images" / "*.tif")
+    assert data.cases_list.count() == 5
+    # unpaired files are named and nothing is added
+    tifffile.imwrite(tmp_path / "images" / "lonely.tif", np.zeros((2, 8, 8), np.uint8),
+                     photometric="minisblack")
+    before = recipe.to_dict()
+    assert not data.add_folder(str(tmp_path / "images"), str(tmp_path / "masks"))
+    assert recipe.to_dict() == before and "lonely.tif" in data.cases_info.text()
+    assert not data.add_files(images[2:], masks[:1])  # c02 has no mask among those given
+    assert recipe.to_dict() == before
+
+
+def test_adding_a_file_without_channel_metadata_guesses_its_channel_axis(setup, tmp_path):
+    import tifffile
+
+    viewer, widget, image, labels = setup
+    stains = np.stack([image, image[::-1]])  # (2, Z, Y, X), a plain TIFF says nothing
+    tifffile.imwrite(tmp_path / "stains.tif", stains, photometric="minisblack")
+    tifffile.imwrite(tmp_path / "stains_mask.tif", labels, photometric="minisblack")
+    assert widget.data.add_files([str(tmp_path / "stains.tif")],
+                                 [str(tmp_path / "stains_mask.tif")])
+    assert widget.recipe.data.channel_axis == 0
+    assert "Channel axis 0 guessed" in widget.data.cases_info.text()
+    from napari_datatools.recipe import load_cases
+
+    loaded = load_cases(widget.recipe)
+    assert loaded.channel_axis == 0 and loaded.images[0].shape == stains.shape
+
+
+def recipe_cases_of(widget):
+    from napari_datatools.recipe import recipe_cases
+
+    return recipe_cases(widget.recipe)

@@ -1,6 +1,8 @@
 """Export tab: recipe JSON round trip through the widgets, script, console."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -9,7 +11,9 @@ from qtpy.QtWidgets import QApplication
 from napari_datatools._qt import DataToolsWidget
 from napari_datatools._qt import _export_section
 from napari_datatools._qt._augment_section import IMAGE_LAYER
+from napari_datatools.cli import main
 from napari_datatools.recipe import Recipe, preview_sample, run_dataset, to_script
+from tests.helpers import read_h5
 
 
 @pytest.fixture
@@ -97,12 +101,71 @@ def test_a_bad_recipe_file_is_reported_and_changes_nothing(setup, tmp_path, monk
     assert widget.recipe.to_dict() == before and "Not loaded" in widget.export.status.text()
 
 
-def test_copy_as_python_puts_the_script_on_the_clipboard(setup, tmp_path):
+def test_copy_as_python_puts_the_script_on_the_clipboard(setup, tmp_path, monkeypatch):
     viewer, widget, image, labels = setup
     _edit_everything(widget, tmp_path)
+    asked = []
+    monkeypatch.setattr(widget.export, "ask_layers_path", lambda names: asked.append(names) or "")
     widget.export.buttons["copy"].click()
+    assert asked == [["cells", "cells labels"]]  # offered first; declined: copied anyway
     text = QApplication.clipboard().text()
     assert text == to_script(widget.recipe) and "'rotation_range': 12.5," in text
+    assert "in-memory layers were not saved" in widget.export.status.text()
+
+
+def test_in_memory_layers_are_announced_saved_as_zarr_and_the_script_runs(
+        setup, tmp_path, monkeypatch):
+    viewer, widget, image, labels = setup
+    export, r = widget.export, widget.recipe
+    r.patches.patchsize, r.patches.max_per_class = 9, 20
+    r.output.save_path = str(tmp_path / "patches.h5")
+    note = export.refresh_note()  # said before any export
+    assert "In memory only: 'cells', 'cells labels'" in note and "Zarr" in note
+    assert not export.memory_note.isHidden()
+    questions = []
+    monkeypatch.setattr(export, "ask_save_layers",
+                        lambda names, path: questions.append((names, path)) or True)
+    monkeypatch.setattr(_export_section.QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(tmp_path / "recipe.json"), ""))
+    export.buttons["save"].click()
+    zarr_path = tmp_path / "recipe_layers.zarr"
+    assert questions == [(["cells", "cells labels"], str(zarr_path))]
+    assert (r.data.image.path, r.data.image.array_name) == (str(zarr_path), "cells")
+    assert (r.data.mask.path, r.data.mask.array_name) == (str(zarr_path), "cells_labels")
+    assert r.data.image.layer == "cells" and export.refresh_note() == ""
+    assert export.memory_note.isHidden()
+    saved = json.loads((tmp_path / "recipe.json").read_text())
+    assert saved["data"]["image"]["path"] == "recipe_layers.zarr"  # beside the recipe
+    # the Data tab keeps the file while the layer stays as saved...
+    widget.data.mask_picker.select(None)
+    widget.data.mask_picker.select(viewer.layers["cells labels"])
+    assert r.data.mask.path == str(zarr_path)
+    # ...and the command line and the exported script run the saved recipe
+    assert main(["create-dataset", str(tmp_path / "recipe.json"), "--quiet"]) == 0
+    reference, _ = read_h5(tmp_path / "patches.h5")
+    direct = r.snapshot()  # the same as from the layers themselves
+    direct.output.save_path = str(tmp_path / "direct.h5")
+    ours, _ = read_h5(run_dataset(direct, image, labels).path)
+    assert sorted(ours) == sorted(reference)
+    for name in reference:
+        np.testing.assert_array_equal(ours[name], reference[name], err_msg=name)
+    r.output.save_path = str(tmp_path / "script.h5")
+    script = tmp_path / "script.py"
+    script.write_text(export.copy_dialog())
+    res = subprocess.run([sys.executable, str(script), "create"], capture_output=True,
+                         text=True, cwd=tmp_path, timeout=300)
+    assert res.returncode == 0, res.stderr
+    theirs, _ = read_h5(tmp_path / "script.h5")
+    for name in reference:
+        np.testing.assert_array_equal(theirs[name], reference[name], err_msg=name)
+    # a brush stroke makes the saved copy stale: the layer is in memory again
+    layer = viewer.layers["cells labels"]
+    layer.paint((1, 10, 10), 2, refresh=True)
+    assert r.data.mask.path is None and "'cells labels'" in export.refresh_note()
+    # a second save never overwrites the first store (an earlier recipe reads it)
+    export.buttons["save"].click()
+    assert questions[-1] == (["cells labels"], str(tmp_path / "recipe_layers_2.zarr"))
+    assert r.data.mask.path == str(tmp_path / "recipe_layers_2.zarr")
 
 
 def test_send_to_console(setup, tmp_path, monkeypatch):
