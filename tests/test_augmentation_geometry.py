@@ -13,6 +13,7 @@ from napari_datatools.data_augmentation import (
     sample_transform,
     transform_points,
 )
+from napari_datatools.data_augmentation._bspline import displacement_at
 
 BACKENDS = ("opencv", "scipy")
 FILL_MODES = ("nearest", "reflect", "constant")
@@ -165,6 +166,29 @@ def test_spline_warp_is_a_cubic_bspline_field_still_on_the_border(grid_size):
         np.testing.assert_allclose(border, 0.0, atol=1e-4)
 
 
+@pytest.mark.parametrize("grid_size", [2, 3, 5, 7, 9])
+@pytest.mark.parametrize("crop", [None, (23, 31)])
+def test_coordinate_map_equals_the_inverse_matrix_at_the_warped_grid(grid_size, crop):
+    # float64 reference: output pixel q samples inverse @ (q + d(q)), q in the uncropped grid
+    shape = (41, 57)
+    params = sample_transform(
+        shape, rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
+        shear_range=15, zoom_range=(0.7, 1.3), horizontal_flip=True, vertical_flip=True,
+        spline_warp=True, warp_sigma=2.0, warp_grid_size=grid_size, crop_size=crop,
+        rng=grid_size,
+    )
+    map_y, map_x = params.coordinate_map()
+    top, left = params.crop_corner or (0, 0)
+    grid = np.indices(params.output_shape).reshape(2, -1).T + np.array([top, left])
+    warped = grid.astype(np.float64)
+    if grid_size > 2:
+        warped += displacement_at(params.warp_offsets, shape, warped)
+    xy1 = np.column_stack([warped[:, 1], warped[:, 0], np.ones(len(warped))])
+    expected = xy1 @ params._matrices[1].T
+    np.testing.assert_allclose(map_x.ravel(), expected[:, 0], atol=1e-3)
+    np.testing.assert_allclose(map_y.ravel(), expected[:, 1], atol=1e-3)
+
+
 def test_warp_offsets_are_normal_with_sigma_pixels_and_border_zero():
     offsets = np.stack(
         [
@@ -208,7 +232,7 @@ def test_backends_agree_linear(fill_mode):
         options = dict(fill_mode=fill_mode, cval=0.25)
         a = apply_transform(params, x, backend="opencv", **options)
         b = apply_transform(params, x, backend="scipy", **options)
-        # OpenCV rounds positions to 1/32 pixel; the image's slope is < 0.2 per pixel.
+        # OpenCV 4 rounds positions to 1/32 pixel (OpenCV 5: float64 work only); slope < 0.2.
         np.testing.assert_allclose(a, b, atol=5e-3)
         a8 = apply_transform(params, x_u8, backend="opencv", **options).astype(int)
         b8 = apply_transform(params, x_u8, backend="scipy", **options).astype(int)

@@ -179,3 +179,21 @@ def test_describe_reports_the_sampled_values():
     text = drawn.describe()
     assert f"angle {drawn.angle_deg:.1f} deg" in text and f"crop at {drawn.crop_corner}" in text
     assert TransformParams.from_dict(drawn.as_dict()).describe() == text
+
+
+def test_sampled_params_equal_the_same_values_checked_by_the_constructor():
+    for seed in range(20):
+        drawn = sample_transform((50, 60), n_channels=2, rng=seed, **RANGES)
+        checked = TransformParams(**{**drawn.as_dict(), "warp_offsets": drawn.warp_offsets})
+        assert drawn == checked
+        for name, value in drawn.as_dict().items():
+            assert type(value) is type(checked.as_dict()[name]), name
+        assert not drawn.warp_offsets.flags.writeable
+
+
+def test_sampled_values_that_overflow_are_refused_like_given_ones():
+    with pytest.raises(ValueError, match="shift_x must be a finite number"):
+        sample_transform((50, 60), width_shift_range=1e308, rng=0)
+    huge_offsets = dict(spline_warp=True, warp_sigma=1e308, warp_grid_size=5)
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match="warp_offsets must be a fin"):
+        sample_transform((50, 60), rng=0, **huge_offsets)

@@ -312,3 +312,18 @@ def test_stack_rng_reproducible_for_randomstate_and_generator():
         b = image_stack_random_transform(x, y=y, channel_axis=3, rng=make(1), **FULL)
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_intensity_shift_of_channel_last_images_keeps_nan_and_the_precision(dtype):
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1.0, 2.0, (12, 14, 3)).astype(dtype)
+    x[4, 5, 1] = np.nan
+    params = TransformParams((12, 14), intensity_shift=(0.5, -0.25, 0.0))
+    out = apply_transform(params, x, channel_axis=-1)
+    low, high = np.nanmin(x), np.nanmax(x)
+    shift = np.array(params.intensity_shift, dtype=dtype)
+    expected = np.clip(x + shift, low, high)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, expected)  # same precision, same order of operations
+    assert np.isnan(out[4, 5, 1]) and np.isnan(out).sum() == 1

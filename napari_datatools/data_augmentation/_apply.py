@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import ArgumentTypeError
 from ._bspline import displacement_at
 from ._params import TransformParams
-from ._resample import _cast_back, resample
+from ._resample import _cast_back, move_axis, resample
 from ._validation import (
     as_image,
     check_backend,
@@ -70,12 +70,12 @@ def _shift_intensity(
     if out.dtype in (np.float32, np.float64):  # in place, in the image's precision
         kind = out.dtype.type
         low, high = value_range
-        planes = np.moveaxis(out, channel_axis, 0)
+        planes = move_axis(out, channel_axis, 0)
         _shift_and_clip(planes, shifts.astype(out.dtype), kind(low), kind(high))
         return out
     floating = np.issubdtype(out.dtype, np.floating)
     work = out if floating else out.astype(np.float64)
-    planes = np.moveaxis(work, channel_axis, 0)
+    planes = move_axis(work, channel_axis, 0)
     for c, shift in enumerate(shifts.tolist()):  # Python floats keep float16 float16
         if shift:
             planes[c] += shift
@@ -177,7 +177,7 @@ def apply_checked(
         shifts = _channel_shifts(params, array.shape[channel_axis])
         if not shifts.any():
             shifts = None
-    out = resample(array, channel_axis, params._map_xy, order, fill_mode, cval, backend)
+    out = resample(array, channel_axis, params._maps, order, fill_mode, cval, backend)
     if shifts is not None:
         out = _shift_intensity(out, channel_axis, shifts, _value_range(array, fill_mode, cval))
     return out
@@ -216,11 +216,12 @@ def transform_points(
         raise ValueError(f"points_yx must have shape (n, 2), got {points.shape}")
     xy1 = np.column_stack([points[:, 1], points[:, 0], np.ones(len(points))])
     moved = (xy1 @ params._matrices[0].T)[:, 1::-1]  # back to (y, x)
-    if params._has_warp and len(points):
+    offsets = params.warp_offsets
+    if offsets is not None and params._has_warp and len(points):
         target = moved
         moved = target.copy()
         for _ in range(max_iterations):
-            update = target - displacement_at(params.warp_offsets, params.shape, moved)
+            update = target - displacement_at(offsets, params.shape, moved)
             step = np.max(np.abs(update - moved))
             moved = update
             if step < tolerance:

@@ -146,8 +146,8 @@ def _axis_factors(n: int, grid_size: int) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
-def _fill_map(inverse, inner, row_window, row_start, columns, out):  # pragma: no cover
-    """Fill ``out`` (``(h, 2 w)`` float32, x and y interleaved) with the map ``U @ P``.
+def _fill_maps(inverse, inner, row_window, row_start, columns, out):  # pragma: no cover
+    """Fill ``out`` (``(2, h, w)`` float32: the x map, then the y map) with ``U @ P``.
 
     ``P``'s rows (per map component ``x = 0``, ``y = 1``, from the inverse matrix
     ``a_x, a_y, t``): the ``k`` warp terms ``sum_c (a_x dx[r, c] + a_y dy[r, c])
@@ -159,49 +159,51 @@ def _fill_map(inverse, inner, row_window, row_start, columns, out):  # pragma: n
     k = inner.shape[0]
     width = columns.shape[0]
     n_warp = max(k, 4)
-    p = np.zeros((n_warp + 2, 2 * width), dtype=np.float32)
+    p = np.zeros((2, n_warp + 2, width), dtype=np.float32)
     for axis in range(2):
         a_x, a_y, t = inverse[axis, 0], inverse[axis, 1], inverse[axis, 2]
         for j in range(width):
-            col = 2 * j + axis
             for r in range(k):
                 total = 0.0
                 for c in range(k):
                     total += (a_x * inner[r, c, 1] + a_y * inner[r, c, 0]) * columns[j, c]
-                p[r, col] = total
-            p[n_warp, col] = a_y
-            p[n_warp + 1, col] = a_x * columns[j, k] + t
-    py, p1 = p[n_warp], p[n_warp + 1]
-    for i in range(out.shape[0]):
-        row = out[i]
-        s = row_start[i]
-        w0, w1, w2, w3 = p[s], p[s + 1], p[s + 2], p[s + 3]
-        c0, c1, c2, c3 = row_window[i, 0], row_window[i, 1], row_window[i, 2], row_window[i, 3]
-        cy, c1_ = row_window[i, 4], row_window[i, 5]
-        for j in range(row.shape[0]):
-            row[j] = (
-                c0 * w0[j] + c1 * w1[j] + c2 * w2[j] + c3 * w3[j] + cy * py[j] + c1_ * p1[j]
-            )
+                p[axis, r, j] = total
+            p[axis, n_warp, j] = a_y
+            p[axis, n_warp + 1, j] = a_x * columns[j, k] + t
+    for axis in range(2):
+        pa = p[axis]
+        py, p1 = pa[n_warp], pa[n_warp + 1]
+        for i in range(out.shape[1]):
+            row = out[axis, i]
+            s = row_start[i]
+            w0, w1, w2, w3 = pa[s], pa[s + 1], pa[s + 2], pa[s + 3]
+            c0, c1, c2, c3 = row_window[i, 0], row_window[i, 1], row_window[i, 2], row_window[i, 3]
+            cy, c1_ = row_window[i, 4], row_window[i, 5]
+            for j in range(width):
+                row[j] = (
+                    c0 * w0[j] + c1 * w1[j] + c2 * w2[j] + c3 * w3[j] + cy * py[j] + c1_ * p1[j]
+                )
 
 
 _NO_OFFSETS = np.zeros((0, 0, 2))
 
 
-def coordinate_map_xy(
+def coordinate_maps(
     inverse: np.ndarray,
     shape: tuple[int, int],
     corner: tuple[int, int],
     out_shape: tuple[int, int],
     warp_offsets: np.ndarray | None,
-) -> np.ndarray:
-    """Input ``(x, y)`` sampled by each output pixel, ``(h, w, 2)`` float32, read-only.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Input ``x`` and ``y`` sampled by each output pixel: two ``out_shape`` float32 maps.
 
     Output pixel ``(i, j)`` is the transformed image's pixel ``corner + (i, j)``
     (the crop window). The affine map and the spline displacement are both low-rank
-    in the output grid, so the whole map is one small matrix product ``U @ P``
+    in the output grid, so each map is one small matrix product ``U @ P``
     (``U``: each row's spline weights, index and 1; ``P``: the inverse matrix and
     the control offsets applied to each column's weights, index and 1), computed in
-    one compiled pass.
+    one compiled pass. The two maps are separate C-contiguous planes (OpenCV's
+    ``remap`` reads them faster than one interleaved ``(h, w, 2)`` map), read-only.
 
     Parameters
     ----------
@@ -213,6 +215,10 @@ def coordinate_map_xy(
         Top-left corner and shape of the output window.
     warp_offsets : numpy.ndarray or None
         Control point offsets ``(g, g, 2)`` as ``(dy, dx)``, or None for no warp.
+
+    Returns
+    -------
+    map_x, map_y : numpy.ndarray, shape ``out_shape``, float32
     """
     (top, left), (out_h, out_w) = corner, out_shape
     g, inner = 0, _NO_OFFSETS
@@ -221,11 +227,11 @@ def coordinate_map_xy(
         inner = np.ascontiguousarray(warp_offsets[1:-1, 1:-1], dtype=np.float64)
     _, row_window, row_start = _axis_factors(shape[0], g)
     columns = _axis_factors(shape[1], g)[0]
-    map_xy = np.empty((out_h, out_w, 2), dtype=np.float32)
-    _fill_map(
+    maps = np.empty((2, out_h, out_w), dtype=np.float32)
+    _fill_maps(
         np.ascontiguousarray(inverse, dtype=np.float64), inner,
         row_window[top : top + out_h], row_start[top : top + out_h],
-        columns[left : left + out_w], map_xy.reshape(out_h, 2 * out_w),
+        columns[left : left + out_w], maps,
     )
-    map_xy.flags.writeable = False
-    return map_xy
+    maps.flags.writeable = False
+    return maps[0], maps[1]

@@ -13,7 +13,7 @@ import numpy as np
 from .._checks import check_positive_int
 from .._rng import RNGLike, as_random_source
 from ..errors import ArgumentTypeError
-from ._geometry import affine_matrices, coordinate_map_xy
+from ._geometry import affine_matrices, coordinate_maps
 from ._validation import (
     as_float,
     check_crop_size,
@@ -253,9 +253,9 @@ class TransformParams:
         return matrices
 
     @cached_property
-    def _map_xy(self) -> np.ndarray:
-        """Input ``(x, y)`` sampled by each output pixel, ``(h, w, 2)`` float32, read-only."""
-        return coordinate_map_xy(
+    def _maps(self) -> tuple[np.ndarray, np.ndarray]:
+        """Input ``x`` and ``y`` sampled by each output pixel: float32 planes, read-only."""
+        return coordinate_maps(
             self._matrices[1], self.shape, self.crop_corner or (0, 0), self.output_shape,
             self.warp_offsets if self._has_warp else None,
         )
@@ -269,8 +269,8 @@ class TransformParams:
             Row and column in the input array for each output pixel (affine part and
             spline warp composed).
         """
-        map_xy = self._map_xy
-        return np.ascontiguousarray(map_xy[..., 1]), np.ascontiguousarray(map_xy[..., 0])
+        map_x, map_y = self._maps
+        return map_y.copy(), map_x.copy()
 
 
 _SAMPLED_FLOATS = ("angle_deg", "shift_y", "shift_x", "shear_deg", "zoom_y", "zoom_x")

@@ -252,7 +252,7 @@ def image_stack_random_transform(
     for index in np.ndindex(leading):
         params = shared if shared is not None else draw()
         x_out[index] = apply_checked(params, x_stack[index], "image", 0, order, fill_mode, cval_x)
-        if y_stack is not None:
+        if y_stack is not None and y_out is not None:
             y_out[index] = apply_checked(
                 params, y_stack[index], "mask", 0, "nearest", fill_mode, cval_y
             )

@@ -144,12 +144,13 @@ def check_crop_size(crop_size: Any, shape: tuple[int, int]) -> tuple[int, int] |
 def check_channel_axis(channel_axis: Any, ndim: int) -> int:
     if not isinstance(channel_axis, numbers.Integral) or isinstance(channel_axis, bool):
         raise ArgumentTypeError(f"channel_axis must be an integer, got {channel_axis!r}")
-    if not -ndim <= channel_axis < ndim:
+    axis = int(channel_axis)
+    if not -ndim <= axis < ndim:
         raise ValueError(
             f"channel_axis must be in [{-ndim}, {ndim - 1}] for an array with ndim "
             f"{ndim}, got {channel_axis}"
         )
-    return int(channel_axis) % ndim
+    return axis % ndim
 
 
 def as_image(array: Any, name: str, channel_axis: Any, ndim: int = 3) -> tuple[np.ndarray, int]:
