@@ -33,8 +33,7 @@ def project(tmp_path):
 
 
 def _val_cases(attrs):
-    value = attrs["val_cases"]
-    return json.loads(value) if isinstance(value, str) else np.asarray(value).tolist()
+    return json.loads(attrs["val_cases"])
 
 
 def test_three_cases_from_patterns_with_split_and_mapping(project):

@@ -1,4 +1,7 @@
-"""Data tab: layer pickers follow the viewer, shape checks, opening files, the dock."""
+"""Data tab: layer pickers follow the viewer, shape checks, opening files, the dock, the
+case list and the channel axis."""
+
+import json
 
 import h5py
 import numpy as np
@@ -263,3 +266,27 @@ def recipe_cases_of(widget):
     from napari_datatools.recipe import recipe_cases
 
     return recipe_cases(widget.recipe)
+
+
+def test_the_create_tab_writes_every_case_of_the_list(setup, qtbot, tmp_path):
+    from tests.helpers import read_h5
+
+    viewer, widget, image, labels = setup
+    data, recipe = widget.data, widget.recipe
+    recipe.patches.patchsize, recipe.patches.max_per_class = 9, 10
+    recipe.output.save_path = str(tmp_path / "cases.h5")
+    assert data.add_current_case()
+    viewer.add_image(image[:2] + 1, name="second")
+    viewer.add_labels(labels[:2], name="second labels")
+    data.image_picker.select(viewer.layers["second"])
+    data.mask_picker.select(viewer.layers["second labels"])
+    assert data.add_current_case()
+    recipe.split.val_cases = ["second"]
+    c = widget.create_section
+    assert c.start() is not None
+    qtbot.waitUntil(lambda: c.worker is None, timeout=60000)
+    assert c.result is not None and c.result.complete, c.status.text()
+    arrays, attrs = read_h5(tmp_path / "cases.h5")
+    cases = np.concatenate([arrays[n] for n in arrays if n.endswith("_case")])
+    assert set(np.unique(cases)) == {0, 1}  # both cases, from their layers
+    assert json.loads(attrs["val_cases"]) == [1]
