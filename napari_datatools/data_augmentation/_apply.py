@@ -177,10 +177,11 @@ def apply_checked(
         shifts = _channel_shifts(params, array.shape[channel_axis])
         if not shifts.any():
             shifts = None
+    if shifts is None:
+        return resample(array, channel_axis, params._maps, order, fill_mode, cval, backend)
+    value_range = _value_range(array, fill_mode, cval)  # before the output evicts the input
     out = resample(array, channel_axis, params._maps, order, fill_mode, cval, backend)
-    if shifts is not None:
-        out = _shift_intensity(out, channel_axis, shifts, _value_range(array, fill_mode, cval))
-    return out
+    return _shift_intensity(out, channel_axis, shifts, value_range)
 
 
 def transform_points(

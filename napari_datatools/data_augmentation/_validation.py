@@ -91,12 +91,12 @@ def check_grid_size(warp_grid_size: Any) -> int:
 
 
 def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if isinstance(value, str) and value in choices:
+        return value
     expected = f"one of {', '.join(map(repr, choices))}"
     if not isinstance(value, str):
         raise ArgumentTypeError(f"{name} must be {expected}, got {value!r}")
-    if value not in choices:
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return value
+    raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
 def check_fill_mode(fill_mode: Any) -> str:
