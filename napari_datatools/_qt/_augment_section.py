@@ -21,20 +21,34 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 from superqt import QLabeledDoubleRangeSlider, QLabeledDoubleSlider
+from superqt.sliders import QLabeledRangeSlider
 from superqt.utils import qdebounced, qthrottled
 
-from ..recipe import Recipe, preview_grid, preview_sample
+from ..recipe import Recipe, class_mask, preview_grid, preview_sample
 from ._binding import bind
 from ._connections import Connections
 from ._icons import icon
 from ._latest_worker import LatestWorker
 from ._size_box import SizeBox
-from ._viewer_data import current_slice, preview_layer, set_visible, show_preview
+from ._viewer_data import (
+    CameraKeeper,
+    camera_state,
+    class_colours,
+    current_slice,
+    preview_layer,
+    same_camera,
+    set_visible,
+    show_preview,
+)
 
 IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER = "augmented", "augmented labels", "augmentation gallery"
-LAYERS = (IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER)
+#: Points layer naming the gallery's tiles ('slice', 'sample 0', ...).
+GALLERY_CAPTIONS = "gallery captions"
+LAYERS = (IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER, GALLERY_CAPTIONS)
 #: Space between the data and the preview beside it, as a fraction of the slice size.
 GAP = 0.08
+#: Pixels between the gallery's tiles.
+GALLERY_GAP = 4
 #: Previews expected to cost at most this (ms) are computed on the GUI thread (a
 #: worker's start-up and hand-over would add ~10 ms to a 3 ms warp); others in a worker.
 INLINE_MS = 15.0
@@ -82,18 +96,30 @@ class AugmentSection(QWidget):
 
         add("rotation_range", _slider(0, 180, 1), "Rotation (deg)",
             "Angles drawn uniformly in [-r, r] degrees")
-        add("width_shift_range", _slider(0, 1), "Shift X",
-            "Horizontal shift, fraction of the width")
-        add("height_shift_range", _slider(0, 1), "Shift Y",
-            "Vertical shift, fraction of the height")
+        add("width_shift_range", _slider(0, 1), "Shift X (x width)",
+            "Horizontal shift drawn in [-s, s] times the width of what is augmented (the "
+            "slice here, each patch in the loader); the sampled line gives it in px too")
+        add("height_shift_range", _slider(0, 1), "Shift Y (x height)",
+            "Vertical shift drawn in [-s, s] times the height of what is augmented (the "
+            "slice here, each patch in the loader); the sampled line gives it in px too")
         add("shear_range", _slider(0, 60, 1), "Shear (deg)", "Shear angle in [-s, s] degrees")
         zoom = QLabeledDoubleRangeSlider(Qt.Orientation.Horizontal)
         zoom.setRange(0.25, 4.0)
         zoom.setDecimals(2)
-        add("zoom_range", zoom, "Zoom", "Scale factors drawn in [low, high] per axis",
+        # the low and high values at the two ends (labels over the handles overlap
+        # when the handles are close)
+        zoom.setHandleLabelPosition(QLabeledRangeSlider.LabelPosition.NoLabel)
+        zoom.setEdgeLabelMode(QLabeledRangeSlider.EdgeLabelMode.LabelIsValue)
+        add("zoom_range", zoom, "Zoom", "Scale factors drawn in [low, high] per axis "
+            "(> 1 enlarges); the boxes at the ends hold low and high",
             to_recipe=lambda v: (float(v[0]), float(v[1])), to_widget=tuple)
-        add("intensity_shift_range", _slider(0, 1, 3), "Intensity shift",
-            "Added intensity drawn in [-s, s] per channel")
+        intensity = _slider(0, 100, 1)
+        self._show_intensity = bind(
+            links, intensity, a, "intensity_shift_range",
+            to_recipe=lambda v: float(v) / 100 * self.intensity_span(),
+            to_widget=lambda v: float(v) / self.intensity_span() * 100)
+        self.controls["intensity_shift_range"] = intensity
+        form.addRow("Intensity (% range)", intensity)
         flips = QHBoxLayout()
         for name, text in (("horizontal_flip", "left-right"), ("vertical_flip", "up-down")):
             box = QCheckBox(text)
@@ -121,12 +147,13 @@ class AugmentSection(QWidget):
             "Random crop of height x width pixels (0: no crop)",
             to_recipe=lambda v: None if v is None else tuple(v),
             to_widget=lambda v: None if v is None else tuple(v))
-        add("seed", _spin(0, 2**31 - 1), "Seed", "Sample k of seed s is the same everywhere")
+        add("seed", _spin(0, 2**31 - 1), "Seed",
+            "Sample k of seed s is the same here, in a script and in the exported script")
 
         row = QHBoxLayout()
         self.index = _spin(0, 2**31 - 1)
         self.index.setPrefix("sample ")
-        self.index.setToolTip("Which sample of the seed is shown")
+        self.index.setToolTip("Which sample of the seed is shown beside the data")
         self.new_sample = QPushButton(icon("new_sample"), "New sample")
         self.new_sample.setToolTip("Show the next random sample")
         self.new_sample.clicked.connect(lambda: self.index.setValue(self.index.value() + 1))
@@ -137,6 +164,7 @@ class AugmentSection(QWidget):
         self.gallery_n = _spin(1, 64)
         self.gallery_n.setValue(8)
         self.gallery_n.setSuffix(" samples")
+        self.gallery_n.setToolTip("How many samples the gallery shows (samples 0 to N - 1)")
         self.gallery_button = QPushButton(icon("gallery"), "Gallery")
         self.gallery_button.setToolTip("The slice and N samples side by side, labels outlined")
         self.gallery_button.clicked.connect(lambda: self.show_gallery(self.gallery_n.value()))
@@ -150,6 +178,9 @@ class AugmentSection(QWidget):
 
         self.active = False
         self._create = False
+        self.camera = CameraKeeper(viewer)
+        self._frame = False  # frame the previews at their next drawing
+        self._left_view: tuple | None = None  # the view restored when the tab was left
         #: Seconds from the last drawn request to its layers updated.
         self.last_latency = 0.0
         self._worker = LatestWorker(compute_preview, self._draw, self._on_error, self)
@@ -158,6 +189,7 @@ class AugmentSection(QWidget):
         links.on_close(self._worker.close)
         self.index.valueChanged.connect(lambda *_: self.request(create=True))
         links.connect(a.events, lambda *_: self.request(create=True))
+        links.connect(recipe.labels.events, lambda *_: self.request(create=True))
         links.connect(a.events.spline_warp, self._enable_dependent)
         links.connect(a.events.fill_mode, self._enable_dependent)
         links.connect(viewer.dims.events.current_step, self._on_step)
@@ -170,13 +202,42 @@ class AugmentSection(QWidget):
         for name in ("cval_x", "cval_y"):
             self.controls[name].setEnabled(a.fill_mode == "constant")
 
+    def intensity_span(self) -> float:
+        """The intensity range of the chosen image (what the intensity slider's % are of)."""
+        layer = self.data.image_layer()
+        if layer is None:
+            return 1.0
+        lo, hi = (float(v) for v in layer.contrast_limits_range)
+        return hi - lo if hi > lo else 1.0
+
+    def data_changed(self) -> None:
+        """Another image: the intensity slider shows the shift as a % of its range."""
+        self._show_intensity()
+        layer = self.data.image_layer()
+        span = self.intensity_span()
+        where = "" if layer is None else f" ({span:g} for '{layer.name}'; 10 % = +/-{span / 10:g})"
+        self.controls["intensity_shift_range"].setToolTip(
+            "Intensity added to the image, drawn in [-s, s] per channel, in % of the "
+            f"image's intensity range{where}; the sampled line gives the value added")
+
     # -- scheduling --------------------------------------------------------------------
     def set_active(self, on: bool) -> None:
-        """Previews are drawn (and shown) only while this section is shown."""
+        """Previews are drawn (and shown) only while this section is shown.
+
+        Shown, they are framed with the data; hidden, the view goes back to what it
+        was (unless the user moved it meanwhile).
+        """
+        if on == self.active:
+            return
         self.active = on
         set_visible(self.viewer, LAYERS, on)
         if on:
+            self._frame = preview_layer(self.viewer, IMAGE_LAYER) is None or same_camera(
+                self._left_view, camera_state(self.viewer))
             self.request_later(create=True)
+        else:
+            self.camera.restore()
+            self._left_view = camera_state(self.viewer)
 
     def request(self, create: bool = False) -> None:
         """Redraw: at once, then at most every ``THROTTLE_MS`` (the latest wins)."""
@@ -228,7 +289,14 @@ class AugmentSection(QWidget):
         self._seq += 1
         return PreviewRequest(self.recipe.snapshot(), image, mask, self.index.value(), gallery,
                               _placement(image_layer, image.shape), self._seq,
-                              time.perf_counter())
+                              time.perf_counter(), self._gallery_colours(mask))
+
+    def _gallery_colours(self, mask: np.ndarray | None) -> dict | None:
+        """The gallery's outline colours: the classes' Labels-layer colours (0-255 RGB)."""
+        if mask is None:
+            return None
+        colours = class_colours(self.data.mask_layer(), np.unique(mask).tolist())
+        return {v: tuple(int(round(c * 255)) for c in rgba[:3]) for v, rgba in colours.items()}
 
     def _compute_here(self, request: PreviewRequest) -> bool:
         try:
@@ -244,7 +312,13 @@ class AugmentSection(QWidget):
         if image_layer is None:
             return None
         image = current_slice(self.viewer, image_layer)
-        return image_layer, image, current_slice(self.viewer, self.data.mask_layer())
+        mask = current_slice(self.viewer, self.data.mask_layer())
+        if mask is not None:
+            try:  # the labels as the classes they become (the Data tab's choice)
+                mask = np.asarray(class_mask(self.recipe, mask))
+            except ValueError:
+                pass  # a mapping being typed: its labels as they are meanwhile
+        return image_layer, image, mask
 
     def update_preview(self) -> bool:
         """Compute and draw the preview now, on this thread; True if drawn."""
@@ -280,9 +354,10 @@ class AugmentSection(QWidget):
         elif (mask_layer := preview_layer(self.viewer, MASK_LAYER)) is not None:
             self.viewer.layers.remove(mask_layer)
         if result.grid is not None:
-            self._show_grid(result.grid, place)
-        if first:
-            self.viewer.reset_view()  # make room for the preview beside the data
+            self._show_grid(result.grid, place, result.request.gallery)
+        if first or self._frame:
+            self._frame = False
+            self.camera.frame()  # make room for the preview beside the data
         self.sampled.setText(f"Sampled: {result.params.describe()}.")
         self.last_latency = time.perf_counter() - result.request.requested
         return True
@@ -299,18 +374,45 @@ class AugmentSection(QWidget):
         self.gallery_n.setValue(n)
         self.gallery_n.blockSignals(False)
         image_layer, image, mask = inputs
-        grid = preview_grid(self.recipe, image, mask, n=n, columns=min(n + 1, 3))
-        return self._show_grid(grid, _placement(image_layer, image.shape))
+        grid = preview_grid(self.recipe, image, mask, n=n, columns=gallery_columns(n),
+                            gap=GALLERY_GAP, colours=self._gallery_colours(mask))
+        return self._show_grid(grid, _placement(image_layer, image.shape), n)
 
-    def _show_grid(self, grid: np.ndarray, place: dict) -> Any:
+    def _show_grid(self, grid: np.ndarray, place: dict, n: int) -> Any:
         offset = np.array(place["translate"], dtype=float)
         offset[0] += place["shape"][0] * place["scale"][0] * (1 + GAP)
         first = preview_layer(self.viewer, GALLERY_LAYER) is None
         layer = show_preview(self.viewer, GALLERY_LAYER, grid, "image", True, rgb=True,
                              translate=offset, scale=place["scale"])
+        corners, captions = gallery_captions(grid.shape[:2], n, self.index.value())
+        show_preview(self.viewer, GALLERY_CAPTIONS, corners, "points", True,
+                     features={"caption": captions}, size=1, face_color="transparent",
+                     border_width=0, translate=offset, scale=place["scale"],
+                     text={"string": "{caption}", "anchor": "upper_left", "color": "white",
+                           "size": 9, "translation": [3, 3]})
         if first:
-            self.viewer.reset_view()
+            self.camera.frame()
         return layer
+
+
+def gallery_columns(n: int) -> int:
+    """Columns of a gallery of ``n`` samples (and the slice)."""
+    return min(n + 1, 3)
+
+
+def gallery_captions(shape: tuple[int, int], n: int, shown: int
+                     ) -> tuple[np.ndarray, list[str]]:
+    """Top-left corners (gallery pixels) and captions of a gallery's tiles: 'slice', then
+    'sample k' (the one shown beside the data marked), for a grid of ``shape``."""
+    columns = gallery_columns(n)
+    rows = -(-(n + 1) // columns)
+    tile_h = (shape[0] + GALLERY_GAP) // rows - GALLERY_GAP
+    tile_w = (shape[1] + GALLERY_GAP) // columns - GALLERY_GAP
+    step_y, step_x = tile_h + GALLERY_GAP, tile_w + GALLERY_GAP
+    corners = np.array([(i // columns * step_y, i % columns * step_x) for i in range(n + 1)],
+                       dtype=float) - 0.5
+    captions = ["slice"] + [f"sample {k}" + (" (shown)" if k == shown else "") for k in range(n)]
+    return corners, captions
 
 
 @dataclass
@@ -325,6 +427,7 @@ class PreviewRequest:
     placement: dict
     seq: int
     requested: float
+    colours: dict | None = None  # gallery outline colours
 
 
 @dataclass
@@ -346,7 +449,8 @@ def compute_preview(request: PreviewRequest) -> Preview:
     r = request
     x, y, params = preview_sample(r.recipe, r.image, r.mask, r.index)
     grid = None if r.gallery is None else preview_grid(
-        r.recipe, r.image, r.mask, n=r.gallery, columns=min(r.gallery + 1, 3))
+        r.recipe, r.image, r.mask, n=r.gallery, columns=gallery_columns(r.gallery),
+        gap=GALLERY_GAP, colours=r.colours)
     return Preview(r, x, y, params, grid, time.perf_counter() - t0)
 
 

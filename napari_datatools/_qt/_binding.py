@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from napari.utils.notifications import show_warning
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
@@ -49,12 +50,13 @@ def _widen(widget: QWidget, value: Any) -> None:
 
 def bind(links: Connections, widget: QWidget, section: Any, name: str,
          to_recipe: Callable[[Any], Any] = lambda v: v,
-         to_widget: Callable[[Any], Any] = lambda v: v) -> None:
+         to_widget: Callable[[Any], Any] = lambda v: v) -> Callable[[], None]:
     """Keep ``widget`` and ``section.<name>`` equal, whichever changes (until ``links``
     is closed).
 
     A value the recipe refuses (validation) is reported and the control goes
-    back to the recipe's value.
+    back to the recipe's value. Returns the function showing the recipe's value in
+    the control (to call when ``to_widget`` itself changed, e.g. a unit).
     """
     get, set_, changed = _getter_setter(widget)
     busy = [False]
@@ -86,3 +88,4 @@ def bind(links: Connections, widget: QWidget, section: Any, name: str,
     # through ``links``: a recipe that outlives the dock stops calling its controls
     links.connect(getattr(section.events, name), from_recipe)
     from_recipe()
+    return from_recipe

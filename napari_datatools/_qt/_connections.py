@@ -8,7 +8,8 @@ connection is made through :class:`Connections` and dropped at once.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class Connections:

@@ -9,6 +9,7 @@ import napari
 import numpy as np
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtGui import QColor, QIcon, QPainter, QPixmap
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -22,21 +23,49 @@ from qtpy.QtWidgets import (
 from superqt.utils import qdebounced
 
 from ..patches import class_pixel_counts, overlay_centres, overlay_limit
-from ..recipe import Recipe, estimate_dataset_bytes, plan_from_recipe
+from ..recipe import Recipe, class_mask, estimate_dataset_bytes, plan_from_recipe
 from ._binding import bind
 from ._connections import Connections
 from ._latest_worker import LatestWorker
-from ._viewer_data import current_z, set_visible, show_preview
+from ._viewer_data import class_colours, class_names, current_z, set_visible, show_preview
 
 OVERLAY = "patch overlay"
-#: Colours of classes 0, 1, 2, ... when there is no Labels layer to take them from.
-CLASS_COLOURS = ["#ffb000", "#00c0ff", "#ff4fa0", "#7fff4f", "#b28cff", "#ff7f2a"]
 MODES = {"pixel": "every mask pixel", "grid": "grid with stride"}
+#: Per-class counts are listed for at most this many classes (else summarised).
+LISTED_CLASSES = 6
 
 
-def hex_rgba(colour: str) -> np.ndarray:
-    """'#rrggbb' as RGBA floats in [0, 1]."""
-    return np.array([int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [1.0])
+def plural(n: int, one: str, many: str) -> str:
+    """``'1 patch'``, ``'2 patches'``: ``n`` (with thousands separators) and the word."""
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def class_label(value: Any, names: dict) -> str:
+    """``'class 1'``, or ``'class 1 (nucleus)'`` when the class has a name."""
+    name = names.get(value)
+    return f"class {value}" if name is None else f"class {value} ({name})"
+
+
+def counts_text(counts: dict, names: dict | None = None, unit: str = "") -> str:
+    """Per-class counts in a few words: ``'class 0: 5, class 1 (nucleus): 5'``; beyond
+    :data:`LISTED_CLASSES` classes, ``'97 classes, 3 to 1,200 each'``."""
+    names = names or {}
+    if len(counts) <= LISTED_CLASSES:
+        return ", ".join(f"{class_label(c, names)}: {n:,}{unit}" for c, n in counts.items())
+    values = list(counts.values())
+    return f"{len(counts)} classes, {min(values):,} to {max(values):,}{unit} each"
+
+
+def swatch(rgba: Any, size: int = 12) -> QIcon:
+    """A square of colour ``rgba`` (floats in [0, 1]) with a grey rim (seen on any theme)."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(QColor(128, 128, 128))
+    inner = QPixmap(size - 2, size - 2)
+    inner.fill(QColor.fromRgbF(*[float(v) for v in rgba[:3]], 1.0))
+    painter = QPainter(pixmap)
+    painter.drawPixmap(1, 1, inner)
+    painter.end()
+    return QIcon(pixmap)
 
 
 def human_bytes(n: float) -> str:
@@ -50,23 +79,41 @@ def human_bytes(n: float) -> str:
 
 @dataclass
 class PlanResult:
-    """What the section shows: the plan, the mask's classes and the dataset size."""
+    """What the section shows: the plan, the mask's classes and the dataset size.
+
+    ``recipe`` is the snapshot planned (a plan is current while its ``labels`` and
+    ``patches`` sections and ``output.save_labels`` equal the recipe's).
+    """
 
     plan: Any
     class_counts: dict[int, int]
     nbytes: int
     patchsize: int
+    recipe: Recipe | None = None
+    image_dtype: Any = None
+
+    def matches(self, recipe: Recipe) -> bool:
+        """Whether this plan was made with ``recipe``'s label, patch and output settings."""
+        mine = self.recipe
+        return mine is not None and mine.labels == recipe.labels and \
+            mine.patches == recipe.patches and \
+            mine.output.save_labels == recipe.output.save_labels
 
 
 def compute_plan(recipe: Recipe, image: Any, mask: Any) -> PlanResult:
-    """Plan the patches of the whole volume (runs in a worker thread on a snapshot)."""
+    """Plan the patches of the whole volume (runs in a worker thread on a snapshot).
+
+    The mask's labels become classes as the recipe's ``labels`` section says.
+    """
+    mask = class_mask(recipe, mask)
     plan = plan_from_recipe(recipe, image, mask)
     if plan.volume_shape[0]:
         plan.centres_in_slice(0)  # sorts the centres by slice here, not on the GUI thread
     counts = {} if mask is None else class_pixel_counts(mask)
     mask_dtype = np.uint8 if mask is None else np.dtype(mask.dtype)
     nbytes = estimate_dataset_bytes(recipe, plan, mask_dtype)
-    return PlanResult(plan, counts, nbytes, recipe.patches.patchsize)
+    return PlanResult(plan, counts, nbytes, recipe.patches.patchsize, recipe,
+                      np.dtype(image.dtype))
 
 
 class PatchesSection(QWidget):
@@ -105,28 +152,39 @@ class PatchesSection(QWidget):
         self.stride = QSpinBox()
         self.stride.setRange(1, 4096)
         self.stride.setSuffix(" px")
+        self.stride.setToolTip("Distance between grid points (Centres: grid with stride)")
         bind(links, self.stride, p, "stride")
         form.addRow("Grid stride", self.stride)
         self.max_per_class = QSpinBox()
         self.max_per_class.setRange(0, 2**31 - 1)
         self.max_per_class.setSpecialValueText("all")
-        self.max_per_class.setToolTip("Draw at most N patches per class at random (balancing)")
+        self.max_per_class.setToolTip(
+            "Draw at most N patches per class at random (class balancing); 'all' takes every "
+            "one, which can mean millions of patches and many GB")
         bind(links, self.max_per_class, p, "max_per_class",
              to_recipe=lambda v: None if v == 0 else v, to_widget=lambda v: v or 0)
         form.addRow("N per class", self.max_per_class)
         self.mirrored = QCheckBox("mirror at the borders (else zeros)")
+        self.mirrored.setToolTip("Patches reaching over the image border are filled by "
+                                 "mirroring the image there, else with zeros")
         bind(links, self.mirrored, p, "mirrored")
         form.addRow("Edges", self.mirrored)
         self.random_order = QCheckBox("shuffle the patches")
+        self.random_order.setToolTip("Write each class's patches in random order (else in "
+                                     "the order of the volume: slice by slice)")
         bind(links, self.random_order, p, "random_order")
         form.addRow("Order", self.random_order)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("Seed of the random choices (N per class, order): the same "
+                             "seed writes the same patches")
         bind(links, self.seed, p, "seed")
         form.addRow("Seed", self.seed)
         self.classes = QListWidget()
         self.classes.setMaximumHeight(120)
-        self.classes.setToolTip("Mask values and their pixels; uncheck a class to leave it out")
+        self.classes.setToolTip("Classes (label values as the Data tab turns them into classes), "
+                                "their colour in the Labels layer and their pixels; uncheck "
+                                "a class to leave it out")
         self.classes.itemChanged.connect(self._classes_edited)
         form.addRow("Classes", self.classes)
         self.summary = QLabel("Pick an image in the Data tab.")
@@ -154,6 +212,7 @@ class PatchesSection(QWidget):
         links.connect(p.events.mode, self._enable_dependent)
         links.connect(p.events.class_list, self._check_classes)
         links.connect(recipe.output.events.save_labels, lambda *_: self.request_plan())
+        links.connect(recipe.labels.events, lambda *_: self.request_plan(create=True))
         links.connect(viewer.dims.events.current_step, self._on_step)
         self._enable_dependent()
 
@@ -219,9 +278,10 @@ class PatchesSection(QWidget):
     def _on_plan(self, result: PlanResult) -> None:
         self.result = result
         plan = result.plan
-        counts = ", ".join(f"class {c}: {n:,}" for c, n in plan.counts.items())
-        text = (f"{plan.total:,} patches of {result.patchsize} x {result.patchsize} "
-                f"({counts}); about {human_bytes(result.nbytes)} uncompressed on disk.")
+        names = self.names()
+        text = (f"{plural(plan.total, 'patch', 'patches')} of {result.patchsize} x "
+                f"{result.patchsize} ({counts_text(plan.counts, names)}); about "
+                f"{human_bytes(result.nbytes)} uncompressed on disk.")
         if plan.missing_classes:
             missing = ", ".join(map(str, plan.missing_classes))
             text += f" Not in the mask: class {missing}."
@@ -234,15 +294,28 @@ class PatchesSection(QWidget):
         self._overlay_timer.start()  # drawn after napari has repainted the new slice
 
     def _draw_scheduled(self) -> None:
-        self.draw_overlay(create=self._create)
-        self._create = False
+        # the request to create the overlay stands until it is drawn (a slice step
+        # while planning finds no plan yet: the plan's arrival draws it)
+        if self.draw_overlay(create=self._create) is not None:
+            self._create = False
 
     # -- classes ---------------------------------------------------------------------
+    def names(self) -> dict:
+        """Class names from the Labels layer's features (see ``class_names``)."""
+        return class_names(self.data.mask_layer())
+
+    def colours(self, values: Any) -> dict:
+        """RGBA of each class: its Labels layer colour (see ``class_colours``)."""
+        return class_colours(self.data.mask_layer(), values)
+
     def _show_classes(self, counts: dict[int, int]) -> None:
+        """The legend: a swatch of each class's colour, its value, name and pixels."""
+        names, colours = self.names(), self.colours(counts)
         self.classes.blockSignals(True)
         self.classes.clear()
         for value, n in counts.items():
-            item = QListWidgetItem(f"{value}: {n:,} pixels")
+            name = f" {names[value]}" if value in names else ""
+            item = QListWidgetItem(swatch(colours[value]), f"{value}{name}: {n:,} pixels")
             item.setData(Qt.ItemDataRole.UserRole, value)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             self.classes.addItem(item)
@@ -266,16 +339,8 @@ class PatchesSection(QWidget):
 
     # -- overlay ---------------------------------------------------------------------
     def _colours(self, classes: np.ndarray) -> np.ndarray:
-        """RGBA per point: the Labels layer's colour of the class, else a fixed palette."""
-        mask_layer = self.data.mask_layer()
-        palette = {}
-        for c in np.unique(classes).tolist():
-            colour = None
-            if mask_layer is not None and c != 0:
-                colour = np.asarray(mask_layer.get_color(c), float)
-            if colour is None or colour[3] == 0:
-                colour = hex_rgba(CLASS_COLOURS[c % len(CLASS_COLOURS)])
-            palette[c] = colour
+        """RGBA per point: the colour of its class (the legend's)."""
+        palette = self.colours(np.unique(classes).tolist())
         out = np.ones((len(classes), 4))
         for c, colour in palette.items():
             out[classes == c] = colour
@@ -304,7 +369,7 @@ class PatchesSection(QWidget):
         drawn = len(centres)
         where = "this slice" if z is None else f"slice {z}"
         self.slice_info.setText(
-            f"{total:,} patches centred in {where}"
+            f"{plural(total, 'patch', 'patches')} centred in {where}"
             + ("." if drawn == total else f"; {drawn:,} of them drawn."))
         return show_preview(
             self.viewer, OVERLAY, centres, "points", create,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import napari
@@ -59,14 +61,34 @@ def show_preview(
     layer = preview_layer(viewer, name)
     if layer is not None:
         layer.data = data
+        empty = len(data) == 0
         for key, value in kwargs.items():
+            if empty and key in PER_ITEM and not isinstance(value, str) and key != "features":
+                continue  # no item to colour (napari warns about an empty colour array)
             if key in PER_ITEM or _differs(getattr(layer, key), value):
                 setattr(layer, key, value)
         return layer
     if not create:
         return None
     add = {"image": viewer.add_image, "labels": viewer.add_labels, "points": viewer.add_points}
-    return add[kind](data, name=name, metadata={PREVIEW: name}, **kwargs)
+    with keep_selection(viewer):
+        return add[kind](data, name=name, metadata={PREVIEW: name}, **kwargs)
+
+
+@contextmanager
+def keep_selection(viewer: napari.Viewer) -> Iterator[None]:
+    """Layers added inside stay unselected: the user's layer stays the active one (a
+    preview never gets the paint tools)."""
+    selection = viewer.layers.selection
+    chosen, active = set(selection), selection.active
+    try:
+        yield
+    finally:
+        if set(selection) != chosen or selection.active is not active:
+            selection.clear()
+            selection.update(layer for layer in chosen if layer in viewer.layers)
+            if active is not None and active in viewer.layers:
+                selection.active = active
 
 
 #: Properties with one value per point: always set together with new data.
@@ -92,3 +114,158 @@ def set_visible(viewer: napari.Viewer, names: tuple[str, ...], visible: bool) ->
         layer = preview_layer(viewer, name)
         if layer is not None:
             layer.visible = visible
+
+
+#: Colour of class 0 (background: transparent in a Labels layer) and of every class
+#: without a Labels layer to take colours from.
+BACKGROUND_COLOUR = "#b4b4b4"
+#: Feature columns of a Labels layer that may hold class names (the first one present).
+NAME_COLUMNS = ("name", "class_name", "class", "label_name")
+
+
+def hex_rgba(colour: str) -> np.ndarray:
+    """'#rrggbb' as RGBA floats in [0, 1]."""
+    return np.array([int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)] + [1.0])
+
+
+def class_colours(mask_layer: Any, values: Any) -> dict[Any, np.ndarray]:
+    """RGBA (floats in [0, 1]) of each class value: its colour in ``mask_layer`` (a Labels
+    layer, or None), or :data:`BACKGROUND_COLOUR` for 0 and transparent values.
+
+    The legend, the patch overlay, the gallery outlines and the dataset montage all
+    use these, so a class looks the same everywhere.
+    """
+    out = {}
+    for value in values:
+        colour = None
+        if mask_layer is not None and value != 0:
+            colour = np.asarray(mask_layer.get_color(value), float)
+        if colour is None or colour.size != 4 or colour[3] == 0:
+            colour = hex_rgba(BACKGROUND_COLOUR)
+        out[value] = colour
+    return out
+
+
+def class_names(mask_layer: Any) -> dict[Any, str]:
+    """``{label value: name}`` from a Labels layer's features (an ``index`` column of
+    values, else one row per value from 0, and a name column), empty without names."""
+    if mask_layer is None:
+        return {}
+    features = getattr(mask_layer, "features", None)
+    if features is None or not len(features):
+        return {}
+    column = next((c for c in NAME_COLUMNS if c in features.columns), None)
+    if column is None:
+        return {}
+    values = features["index"] if "index" in features.columns else range(len(features))
+    return {int(v): str(n) for v, n in zip(values, features[column], strict=True)
+            if isinstance(n, str) and n}
+
+
+def camera(viewer: napari.Viewer) -> Any:
+    """The viewer's camera (``viewer.scene.camera`` since napari 0.9)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera
+
+
+def canvas_size(viewer: napari.Viewer) -> np.ndarray:
+    """The canvas size in screen pixels ``(height, width)``."""
+    canvas = getattr(viewer, "canvas", None)
+    size = canvas.size if canvas is not None else viewer._canvas_size  # noqa: SLF001 (< 0.9)
+    return np.asarray(size, float)
+
+
+def camera_state(viewer: napari.Viewer) -> tuple[tuple[float, ...], float]:
+    """The 2D camera's centre and zoom (what a reset view changes)."""
+    cam = camera(viewer)
+    return tuple(float(c) for c in cam.center), float(cam.zoom)
+
+
+def same_camera(a: tuple | None, b: tuple | None) -> bool:
+    """Whether two :func:`camera_state` values are the same view."""
+    if a is None or b is None:
+        return False
+    return np.allclose(a[0], b[0], rtol=0, atol=1e-6) and np.isclose(a[1], b[1], rtol=1e-6)
+
+
+class CameraKeeper:
+    """Frames a tab's preview layers when they appear and puts the camera back when they
+    hide, unless the user moved it meanwhile (then it stays where the user put it)."""
+
+    def __init__(self, viewer: napari.Viewer) -> None:
+        self.viewer = viewer
+        self._before: tuple | None = None
+        self._ours: tuple | None = None
+
+    def frame(self, layers: list[Any] | None = None) -> None:
+        """Fit ``layers`` (default: every shown layer) into the view, remembering the view
+        it replaces (the first one, when framing again without restoring)."""
+        before = camera_state(self.viewer)
+        if self._before is None or self._ours is None or not same_camera(before, self._ours):
+            self._before = before
+        shown = layers if layers is not None else [lay for lay in self.viewer.layers
+                                                   if lay.visible]
+        fit_view(self.viewer, shown)
+        self._ours = camera_state(self.viewer)
+
+    def restore(self) -> None:
+        """Back to the view before :meth:`frame`, if the camera is still the framed one."""
+        if self._before is not None and self._ours is not None and same_camera(
+                camera_state(self.viewer), self._ours):
+            center, zoom = self._before
+            camera(self.viewer).center = center
+            camera(self.viewer).zoom = zoom
+        self._before = self._ours = None
+
+    @property
+    def framed(self) -> bool:
+        """Whether the view is one :meth:`frame` set (and not restored since)."""
+        return self._ours is not None and same_camera(camera_state(self.viewer), self._ours)
+
+
+#: Viewers being fitted by :func:`fit_view` (their reset-view event is ours).
+_fitting: set[int] = set()
+
+
+def fit_view(viewer: napari.Viewer, layers: list[Any] | None, margin: float = 0.05) -> None:
+    """Centre and zoom the 2D view on ``layers`` (all layers when None or empty), as
+    napari's Home does with a margin of ``margin`` of the canvas.
+
+    Done here in 2D: napari 0.9's ``fit_to_view(layers=...)`` fails on a subset of
+    2D layers in a 3D viewer (it indexes their extent by the viewer's axes).
+    """
+    layers = list(layers or viewer.layers)
+    if viewer.dims.ndisplay != 2 or not layers:
+        _fitting.add(id(viewer))
+        try:
+            viewer.fit_to_view(layers=layers or None, margin=margin)
+        finally:
+            _fitting.discard(id(viewer))
+        return
+    lows, highs = [], []
+    for layer in layers:
+        world = np.asarray(layer.extent.world, float)[:, -2:]
+        half = 0.5 * np.abs(np.asarray(layer.scale, float)[-2:])  # pixel edges, not centres
+        lows.append(world[0] - half)
+        highs.append(world[1] + half)
+    low, high = np.min(lows, axis=0), np.max(highs, axis=0)
+    size = high - low
+    size[size <= 0] = 1.0
+    camera(viewer).center = tuple(float(c) for c in (low + high) / 2)
+    camera(viewer).zoom = (1 - margin) * float(np.min(canvas_size(viewer) / size))
+
+
+def fit_shown_layers(viewer: napari.Viewer) -> bool:
+    """Fit the shown layers into the view when hidden ones would widen it; True if done.
+
+    napari's Home (reset view) frames every layer, hidden ones too: a hidden preview
+    beside the data, or a dataset's hidden centres spanning the whole volume. Called
+    after each reset view (not after the ones :func:`fit_view` makes).
+    """
+    if id(viewer) in _fitting:
+        return False
+    shown = [layer for layer in viewer.layers if layer.visible]
+    if not shown or len(shown) == len(viewer.layers):
+        return False
+    fit_view(viewer, shown)
+    return True

@@ -5,6 +5,7 @@ import pytest
 from qtpy.QtCore import Qt
 
 from napari_datatools._qt._patches_section import OVERLAY, human_bytes
+from napari_datatools._qt._viewer_data import BACKGROUND_COLOUR, hex_rgba
 from napari_datatools.patches import overlay_limit
 from napari_datatools.recipe import estimate_dataset_bytes, plan_from_recipe
 
@@ -53,10 +54,18 @@ def test_overlay_is_the_plan_of_the_current_slice(setup, qtbot):
     for c in (1, 2):
         rows = layer.features["class"].to_numpy() == c
         np.testing.assert_allclose(layer.border_color[rows][0], mask.get_color(c), atol=1e-6)
-    # background (transparent in the Labels layer) takes the first palette colour
+    # background (transparent in the Labels layer) takes the background grey
     rows = layer.features["class"].to_numpy() == 0
     assert rows.any()
-    np.testing.assert_allclose(layer.border_color[rows], [[1.0, 0xb0 / 255, 0.0, 1.0]] * rows.sum())
+    np.testing.assert_allclose(layer.border_color[rows], [hex_rgba(BACKGROUND_COLOUR)] * rows.sum())
+    # the class list is the legend: a swatch of the same colour per class
+    for i in range(tab.classes.count()):
+        item = tab.classes.item(i)
+        value = item.data(Qt.ItemDataRole.UserRole)
+        expected = hex_rgba(BACKGROUND_COLOUR) if value == 0 else mask.get_color(value)
+        swatch = item.icon().pixmap(12, 12).toImage().pixelColor(6, 6)
+        np.testing.assert_allclose([swatch.redF(), swatch.greenF(), swatch.blueF()],
+                                   expected[:3], atol=1 / 255)
 
 
 def test_counts_size_and_classes_are_shown_before_writing(setup, qtbot):
@@ -109,7 +118,8 @@ def test_every_control_writes_the_recipe(setup):
 
 def test_too_many_patches_are_thinned(setup, qtbot):
     viewer, widget, image, labels = setup
-    widget.recipe.patches.mode = "pixel"
+    assert widget.recipe.patches.max_per_class == 1000  # a new dock's safe default
+    widget.recipe.patches.mode, widget.recipe.patches.max_per_class = "pixel", None
     _settle(qtbot, widget)
     z = viewer.dims.current_step[0]
     layer = viewer.layers[OVERLAY]
@@ -163,3 +173,47 @@ def test_the_overlay_follows_the_patch_size(setup, qtbot):
     _, centres, _ = _expected_overlay(widget, image, labels, z)
     keep = np.linspace(0, len(centres) - 1, len(layer.data)).round().astype(int)
     np.testing.assert_array_equal(layer.data[:, 1:], centres[keep])
+
+
+def test_a_slice_step_while_planning_keeps_the_overlay_coming(setup, qtbot, monkeypatch):
+    """A draw scheduled by a slice step before the plan arrives does not cancel the
+    overlay: it appears with the plan, without a setting having to change."""
+    import time
+
+    viewer, widget, image, labels = setup
+    tab = widget.patches
+    viewer.layers.remove(OVERLAY)  # as before the tab was first shown
+    compute = tab._worker._function
+    monkeypatch.setattr(tab._worker, "_function",
+                        lambda *args: time.sleep(0.4) or compute(*args))
+    tab.data_changed()  # e.g. another image chosen: re-planning
+    qtbot.wait(150)  # the plan is on its way
+    assert tab.busy and tab.result is None
+    assert viewer.dims.current_step[0] != 2
+    viewer.dims.set_current_step(0, 2)
+    qtbot.wait(50)  # the step's draw found no plan yet
+    assert OVERLAY not in viewer.layers and tab.summary.text() == "Planning patches..."
+    _settle(qtbot, widget)
+    assert OVERLAY in viewer.layers and viewer.layers[OVERLAY].visible
+    assert np.all(viewer.layers[OVERLAY].data[:, 0] == 2)
+    assert tab.slice_info.text().split(" centred in ")[1].startswith("slice 2")
+
+
+def test_class_names_and_compact_counts(setup, qtbot):
+    viewer, widget, image, labels = setup
+    tab = widget.patches
+    mask = viewer.layers["cells labels"]
+    mask.features = {"index": [0, 1, 2, 3], "name": ["background", "nucleus", "cell", "vesicle"]}
+    widget.recipe.patches.max_per_class = 1
+    _settle(qtbot, widget)
+    assert [tab.classes.item(i).text().split(":")[0] for i in range(4)] == [
+        "0 background", "1 nucleus", "2 cell", "3 vesicle"]
+    assert tab.summary.text().startswith(
+        "4 patches of 8 x 8 (class 0 (background): 1, class 1 (nucleus): 1, class 2 (cell): 1, "
+        "class 3 (vesicle): 1)")
+    assert "Will write 4 patches (class 0 (background): 1," in \
+        widget.create_section.plan_info.text()
+    widget.recipe.patches.class_list = [1]
+    _settle(qtbot, widget)
+    assert tab.summary.text().startswith("1 patch of 8 x 8 (class 1 (nucleus): 1)")
+    assert "Will write 1 patch (" in widget.create_section.plan_info.text()
