@@ -1,16 +1,17 @@
 """The compiled 3D resampling pass: coordinate map and gathers fused, row by row.
 
-For each output row the kernel evaluates the spline warp (separable: one small
-product per row, ``k`` terms per voxel), maps the row through the inverse affine
-matrix in float64 (folding the positions into the input for the edge and mirror
-fill modes), turns the positions into flat indices and fractions, and gathers the
-image channels (trilinear or nearest, intensity shift and clip included) and the
-mask channels (nearest, bytewise) from these row buffers in tight branch-free
-loops. The row buffers are small, so these passes stay in the first-level cache
-and vectorise. Voxels whose neighbourhood crosses the input border (constant fill,
-one-voxel axes) are redone one by one. Nothing of the output size is allocated
-besides the outputs. The kernel runs on one thread (``nogil``, so callers may run
-several in threads) and is cached on disk by numba.
+For each output row the kernel maps the row through the inverse affine matrix in
+float64 (linear along the row), adds the spline warp (separable: one small product
+per row, mapped through the matrix, then ``k`` terms per voxel and axis), folds the
+positions into the input for the edge and mirror fill modes, turns them into flat
+indices and fractions, and gathers the image channels (trilinear or nearest,
+intensity shift and clip included) and the mask channels (nearest, bytewise) from
+these row buffers in tight branch-free loops. The row buffers are small, so these
+passes stay in the first-level cache and vectorise. Voxels whose neighbourhood
+crosses the input border (constant fill, one-voxel axes) are redone one by one.
+Nothing of the output size is allocated besides the outputs. The kernel runs on
+one thread (``nogil``, so callers may run several in threads) and is cached on
+disk by numba.
 
 Fill modes (``mode``): 0 repeats the edge voxel, 1 mirrors about the edge
 (``d c b a | a b c d``), 2 uses the constant (interpolating towards it within the
@@ -113,7 +114,7 @@ def _gather_border(
 
 @numba.njit(cache=True, nogil=True)
 def _row_positions(
-    z, y, corner, inverse, coefficients, bz, by, bx_t, row, dz, dy, dx, rz, ry, rx, shape, mode,
+    z, y, corner, inverse, coefficients, bz, by, bx_t, row, rz, ry, rx, shape, mode,
 ):  # pragma: no cover - compiled
     """Input positions ``rz, ry, rx`` of output row ``(z, y)`` (warp, then inverse affine).
 
@@ -123,30 +124,37 @@ def _row_positions(
     """
     k = coefficients.shape[0]
     ox = rz.shape[0]
-    if k > 0:  # the spline is separable: collapse z and y, then evaluate along x
-        for h in range(k):
-            for c in range(3):
-                acc = 0.0
-                for i in range(k):
-                    for j in range(k):
-                        acc += bz[z, i] * by[y, j] * coefficients[i, j, h, c]
-                row[h, c] = acc
-        dz[:] = 0.0
-        dy[:] = 0.0
-        dx[:] = 0.0
-        for h in range(k):
-            cz, cy, cx = row[h, 0], row[h, 1], row[h, 2]
-            for x in range(ox):
-                dz[x] += bx_t[h, x] * cz
-                dy[x] += bx_t[h, x] * cy
-                dx[x] += bx_t[h, x] * cx
     m = inverse
     fz, fy, fx = float(z + corner[0]), float(y + corner[1]), float(corner[2])
+    # Affine part: linear along the row.
+    cz = m[0, 0] * fz + m[0, 1] * fy + m[0, 2] * fx + m[0, 3]
+    cy = m[1, 0] * fz + m[1, 1] * fy + m[1, 2] * fx + m[1, 3]
+    cx = m[2, 0] * fz + m[2, 1] * fy + m[2, 2] * fx + m[2, 3]
+    sz, sy, sx = m[0, 2], m[1, 2], m[2, 2]
     for x in range(ox):
-        qz, qy, qx = fz + dz[x], fy + dy[x], fx + x + dx[x]
-        rz[x] = _clip(m[0, 0] * qz + m[0, 1] * qy + m[0, 2] * qx + m[0, 3])
-        ry[x] = _clip(m[1, 0] * qz + m[1, 1] * qy + m[1, 2] * qx + m[1, 3])
-        rx[x] = _clip(m[2, 0] * qz + m[2, 1] * qy + m[2, 2] * qx + m[2, 3])
+        rz[x] = cz + sz * x
+        ry[x] = cy + sy * x
+        rx[x] = cx + sx * x
+    # Warp: the spline is separable, so the row's displacement is bx @ row (k terms);
+    # mapped through the matrix first, it adds k terms per voxel and axis.
+    for h in range(k):
+        for c in range(3):
+            acc = 0.0
+            for i in range(k):
+                for j in range(k):
+                    acc += bz[z, i] * by[y, j] * coefficients[i, j, h, c]
+            row[h, c] = acc
+        wz = m[0, 0] * row[h, 0] + m[0, 1] * row[h, 1] + m[0, 2] * row[h, 2]
+        wy = m[1, 0] * row[h, 0] + m[1, 1] * row[h, 1] + m[1, 2] * row[h, 2]
+        wx = m[2, 0] * row[h, 0] + m[2, 1] * row[h, 1] + m[2, 2] * row[h, 2]
+        for x in range(ox):
+            rz[x] += bx_t[h, x] * wz
+            ry[x] += bx_t[h, x] * wy
+            rx[x] += bx_t[h, x] * wx
+    for x in range(ox):
+        rz[x] = _clip(rz[x])
+        ry[x] = _clip(ry[x])
+        rx[x] = _clip(rx[x])
     if mode != 2:
         _fold(rz, shape[0], mode)
         _fold(ry, shape[1], mode)
@@ -273,7 +281,6 @@ def resample_volume(
         for h in range(k):
             bx_t[h, x] = bx[x, h]
     row = np.zeros((k, 3))
-    dz, dy, dx = np.zeros(ox), np.zeros(ox), np.zeros(ox)
     rz, ry, rx = np.empty(ox), np.empty(ox), np.empty(ox)
     base, near, border = np.empty(ox, np.int64), np.empty(ox, np.int64), np.empty(ox, np.int64)
     inside = np.empty(ox, np.bool_)
@@ -283,8 +290,8 @@ def resample_volume(
     tz, ty, tx = np.empty(ox, image.dtype), np.empty(ox, image.dtype), np.empty(ox, image.dtype)
     for z in range(oz):
         for y in range(oy):
-            _row_positions(z, y, corner, inverse, coefficients, bz, by, bx_t, row, dz, dy, dx,
-                           rz, ry, rx, shape, mode)
+            _row_positions(z, y, corner, inverse, coefficients, bz, by, bx_t, row, rz, ry, rx,
+                           shape, mode)
             n_border = _row_indices(rz, ry, rx, nz, ny, nx, base, near, tz, ty, tx, inside, border)
             start = (z * oy + y) * ox
             for c in range(n_image):
