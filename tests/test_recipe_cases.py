@@ -57,7 +57,8 @@ def test_patterns_expand_to_cases_paired_by_stem(tmp_path):
     assert cases[1].mask.path == str(tmp_path / "masks" / "c01_mask.tif")
     assert cases[1].where == "data.cases[0]"
     data = load_cases(r)
-    for (image, labels), got_image, got_mask in zip(arrays, data.images, data.masks):
+    for (image, labels), got_image, got_mask in zip(arrays, data.images, data.masks,
+                                                    strict=True):
         np.testing.assert_array_equal(np.asarray(got_image), image)
         np.testing.assert_array_equal(np.asarray(got_mask), labels)
     volumes, masks = load_sources(r)
@@ -131,7 +132,7 @@ def test_label_choice_is_applied_to_every_mask(tmp_path):
     r.labels.mode, r.labels.mapping = "mapping", {2: 1, 3: 1}
     data = load_cases(r)
     assert all(isinstance(m, RelabelledMask) for m in data.masks)
-    for (_, labels), mask in zip(arrays, data.masks):
+    for (_, labels), mask in zip(arrays, data.masks, strict=True):
         expected = np.where(np.isin(labels, [2, 3]), 1, labels)
         np.testing.assert_array_equal(np.asarray(mask), expected)
     again = Recipe.from_json(r.to_json())  # JSON keys are strings: read back as integers

@@ -389,7 +389,7 @@ class DataSection(QWidget):
                    + (f" of array {ref.array_name!r}" if ref.array_name else ""))
         return None
 
-    def _layers_from(self, path: str, kind: type) -> list[Any]:
+    def _layers_from(self, path: str, kind: Any) -> list[Any]:
         return [layer for layer in self.viewer.layers if isinstance(layer, kind)
                 and layer.source.path is not None and os.path.abspath(layer.source.path) == path
                 and layer.metadata.get(CHANNEL_KEY, 0) == 0]
@@ -553,7 +553,7 @@ def _folder_pattern(folder: str | None) -> str | None:
     """``folder/*<suffix>`` for the most common readable suffix among its entries."""
     if folder is None or not os.path.isdir(folder):
         return None
-    suffixes = Counter()
+    suffixes: Counter[str] = Counter()
     for entry in sorted(Path(folder).iterdir()):
         if entry.name.startswith(".") or find_format(entry) is None:
             continue

@@ -94,7 +94,7 @@ class ExportSection(QWidget):
         self.refresh_note()
         super().showEvent(event)
 
-    def save_layers(self, path: str) -> dict[str, tuple[str, str]]:
+    def save_layers(self, path: str) -> dict[str, tuple[str, str | None]]:
         """Save the in-memory layers the recipe uses to the Zarr store ``path``, record
         them in the recipe, and return ``{layer name: (path, array name)}``.
 
@@ -109,7 +109,8 @@ class ExportSection(QWidget):
         save_arrays(path, {names[layer.name]: layer.data for layer in layers},
                     file_format="zarr")
         path = os.path.abspath(path)
-        files = {layer.name: (path, names[layer.name]) for layer in layers}
+        files: dict[str, tuple[str, str | None]] = {
+            layer.name: (path, names[layer.name]) for layer in layers}
         for layer in layers:
             layer.metadata[SAVED_KEY] = files[layer.name]
             layer.metadata.setdefault(ARRAY_NAME_KEY, names[layer.name])

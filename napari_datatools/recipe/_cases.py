@@ -101,7 +101,7 @@ def pair_by_stem(images: list[str], masks: list[str], where: str) -> list[tuple[
     left_images = [i for i in images if i not in pairs]
     used = set(pairs.values())
     left_masks = [m for m in masks if m not in used]
-    loose = {}
+    loose: dict[str, list[str]] = {}
     for m in left_masks:
         loose.setdefault(_without_word(file_stem(m), MASK_WORDS), []).append(m)
     for image in left_images:
@@ -124,15 +124,14 @@ def pair_by_stem(images: list[str], masks: list[str], where: str) -> list[tuple[
     return [(image, pairs[image]) for image in images]
 
 
-def _matches(recipe: Recipe, source: ArraySource, where: str) -> list[str]:
-    assert source.path is not None
-    pattern = recipe.resolve_path(source.path)
-    found = sorted(glob.glob(pattern))
+def _matches(recipe: Recipe, pattern: str, where: str) -> list[str]:
+    """The files matching ``pattern`` (a recipe path), sorted; RecipeError if none."""
+    found = sorted(glob.glob(recipe.resolve_path(pattern) or pattern))
     found = [f for f in found if not Path(f).name.startswith(".")]
     if not found:
         inside = f" (relative to {recipe.folder!r})" if recipe.folder and not \
-            os.path.isabs(os.path.expanduser(source.path)) else ""
-        raise RecipeError(f"{where}.path: no file matches {source.path!r}{inside}")
+            os.path.isabs(os.path.expanduser(pattern)) else ""
+        raise RecipeError(f"{where}.path: no file matches {pattern!r}{inside}")
     return found
 
 
@@ -156,7 +155,8 @@ def _expand(recipe: Recipe, where: str, image: ArraySource, mask: ArraySource,
         if name is None:
             name = (file_stem(image.path) if image.path else image.layer) or "case"
         return [Case(name, where, image_ref, mask_ref)]
-    images = _matches(recipe, image, image_where)
+    assert image.path is not None
+    images = _matches(recipe, image.path, image_where)
     if not _given(mask):
         pairs: list[tuple[str, str | None]] = [(i, None) for i in images]
     elif not mask_glob:
@@ -164,7 +164,8 @@ def _expand(recipe: Recipe, where: str, image: ArraySource, mask: ArraySource,
                           f"so the mask path must be one too (e.g. 'masks/*.tif'), got "
                           f"{mask.path or mask.layer!r}")
     else:
-        pairs = list(pair_by_stem(images, _matches(recipe, mask, mask_where), where))
+        assert mask.path is not None
+        pairs = list(pair_by_stem(images, _matches(recipe, mask.path, mask_where), where))
     return [
         Case(file_stem(i), where, SourceRef(image_where, i, image.array_name),
              None if m is None else SourceRef(mask_where, m, mask.array_name))

@@ -100,7 +100,7 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
         if isinstance(value, str):
             return value
         raise bad
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if isinstance(value, hint):
             return value
         if isinstance(value, Mapping) and issubclass(hint, Validated):

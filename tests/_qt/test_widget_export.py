@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from qtpy.QtWidgets import QApplication
 
-from napari_datatools._qt import DataToolsWidget
-from napari_datatools._qt import _export_section
+from napari_datatools._qt import DataToolsWidget, _export_section
 from napari_datatools._qt._augment_section import IMAGE_LAYER
 from napari_datatools.cli import main
 from napari_datatools.recipe import Recipe, preview_sample, run_dataset, to_script
