@@ -249,3 +249,16 @@ def test_augmentation_fields_have_sane_bounds(name, value, message):
         setattr(Recipe().augment, name, value)
     with pytest.raises(RecipeError, match=message):
         Recipe.from_json(json.dumps({"augment": {name: value}}))
+
+
+def test_a_pattern_in_data_image_is_several_cases_named_in_messages(tmp_path):
+    write_cases(tmp_path, n=2)
+    r = Recipe()
+    r.data.image.path, r.data.mask.path = "images/*.tif", "masks/*.tif"
+    r.save(tmp_path / "r.json")
+    r = Recipe.load(tmp_path / "r.json")
+    assert [c.name for c in recipe_cases(r)] == ["c00", "c01"]
+    tifffile.imwrite(tmp_path / "masks" / "c01.tif", np.zeros((3, 8, 8), np.uint8),
+                     photometric="minisblack")
+    with pytest.raises(RecipeError, match=r"^data \(case 'c01'\): the mask"):
+        load_cases(r)

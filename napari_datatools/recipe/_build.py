@@ -162,7 +162,7 @@ def _check_case(case: Case, image: Any, mask: Any, channel_axis: int | None,
     """The channel count and spatial shape of a case; RecipeError naming it and its files."""
     from ..patches._volume import SliceSource
 
-    label = case.label if several else "data"
+    label = case.label if several else case.where
     try:
         source = SliceSource(image, "image", channel_axis)
     except (TypeError, ValueError) as err:

@@ -62,8 +62,8 @@ class Case:
 
     @property
     def label(self) -> str:
-        """How messages name the case: ``data.cases[0] (case 'c01')``, or ``data``."""
-        return self.where if self.where == "data" else f"{self.where} (case {self.name!r})"
+        """How messages name the case: ``data.cases[0] (case 'c01')``."""
+        return f"{self.where} (case {self.name!r})"
 
 
 def file_stem(path: str) -> str:
