@@ -29,11 +29,13 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import cv2
 import numpy as np
 
 from napari_datatools.data_augmentation import (
+    TransformParams,
     apply_transform,
     image_random_transform,
     sample_transform,
@@ -42,7 +44,7 @@ from napari_datatools.data_augmentation import (
 SIZE = 512
 CALLS = 10  # calls per round of ours and of the floor (albumentations: CALLS // 5)
 
-OURS = dict(
+OURS: dict[str, Any] = dict(
     rotation_range=15.0,
     width_shift_range=0.1,
     height_shift_range=0.1,
@@ -101,9 +103,12 @@ def main(rounds: int) -> None:
     border = cv2.BORDER_REPLICATE
     map_x, map_y = np.empty((2, SIZE, SIZE), dtype=np.float32)
 
+    def draw(seed: int) -> TransformParams:
+        return sample_transform((SIZE, SIZE), rng=np.random.default_rng(seed), **OURS)
+
     def floor_ms(seed: int, clock: Callable[[], float]) -> float:
-        """The two remaps at the map of the transform ``seed`` draws, precomputed."""
-        params = sample_transform((SIZE, SIZE), rng=np.random.default_rng(seed), **OURS)
+        """The two remaps at the maps of the transform ``seed`` draws, precomputed."""
+        params = draw(seed)
         np.copyto(map_x, params._maps[0])  # freshly written, as ours writes its maps
         np.copyto(map_y, params._maps[1])
         start = clock()
@@ -118,21 +123,22 @@ def main(rounds: int) -> None:
         image_random_transform(image_c, mask_c, rng=rng, **OURS)
         return (clock() - start) * 1e3
 
-    parts_rng = np.random.default_rng(1)
-    params = sample_transform((SIZE, SIZE), rng=parts_rng, **OURS)
+    def parts_ms(seed: int, clock: Callable[[], float]) -> tuple[float, float, float]:
+        """Ours in three steps: sampling, the coordinate maps, applying to image and mask."""
+        rng = np.random.default_rng(seed)
+        start = clock()
+        params = sample_transform((SIZE, SIZE), rng=rng, **OURS)
+        sampled = clock()
+        params._maps  # noqa: B018 - built lazily, on first use
+        mapped = clock()
+        apply_transform(params, mask_c, kind="mask")
+        apply_transform(params, image_c)
+        applied = clock()
+        return (sampled - start) * 1e3, (mapped - sampled) * 1e3, (applied - mapped) * 1e3
 
     def albumentations() -> None:
+        assert compose is not None
         compose(image=image, mask=mask)
-
-    def sampling() -> None:
-        sample_transform((SIZE, SIZE), rng=parts_rng, **OURS)
-
-    def sampling_and_map() -> tuple[np.ndarray, np.ndarray]:
-        return sample_transform((SIZE, SIZE), rng=parts_rng, **OURS)._maps  # built lazily
-
-    def apply_given_map() -> None:
-        apply_transform(params, image_c)
-        apply_transform(params, mask_c, kind="mask")
 
     peers = "albumentations not installed: its column is skipped"
     if compose is not None:
@@ -147,33 +153,30 @@ def main(rounds: int) -> None:
     for threads in (1, default_threads):
         cv2.setNumThreads(threads)
         clock, kind = (time.process_time, "CPU") if threads == 1 else (time.perf_counter, "wall")
-        for function in (apply_given_map, sampling, sampling_and_map):
-            function()  # warm up (caches, allocator, compiled kernels)
-        floor_ms(0, clock), ours_ms(0, clock)
+        floor_ms(0, clock), ours_ms(0, clock), parts_ms(0, clock)  # warm up (compiled kernels)
         if compose is not None:
             albumentations()
-        times: dict[str, list[float]] = {name: [] for name in ("floor", "ours", "alb")}
-        parts: dict[str, list[float]] = {name: [] for name in ("sample", "map", "apply")}
+        names = ("floor", "ours", "alb", "sample", "maps", "apply")
+        times: dict[str, list[float]] = {name: [] for name in names}
         for round_ in range(rounds):
-            seeds = range(round_ * CALLS, (round_ + 1) * CALLS)
-            floor = ours = 0.0
-            for seed in seeds:
-                floor += floor_ms(seed, clock)
-                ours += ours_ms(seed, clock)
-            times["floor"].append(floor / CALLS)
-            times["ours"].append(ours / CALLS)
+            total = dict.fromkeys(names, 0.0)
+            for seed in range(round_ * CALLS, (round_ + 1) * CALLS):
+                total["floor"] += floor_ms(seed, clock)
+                total["ours"] += ours_ms(seed, clock)
+                parts = parts_ms(seed, clock)
+                for name, ms in zip(("sample", "maps", "apply"), parts, strict=True):
+                    total[name] += ms
+            for name in ("floor", "ours", "sample", "maps", "apply"):
+                times[name].append(total[name] / CALLS)
             if compose is not None:
                 times["alb"].append(timed(albumentations, max(1, CALLS // 5), clock))
-            parts["sample"].append(timed(sampling, CALLS, clock))
-            parts["map"].append(timed(sampling_and_map, CALLS, clock) - parts["sample"][-1])
-            parts["apply"].append(timed(apply_given_map, CALLS, clock))
         to_floor = [o / f for o, f in zip(times["ours"], times["floor"], strict=True)]
         print(f"\nOpenCV threads: {threads} ({kind} time, ms per call)")
-        print(f"  floor: two remaps, map given     {spread(times['floor'])}")
+        print(f"  floor: two remaps, maps given    {spread(times['floor'])}")
         print(f"  image_random_transform           {spread(times['ours'])}")
-        print(f"    sample_transform               {spread(parts['sample'])}")
-        print(f"    + coordinate map               {spread(parts['map'])}")
-        print(f"    apply image + mask (map given) {spread(parts['apply'])}")
+        print(f"    sample_transform               {spread(times['sample'])}")
+        print(f"    coordinate maps                {spread(times['maps'])}")
+        print(f"    apply to mask + image          {spread(times['apply'])}")
         if compose is not None:
             print(f"  albumentations Compose           {spread(times['alb'])}")
         print(f"  ours / floor                     {spread(to_floor, 2)} x  (target <= 1.5 x)")

@@ -147,10 +147,11 @@ def image_random_transform(
         n_channels=x.shape[channel_axis],
         rng=rng,
     )
-    x_out = apply_checked(params, x, "image", channel_axis, order, fill_mode, cval_x)
     if y is None:
-        return x_out
+        return apply_checked(params, x, "image", channel_axis, order, fill_mode, cval_x)
+    # the mask first: it reads the coordinate maps just written, still in cache
     y_out = apply_checked(params, y, "mask", channel_axis, "nearest", fill_mode, cval_y)
+    x_out = apply_checked(params, x, "image", channel_axis, order, fill_mode, cval_x)
     return x_out, y_out
 
 
@@ -251,11 +252,11 @@ def image_stack_random_transform(
         y_out = np.empty(leading + (y_stack.shape[-3],) + out_shape, dtype=y.dtype)
     for index in np.ndindex(leading):
         params = shared if shared is not None else draw()
-        x_out[index] = apply_checked(params, x_stack[index], "image", 0, order, fill_mode, cval_x)
-        if y_stack is not None and y_out is not None:
+        if y_stack is not None and y_out is not None:  # the mask first, as above
             y_out[index] = apply_checked(
                 params, y_stack[index], "mask", 0, "nearest", fill_mode, cval_y
             )
+        x_out[index] = apply_checked(params, x_stack[index], "image", 0, order, fill_mode, cval_x)
     x_out = np.moveaxis(x_out, -3, channel_axis)
     if y_out is None:
         return x_out
