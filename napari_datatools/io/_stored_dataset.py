@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._dataset_names import COMPLETE_ATTR, class_array_name, parse_array_name
-from ._formats import StoredDataset, ArrayFormat, dataset_format_of_path, list_arrays
+from ._formats import ArrayFormat, StoredDataset, dataset_format_of_path, list_arrays
 
 #: Array attributes kept by every writer (see ``buffered_array_writer``).
 N_WRITTEN = "n_written"

@@ -145,7 +145,7 @@ def extract_patches(source: Any, centres: np.ndarray, patchsize: PatchSize,
     bounds = np.array(src.shape)
     if centres.size and (centres.min() < 0 or (centres >= bounds).any()):
         raise IndexError(f"centres must lie inside the volume of shape {src.shape}")
-    slab = SlabPatches(src, np.unique(centres[:, 0]), patchsize, mirrored)
+    slab = SlabPatches(src, np.unique(centres[:, 0]).tolist(), patchsize, mirrored)
     return slab.take(centres, np.float32)
 
 
@@ -241,6 +241,7 @@ class patch_generator:  # noqa: N801 - the original's public name
                                    self.mirrored)
                 slab_index = block
             c = centres[start:stop]
+            assert slab is not None  # made for the first block
             patches = slab.take(c, np.float32)
             yield (patches, c) if with_centres else patches
 

@@ -123,7 +123,8 @@ class ExistingDataset:
         """Raise ValueError unless this run's patches can be appended."""
         images = self.image_arrays()
         for name in images:
-            has_cases = class_array_name(parse_array_name(name).value, "case") in self.arrays
+            parsed = parse_array_name(name)
+            has_cases = parsed is not None and class_array_name(parsed.value, "case") in self.arrays
             if images and has_cases != with_cases:
                 raise ValueError(
                     f"append: the dataset {'holds' if has_cases else 'has no'} case indices "
@@ -313,7 +314,7 @@ def prepare_job(*, save_path: Any, patchsize: Any, volume: Any, mask: Any, class
     if not isinstance(kwargs, dict):
         raise TypeError(f"kwargs must be a dict of writer arguments, got {kwargs!r}")
     flags = {name: check_flag(value, name) for name, value in zip(
-        _FLAGS, (random_order, mirrored, save_labels, overwrite, append))}
+        _FLAGS, (random_order, mirrored, save_labels, overwrite, append), strict=True)}
     if flags["overwrite"] and flags["append"]:
         raise ValueError("overwrite and append cannot both be True: replace the dataset "
                          "or add to it")
@@ -381,9 +382,10 @@ def _check_val_cases(val_cases: Any, n_cases: int, with_cases: bool) -> list[int
     for i in val_cases:
         if isinstance(i, bool) or not isinstance(i, numbers.Integral):
             raise ArgumentTypeError(f"val_cases must hold case indices (int), got {i!r}")
-        if not 0 <= i < n_cases:
+        index = int(i)
+        if not 0 <= index < n_cases:
             raise ValueError(f"val_cases: case {i} does not exist (there are {n_cases} cases)")
-        out.append(int(i))
+        out.append(index)
     if len(set(out)) != len(out):
         raise ValueError(f"val_cases: a case is listed twice: {out}")
     return sorted(out)

@@ -1,4 +1,4 @@
-"""Which patches to extract, where, and in which order -- decided (and checked) before extracting."""
+"""Which patches to extract, where and in which order: decided (and checked) before extracting."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from .._checks import check_positive_int
 from .._rng import RNGLike, as_generator
 from ..errors import ArgumentTypeError
 from ._volume import SliceSource, check_mask_shape
-
 
 #: A patch size: an int (square 2D patches within slices) or (pz, py, px) (3D patches).
 PatchSize = int | tuple[int, int, int]
@@ -71,7 +70,8 @@ def check_stride(stride: Any, ndim: int = 2) -> tuple[int, ...]:
     full = (stride,) * ndim if np.ndim(stride) == 0 else tuple(stride)
     what = "a pair (sy, sx)" if ndim == 2 else "three (sz, sy, sx)"
     if len(full) != ndim or not all(
-        isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in full
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) and int(s) >= 1
+        for s in full
     ):
         raise ValueError(f"stride must be a positive integer or {what} of them, got {stride!r}")
     return tuple(int(s) for s in full)
@@ -201,7 +201,7 @@ class PatchPlan:
 
 def plan_patches(
     volume: Any,
-    patchsize: int,
+    patchsize: PatchSize,
     mask: Any = None,
     class_list: Sequence | None = None,
     *,
@@ -223,8 +223,9 @@ def plan_patches(
     volume : array-like or tuple of int
         A 2D image ``(Y, X)`` or a volume in napari's ``(Z, Y, X)`` order, or
         just its shape. Patches are 2D, taken within each slice.
-    patchsize : int
-        Edge length of the square patches; at most ``2 * min(Y, X) + 1``.
+    patchsize : int or (int, int, int)
+        Edge length of square 2D patches, at most ``2 * min(Y, X) + 1``, or
+        ``(pz, py, px)`` for 3D patches.
     mask : array-like, optional
         Label mask of the volume's shape, read slice by slice. Without a mask
         every pixel (or grid point) is a centre of the single class ``0``.
@@ -275,7 +276,7 @@ def plan_patches(
 
 def check_plan_arguments(
     volume: Any,
-    patchsize: int,
+    patchsize: PatchSize,
     mask: Any = None,
     class_list: Sequence | None = None,
     *,
@@ -295,7 +296,7 @@ def check_plan_arguments(
     bad one (same messages as :func:`plan_patches`).
     """
     shape, itemsize, ndim = _volume_shape(volume, channel_axis)
-    patchsize = check_patchsize(patchsize, shape if ndim == 3 else shape[1:])
+    checked_size = check_patchsize(patchsize, shape if ndim == 3 else shape[1:])
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
     if mode == "pixel" and (stride is not None or grid_offset is not None):
@@ -323,8 +324,8 @@ def check_plan_arguments(
                 raise ValueError(f"class_list must hold scalar mask values, got {value!r}")
     grid = None
     if mode == "grid":
-        grid = _grid_points(shape, patchsize, stride, grid_offset)
-    return dict(shape=shape, patchsize=patchsize, masks=masks, class_list=class_list,
+        grid = _grid_points(shape, checked_size, stride, grid_offset)
+    return dict(shape=shape, patchsize=checked_size, masks=masks, class_list=class_list,
                 grid=grid, max_per_class=max_per_class, max_num=max_num,
                 random_order=bool(random_order), shuffle_block=shuffle_block,
                 itemsize=itemsize, mode=mode, binary=bool(binary))
@@ -562,7 +563,7 @@ def _sampled_centres(shape, masks, wanted, grid, binary, max_per_class, max_num,
             zcut = int(np.searchsorted(before, max_num, side="left")) - 1
             last = (zcut, int(max_num - before[zcut]))
             cells[:, zcut + 1:] = 0
-        take = dict(zip(keys, cells))
+        take = dict(zip(keys, cells, strict=True))
     out: dict[Hashable, list[np.ndarray]] = {c: [] for c in counts}
     ny, nx = shape[1:]
     for z in range(nz):
@@ -621,11 +622,11 @@ def _slice_counts(z, shape, masks, wanted, grid, binary) -> dict:
             found = {_scalar(np.asarray(u + lo, values.dtype)[()]): int(tally[u]) for u in uniq}
         else:
             u, n = np.unique(values, return_counts=True)
-            found = {_scalar(v): int(k) for v, k in zip(u, n)}
+            found = {_scalar(v): int(k) for v, k in zip(u, n, strict=True)}
     else:
         _refuse_nan(values, z)
         u, n = np.unique(values, return_counts=True)
-        found = {_scalar(v): int(k) for v, k in zip(u, n)}
+        found = {_scalar(v): int(k) for v, k in zip(u, n, strict=True)}
     if wanted is not None:
         found = {wanted[v]: k for v, k in found.items() if v in wanted}
     return found
@@ -687,7 +688,7 @@ def iter_plan_chunks(plan: PatchPlan, chunk: int) -> Iterator[tuple[int, Hashabl
             yield b, c, start, stop
 
 
-def _volume_shape(volume, channel_axis=None) -> tuple[tuple[int, int, int], int, int]:
+def _volume_shape(volume, channel_axis=None) -> tuple[tuple[int, ...], int, int]:
     """``(Z, Y, X)`` shape, item size and number of dimensions of a volume or shape."""
     if _is_shape(volume):
         shape = tuple(int(s) for s in volume)

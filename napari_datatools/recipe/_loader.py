@@ -17,7 +17,6 @@ from ._model import Recipe
 from ._preprocessor import AugmentPreprocessor
 
 
-
 @dataclass(frozen=True)
 class PatchDatasetSources:
     """The arrays of a dataset written by ``create_dataset``, in class order.

@@ -65,7 +65,8 @@ class AugmentPreprocessor:
     def _generator(self) -> np.random.Generator:
         if self._rng is None:
             in_worker = multiprocessing.parent_process() is not None
-            worker = int(np.random.randint(0, 2**31 - 1)) if in_worker else 0
+            # data_flow seeds numpy's global state in each worker: read it on purpose
+            worker = int(np.random.randint(0, 2**31 - 1)) if in_worker else 0  # noqa: NPY002
             self._rng = np.random.default_rng([self.seed, worker])
         return self._rng
 
@@ -86,7 +87,7 @@ class AugmentPreprocessor:
             result = image_stack_random_transform(
                 x, y=y, channel_axis=1, rng=self._generator(), **self.transform_kwargs
             )
-        if y is None:
+        if self.mask_index is None:
             out[self.image_index] = result
         else:
             out[self.image_index], out[self.mask_index] = result
