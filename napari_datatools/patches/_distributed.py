@@ -33,6 +33,7 @@ place: a local cluster, or a shared file system.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
@@ -40,7 +41,9 @@ import math
 import os
 import pickle
 import shutil
+import signal
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -114,13 +117,16 @@ def check_client(client: Any) -> None:
     TypeError
         When ``client`` is something else.
     ValueError
-        When the client is closed.
+        When the client is closed or asynchronous.
     """
     distributed = _import_distributed()
     if not isinstance(client, distributed.Client):
         raise TypeError(f"client must be a dask.distributed.Client, got {client!r}")
     if client.status not in ("running", "connecting", "newly-created"):
         raise ValueError(f"client: the dask client is {client.status}, not running")
+    if client.asynchronous:
+        raise ValueError("client: an asynchronous dask client cannot run create_dataset, "
+                         "which waits for its tasks; give a synchronous Client")
 
 
 def run_on_cluster(job: DatasetJob, client: Any, stop: Callable[[], bool] | None = None
@@ -131,6 +137,40 @@ def run_on_cluster(job: DatasetJob, client: Any, stop: Callable[[], bool] | None
     """
     check_client(client)
     return _ClusterRun(job, client, stop).run()
+
+
+@contextlib.contextmanager
+def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
+    """A client for the console command: of a new local cluster of ``workers`` worker
+    processes (one thread each), or of the running scheduler at ``scheduler``; None
+    when both are None. A local cluster is closed on exit.
+
+    The local workers ignore SIGINT, so Ctrl-C reaches only the client, which cancels
+    the run cleanly.
+    """
+    if workers is None and scheduler is None:
+        yield None
+        return
+    if workers is not None and scheduler is not None:
+        raise ValueError("give --workers (a local cluster) or --scheduler (a running one), "
+                         "not both")
+    distributed = _import_distributed()
+    if scheduler is not None:
+        with distributed.Client(scheduler) as client:
+            yield client
+        return
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"--workers must be a positive number of processes, got {workers!r}")
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:  # worker processes keep the ignored SIGINT they are started with
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                           processes=True, dashboard_address=None)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    with cluster, distributed.Client(cluster) as client:
+        yield client
 
 
 # -- sources sent to the workers ----------------------------------------------------------
@@ -305,10 +345,11 @@ def extract_unit(sources: bytes, request: dict, settings: ExtractSettings, work:
         zs = np.unique(np.concatenate([work.rows[c][lo:hi, 0] for c, (lo, hi) in spans.items()]))
         candidates = {int(z): None if identity else _slice_centres(
             int(z), shape, masks, wanted, request["grid"], request["binary"]) for z in zs}
-        slab = SlabPatches(volume, zs, settings.patchsize, settings.mirrored)
+        slices = [int(z) for z in zs]
+        slab = SlabPatches(volume, slices, settings.patchsize, settings.mirrored)
         labels = None
         if settings.label_dtype is not None:
-            labels = SlabPatches(masks, zs, settings.patchsize, settings.mirrored)
+            labels = SlabPatches(masks, slices, settings.patchsize, settings.mirrored)
         for cls, (lo, hi) in spans.items():
             if hi == lo:
                 continue
@@ -323,7 +364,8 @@ def extract_unit(sources: bytes, request: dict, settings: ExtractSettings, work:
                 elif role == "centres":
                     target[lo:hi] = centres
                 elif role == "labels":
-                    target[lo:hi] = labels.take(centres).reshape(hi - lo, *spec.shape)
+                    if labels is not None:  # a labels array is specified with a mask only
+                        target[lo:hi] = labels.take(centres).reshape(hi - lo, *spec.shape)
                 else:
                     target[lo:hi] = work.case
         del slab, labels
@@ -455,8 +497,8 @@ def case_plan(request: dict, counts: dict, gen: np.random.Generator, max_per_cla
                 per_class[c].append(_to_zyx(z, ranks, nx))
     else:
         for c, per_z in counts.items():
-            for z in np.flatnonzero(per_z):
-                per_class.setdefault(c, []).append(_to_zyx(int(z), np.arange(per_z[z]), nx))
+            for z in (int(z) for z in np.flatnonzero(per_z)):
+                per_class.setdefault(c, []).append(_to_zyx(z, np.arange(per_z[z]), nx))
     wanted = _wanted(request["class_list"])
     if wanted is not None:
         classes = tuple(wanted)
@@ -548,8 +590,8 @@ def split_case(plan: PatchPlan, start: dict, align: dict, target: int) -> list[d
         cuts.append(cut)
     cuts.append(dict(sizes))
     units = []
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        rows = {c: (a[c], b[c]) for c in classes}
+    for before, after in zip(cuts[:-1], cuts[1:], strict=True):
+        rows = {c: (before[c], after[c]) for c in classes}
         if any(hi > lo for lo, hi in rows.values()):
             units.append(rows)
     return units
@@ -722,7 +764,8 @@ def array_specs(job: DatasetJob, classes: tuple) -> tuple[ArraySpec, ...]:
     image_shape = (job.channels or 1, *pshape)
     specs = []
     for cls in classes:
-        roles = [("patches", image_shape, np.dtype(np.float32)),
+        roles: list[tuple[str, tuple, np.dtype]] = [
+            ("patches", image_shape, np.dtype(np.float32)),
                  ("centres", (3,), np.dtype(np.int32))]
         if job.save_labels:
             roles.append(("labels", (1, *pshape), np.dtype(job.label_dtype)))
@@ -758,7 +801,7 @@ class Output:
         """Every unit in output order (cases in order, each case's units in order)."""
         target = max(1, UNIT_BYTES // (4 * math.prod(self.image_shape)))
         start = {c: 0 for c in self.classes}
-        units = []
+        units: list[UnitWork] = []
         for case, plan in enumerate(self.plans):
             for rows in split_case(plan, start, align, target):
                 units.append(UnitWork(
