@@ -36,10 +36,15 @@ from ._binding import bind
 from ._connections import Connections
 from ._icons import icon
 from ._job import start_job
-from ._patches_section import human_bytes
+from ._patches_section import compute_plan, counts_text, human_bytes, plural
+from ._viewer_data import class_names
 
 #: Progress is redrawn at most this often (each redraw repaints the window).
 PROGRESS_MS = 250
+#: Run asks before writing a dataset larger than this (bytes, before compression).
+LARGE_DATASET_BYTES = 2 * 10**9
+#: The dtype patches are written in (whatever the image's).
+PATCH_DTYPE = np.dtype(np.float32)
 
 
 def free_space(path: str) -> int | None:
@@ -58,10 +63,12 @@ class CreateSection(QWidget):
 
     The job works on a snapshot of the recipe and on the layers' data as Run
     is pressed: in-memory labels are copied (they can be painted meanwhile),
-    the image is read in place. ``finished`` is emitted when a run ends (any way).
+    the image is read in place. ``finished`` is emitted when a run ends (any way);
+    ``open_requested`` with the path of the dataset to show (Open result).
     """
 
     finished = Signal()
+    open_requested = Signal(str)
 
     def __init__(
         self, viewer: napari.Viewer, recipe: Recipe, data: Any, links: Connections
@@ -73,6 +80,8 @@ class CreateSection(QWidget):
         path_row = QHBoxLayout()
         self.path = QLineEdit()
         self.path.setPlaceholderText("where to write the dataset")
+        self.path.setToolTip("The dataset to write: an .h5 file, a .zarr store or a blosc2 "
+                             "folder (a folder without suffix gets patches.h5 / patches.zarr)")
         self.path.editingFinished.connect(self._path_edited)
         links.connect(o.events.save_path, self._show_path)
         self.browse_button = QPushButton(icon("save"), "")
@@ -84,6 +93,8 @@ class CreateSection(QWidget):
         self.format = QComboBox()
         for fmt in DATASET_FORMATS.values():
             self.format.addItem(fmt.label, fmt.name)
+        self.format.setToolTip("HDF5: one file; Zarr: a folder store; blosc2: a folder of "
+                               ".b2nd arrays (fast compression). The path suffix follows")
         bind(links, self.format, o, "file_format")
         links.connect(o.events.file_format, self._match_suffix)
         form.addRow("Format", self.format)
@@ -93,11 +104,20 @@ class CreateSection(QWidget):
         bind(links, self.batchsize, o, "batchsize")
         form.addRow("Batch size", self.batchsize)
         self.compression = QCheckBox("compress")
+        self.compression.setToolTip("Compress the arrays (lossless): smaller files, a little "
+                                    "slower to write and read")
         bind(links, self.compression, o, "compression")
         form.addRow("Compression", self.compression)
         self.save_labels = QCheckBox("also save label patches")
+        self.save_labels.setToolTip("Also write the labels around each patch (class_<v>_labels), "
+                                    "e.g. to train segmentation")
         bind(links, self.save_labels, o, "save_labels")
         form.addRow("Labels", self.save_labels)
+        self.note = QLabel("Writes the patches as they are, as float32; the augmentation is "
+                           "applied when they are loaded for training (the loader of the "
+                           "Export tab), each time differently.")
+        self.note.setWordWrap(True)
+        form.addRow(self.note)
         self.plan_info = QLabel("The patch counts appear once the patches are planned.")
         self.plan_info.setWordWrap(True)
         self._plan_result: Any = None
@@ -112,12 +132,14 @@ class CreateSection(QWidget):
         self.cancel_button.setToolTip("Stop after the current batch; the file stays readable")
         self.cancel_button.clicked.connect(self.cancel)
         self.open_button = QPushButton(icon("open"), "Open result")
-        self.open_button.setToolTip("Show the written dataset, one stack per class")
+        self.open_button.setToolTip("Show the dataset written last (all of it, or what a "
+                                    "cancelled run wrote) in the Dataset tab")
         self.open_button.clicked.connect(self.open_result)
         for b in (self.run_button, self.cancel_button, self.open_button):
             buttons.addWidget(b)
         form.addRow(buttons)
         self.bar = QProgressBar()
+        self.bar.setToolTip("Patches written of those planned")
         form.addRow(self.bar)
         self.status = QLabel("Ready.")
         self.status.setWordWrap(True)
@@ -129,6 +151,9 @@ class CreateSection(QWidget):
         self.job_ended = threading.Event()
         self.job_ended.set()
         self.result: Any = None
+        #: The dataset written last (complete or not), what Open result shows.
+        self.last_path: str | None = None
+        self._output: tuple[str, str] | None = None  # the running job's dataset and format
         self.error: Exception | None = None
         self.data_ok = True
         self._done = self._total = 0
@@ -173,15 +198,27 @@ class CreateSection(QWidget):
         if result is None:
             return
         plan = result.plan
-        counts = ", ".join(f"class {c}: {n:,}" for c, n in plan.counts.items())
-        text = (f"Will write {plan.total:,} patches ({counts}), about "
-                f"{human_bytes(result.nbytes)} before compression.")
+        names = self.data_names()
+        text = (f"Will write {plural(plan.total, 'patch', 'patches')} "
+                f"({counts_text(plan.counts, names)}), about {human_bytes(result.nbytes)} "
+                "before compression")
+        if result.image_dtype is not None and np.dtype(result.image_dtype) != PATCH_DTYPE:
+            ratio = PATCH_DTYPE.itemsize / np.dtype(result.image_dtype).itemsize
+            text += (f" (the image is {np.dtype(result.image_dtype)}, written as float32"
+                     + (f": {ratio:g} x its size)" if ratio > 1 else ")"))
+        text += "."
         free = free_space(self.recipe.output.save_path)
         self.space_short = free is not None and result.nbytes > free
         if self.space_short:
             text += (f" Only {human_bytes(free)} free there: fewer patches (N per class), "
                      "compression or another disk.")
+        elif result.nbytes > LARGE_DATASET_BYTES:
+            text += " Large: Run asks first."
         self.plan_info.setText(text)
+
+    def data_names(self) -> dict:
+        """Class names of the Data tab's Labels layer (for the counts)."""
+        return class_names(self.data.mask_layer())
 
     def set_data_ok(self, ok: bool) -> None:
         """Run needs usable data (see the Data tab)."""
@@ -192,7 +229,7 @@ class CreateSection(QWidget):
         running = self.worker is not None
         self.run_button.setEnabled(not running and self.data_ok)
         self.cancel_button.setEnabled(running)
-        self.open_button.setEnabled(not running and self.result is not None)
+        self.open_button.setEnabled(not running and self.last_path is not None)
 
     # -- running ---------------------------------------------------------------------
     def confirm_overwrite(self, path: str) -> bool:
@@ -205,6 +242,23 @@ class CreateSection(QWidget):
         """Ask before writing a dataset larger than the free space."""
         answer = QMessageBox.question(self, "Not enough free space?", message)
         return answer == QMessageBox.StandardButton.Yes
+
+    def confirm_large(self, message: str) -> bool:
+        """Ask before writing a dataset of more than :data:`LARGE_DATASET_BYTES`."""
+        answer = QMessageBox.question(self, "Write a large dataset?", message)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def current_plan(self, recipe: Recipe, image: Any, mask: Any) -> Any:
+        """The plan of ``recipe`` (the Patches tab's if it is current, else made now)."""
+        result = self._plan_result
+        if result is not None and result.matches(recipe):
+            return result
+        try:
+            result = compute_plan(recipe, image, mask)
+        except ValueError:
+            return None  # the run reports it
+        self.show_plan(result)
+        return result
 
     def start(self) -> Any:
         """Snapshot the recipe and layer data, then write the dataset in a worker.
@@ -231,15 +285,20 @@ class CreateSection(QWidget):
                 self.status.setText("Not written: the output exists.")
                 return None
             recipe.output.overwrite = True
+        mask_layer = self.data.mask_layer()  # the shown case's size (all of it for one case)
+        planned = self.current_plan(recipe, image_layer.data,
+                                    None if mask_layer is None else mask_layer.data)
         if self.space_short and not self.confirm_space(
                 self.plan_info.text() + " Write anyway (compression may make it fit)?"):
             self.status.setText("Not written: not enough free space.")
             return None
-        mask_layer = self.data.mask_layer()
-        image = image_layer.data
-        mask = None if mask_layer is None else mask_layer.data
-        if isinstance(mask, np.ndarray):  # labels painted during the run stay out of it
-            mask = mask.copy()
+        if (not self.space_short and planned is not None
+                and planned.nbytes > LARGE_DATASET_BYTES and not self.confirm_large(
+                    f"{self.plan_info.text()} Write {human_bytes(planned.nbytes)}? (N per class "
+                    "in the Patches tab makes it smaller.)")):
+            self.status.setText(f"Not written: {human_bytes(planned.nbytes)} is large; lower "
+                                "N per class in the Patches tab, or Run and confirm.")
+            return None
         try:
             dataset_kwargs(recipe)  # cheap checks here; files are opened in the worker
         except ValueError as err:
@@ -248,11 +307,15 @@ class CreateSection(QWidget):
             return None
         self.cancel_event, self.job_ended = threading.Event(), threading.Event()
         self.result = self.error = None
-        self._done = 0
+        fmt = recipe.output.file_format
+        self._output = (str(format_named(fmt).dataset_location(Path(path).expanduser())
+                            .absolute()), fmt)
+        self._done = self._total = 0
         self.t0 = time.perf_counter()
         cancel = self.cancel_event
+        layers = self.data.layer_arrays()  # every case: files are read, layers given
         self.worker = start_job(
-            lambda: dataset_job(recipe, image=image, mask=mask, cancel_event=cancel),
+            lambda: dataset_job(recipe, layers=layers, cancel_event=cancel),
             cancel, self.job_ended)
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(self._on_returned)
@@ -329,30 +392,42 @@ class CreateSection(QWidget):
         show_error(f"Create failed: {type(err).__name__}: {err}")
 
     def _on_finished(self) -> None:
-        elapsed = time.perf_counter() - self.t0
+        done, total = self._done, self._total
+        if self.result is not None:
+            self.last_path = str(self.result.path)
+        elif self._output is not None and output_occupancy(*self._output) == "dataset":
+            self.last_path = self._output[0]  # what a cancelled run wrote
         if self.error is not None:
             self.status.setText(f"Failed: {self.error}")
         elif self.result is None or not self.result.complete:
-            self.status.setText(f"Cancelled after {self._done:,} patches: the file holds exactly "
-                                "those, marked incomplete.")
+            self.status.setText(
+                f"Cancelled after {plural(done, 'patch', 'patches')}"
+                + (f" of {total:,}" if total else "") + ": the file holds exactly those, "
+                "marked incomplete (Open result shows them).")
         else:
-            n = sum(self.result.counts.values())
-            self.status.setText(f"Done: {n:,} patches in {elapsed:.1f} s "
-                                f"({n / max(elapsed, 1e-9):,.0f} patches/s). "
-                                + self.result.summary().replace("\n", " "))
-            show_info(f"Patch dataset written to {self.result.path}")
+            n = self.result.total
+            elapsed = self.result.elapsed
+            self.status.setText(
+                f"Done: {plural(n, 'patch', 'patches')} in {elapsed:.1f} s "
+                f"({n / max(elapsed, 1e-9):,.0f} patches/s); "
+                f"{counts_text(self.result.counts, self.data_names())}.")
+            show_info(f"Patch dataset written to {self.result.path} "
+                      f"({plural(n, 'patch', 'patches')} in {elapsed:.1f} s)")
         self._watch.stop()
         if self.activity is not None:
             self.activity.close()
             self.activity = None
-        self.bar.setRange(0, 1)
-        self.bar.setValue(1 if self.result is not None and self.result.complete else 0)
+        complete = self.result is not None and self.result.complete
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(max(total, 1) if complete else min(done, max(total, 1)))
         self.worker = None
         self._ready()
         self.finished.emit()
 
-    def open_result(self) -> list:
-        """Show the written dataset (a stack per class) through the plugin's reader."""
-        if self.result is None:
-            return []
-        return self.viewer.open(str(self.result.path), plugin="napari-datatools")
+    def open_result(self) -> str | None:
+        """Show the dataset written last (complete or cancelled) in the Dataset tab;
+        returns its path (None when nothing was written yet)."""
+        if self.last_path is None:
+            return None
+        self.open_requested.emit(self.last_path)
+        return self.last_path

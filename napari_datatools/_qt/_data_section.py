@@ -44,6 +44,7 @@ from ..recipe import (
 from ._binding import bind
 from ._connections import Connections
 from ._icons import icon
+from ._label_choice import LabelChoice
 from ._layer_picker import LayerPicker
 
 #: Text colour of a problem; readable on napari's dark and light themes.
@@ -110,7 +111,8 @@ class DataSection(QWidget):
         links.on_close(self._unwatch)
         self.image_picker = LayerPicker(viewer, Image, links)
         self.mask_picker = LayerPicker(viewer, Labels, links, optional=True)
-        self.mask_picker.prefer = self._fits_image
+        self.label_choice = LabelChoice(recipe, links)  # how labels become classes
+        self.mask_picker.prefer = self._prefer_labels
         self.image_picker.setToolTip("The (Z, Y, X) volume or 2D image patches are cut from")
         self.mask_picker.setToolTip("Class labels: patches are centred on their pixels")
         self.channel_axis = QComboBox()
@@ -155,6 +157,7 @@ class DataSection(QWidget):
         form = QFormLayout(self)
         form.addRow("Image", self.image_picker)
         form.addRow("Labels", self.mask_picker)
+        form.addRow("Labels as", self.label_choice)
         form.addRow("Channels", self.channel_axis)
         form.addRow(self.status)
         buttons = QHBoxLayout()
@@ -413,6 +416,11 @@ class DataSection(QWidget):
                                     f"from the shape {shape}; change it above if wrong.")
 
     # -- state -----------------------------------------------------------------------
+    def _prefer_labels(self, labels: Any) -> bool:
+        """Auto-choice: a Labels layer that fits the image and holds classes (instance
+        labels, one label per object, only when nothing else fits)."""
+        return self._fits_image(labels) and not self.label_choice.looks_like_instances(labels)
+
     def _fits_image(self, labels: Any) -> bool:
         image = self.image_picker.layer()
         if image is None:
@@ -475,6 +483,7 @@ class DataSection(QWidget):
         if image is not None and mask is None and not self.mask_picker._user_none:
             # a newly chosen image: take the first Labels layer that fits it
             fitting = [lay for lay in self.mask_picker.candidates() if self._fits_image(lay)]
+            fitting.sort(key=self.label_choice.looks_like_instances)  # class labels first
             if fitting:
                 self.mask_picker.select(fitting[0])
                 return  # select() re-enters _update through layer_changed
@@ -506,6 +515,7 @@ class DataSection(QWidget):
             _record(self.recipe.data.image, image)
             _record(self.recipe.data.mask, mask)
         self._watch(image, mask)
+        self.label_choice.show_layer(mask)
         self.refresh_cases()
         self.changed.emit(ok)
 

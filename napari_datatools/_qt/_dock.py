@@ -1,4 +1,4 @@
-"""The "Data Tools" dock widget: one recipe, one tab per step."""
+"""The "Data Tools" dock widget: one recipe, one tab per step, and the dataset made."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ from ._augment_section import AugmentSection
 from ._connections import Connections
 from ._create_section import CreateSection
 from ._data_section import DataSection
+from ._dataset_section import DatasetSection
 from ._export_section import ExportSection
 from ._patches_section import PatchesSection
+from ._viewer_data import fit_shown_layers
+
+#: The per-class cap of a new dock's recipe: a safe size (every pixel of every class
+#: of a 32 x 256 x 256 volume is 2 million patches, many GB).
+DEFAULT_MAX_PER_CLASS = 1000
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
@@ -30,32 +36,38 @@ def _scrolling(widget: QWidget) -> QScrollArea:
 
 
 class DataToolsWidget(QWidget):
-    """Data, Augment, Patches, Create and Export tabs over one :class:`Recipe`.
+    """Data, Augment, Patches, Create, Dataset and Export tabs over one :class:`Recipe`.
 
     Parameters
     ----------
     napari_viewer : napari.Viewer
         The viewer (napari passes it).
     recipe : Recipe, optional
-        The recipe to edit (a new one by default). ``self.recipe`` is the only
-        state: every control writes its field and follows its events.
+        The recipe to edit; by default a new one taking at most
+        :data:`DEFAULT_MAX_PER_CLASS` patches per class. ``self.recipe`` is the
+        only state: every control writes its field and follows its events.
     """
 
     def __init__(self, napari_viewer: napari.Viewer, recipe: Recipe | None = None) -> None:
         super().__init__()
         self.viewer = napari_viewer
-        self.recipe = recipe if recipe is not None else Recipe()
+        if recipe is None:
+            recipe = Recipe()
+            recipe.patches.max_per_class = DEFAULT_MAX_PER_CLASS
+        self.recipe = recipe
         self.links = Connections()
         links = self.links
         self.data = DataSection(napari_viewer, self.recipe, links)
         self.augment = AugmentSection(napari_viewer, self.recipe, self.data, links)
         self.patches = PatchesSection(napari_viewer, self.recipe, self.data, links)
         self.create_section = CreateSection(napari_viewer, self.recipe, self.data, links)
+        self.browser = DatasetSection(napari_viewer, self.data, links)
         self.export = ExportSection(napari_viewer, self.recipe)
         self.patches.plan_ready.connect(self.create_section.show_plan)
+        self.create_section.open_requested.connect(self.open_dataset)
         self.sections: dict[str, QWidget] = {
             "Data": self.data, "Augment": self.augment, "Patches": self.patches,
-            "Create": self.create_section, "Export": self.export,
+            "Create": self.create_section, "Dataset": self.browser, "Export": self.export,
         }
         self.tabs = QTabWidget()
         for name, section in self.sections.items():
@@ -66,6 +78,9 @@ class DataToolsWidget(QWidget):
         self.tabs.currentChanged.connect(self._tab_changed)
         self.data.changed.connect(self._data_changed)
         self.data.content_changed.connect(self._content_changed)
+        # napari's Home frames hidden layers too (previews of other tabs): shown ones only
+        links.connect(napari_viewer.events.reset_view,
+                      lambda *_: fit_shown_layers(napari_viewer))
         # deleting the dock (e.g. the viewer closing) stops every listener and job
         self.destroyed.connect(lambda *_: links.close())
         self._data_changed(self.data.ok)
@@ -73,8 +88,12 @@ class DataToolsWidget(QWidget):
     def _tab_changed(self, *_: Any) -> None:
         """Only the shown tab draws (and shows) its preview layers."""
         current = self.tabs.tabText(self.tabs.currentIndex())
-        self.augment.set_active(current == "Augment")
-        self.patches.set_active(current == "Patches")
+        shown = {"Augment": self.augment, "Patches": self.patches, "Dataset": self.browser}
+        for name, section in shown.items():  # hide first: a view is restored, then framed
+            if name != current:
+                section.set_active(False)
+        if current in shown:
+            shown[current].set_active(True)
         self.patches.set_planning(current in ("Patches", "Create"))
 
     def _data_changed(self, ok: bool) -> None:
@@ -83,7 +102,16 @@ class DataToolsWidget(QWidget):
         self.patches.setEnabled(ok)
         self.create_section.set_data_ok(ok)
         self.patches.data_changed()
+        self.augment.data_changed()
+        self.augment.request_later(create=True)
         self._tab_changed()
+
+    def open_dataset(self, path: str) -> bool:
+        """Show the patch dataset at ``path`` in the Dataset tab (brought to front)."""
+        if not self.browser.open(path):
+            return False
+        self.show_tab("Dataset")
+        return True
 
     def _content_changed(self) -> None:
         """The chosen layers were edited (e.g. labels painted): re-plan and redraw."""
@@ -91,7 +119,7 @@ class DataToolsWidget(QWidget):
         self.augment.request()
 
     def show_tab(self, name: str) -> None:
-        """Bring the tab ``name`` (Data, Augment, Patches, Create, Export) to front."""
+        """Bring the tab ``name`` (Data, Augment, Patches, Create, Dataset, Export) to front."""
         self.tabs.setCurrentIndex(list(self.sections).index(name))
 
     def close_links(self) -> None:

@@ -5,7 +5,13 @@ import time
 import numpy as np
 import pytest
 
-from napari_datatools._qt._augment_section import GALLERY_LAYER, IMAGE_LAYER, MASK_LAYER
+from napari_datatools._qt._augment_section import (
+    GALLERY_CAPTIONS,
+    GALLERY_LAYER,
+    IMAGE_LAYER,
+    MASK_LAYER,
+)
+from napari_datatools._qt._viewer_data import camera_state
 from napari_datatools.recipe import preview_grid, preview_sample
 
 
@@ -37,7 +43,7 @@ CONTROLS = [
     ("height_shift_range", 0.1, 0.1),
     ("shear_range", 12.0, 12.0),
     ("zoom_range", (0.8, 1.25), (0.8, 1.25)),
-    ("intensity_shift_range", 0.05, 0.05),
+    ("intensity_shift_range", 5.0, "5 % of the image's range"),
     ("horizontal_flip", True, True),
     ("vertical_flip", True, True),
     ("spline_warp", True, True),
@@ -78,6 +84,9 @@ def test_the_preview_is_sample_k_of_the_current_slice(setup, qtbot):
     widget.augment.new_sample.click()
     assert widget.augment.index.value() == 1
     _assert_shown(qtbot, viewer, widget, image, labels, 2)
+    # the user's layer stays selected (a brush stroke never lands on a preview)
+    assert viewer.layers.selection.active is viewer.layers["cells labels"]
+    assert set(viewer.layers.selection) == {viewer.layers["cells labels"]}
     # beside the data, which stays where it was
     np.testing.assert_array_equal(viewer.layers["cells"].translate, (0, 0, 0))
     np.testing.assert_allclose(viewer.layers[IMAGE_LAYER].translate, (0, 64 * 1.08))
@@ -90,11 +99,11 @@ def test_every_control_drives_the_recipe_and_the_preview(setup, qtbot):
     for name, value, field in CONTROLS:
         before = viewer.layers[IMAGE_LAYER].data.copy(), viewer.layers[MASK_LAYER].data.copy()
         _set(widget.augment.controls[name], value)
-        assert getattr(widget.recipe.augment, name) == pytest.approx(field), name
+        assert getattr(widget.recipe.augment, name) == pytest.approx(_field(widget, field)), name
         _assert_shown(qtbot, viewer, widget, image, labels, z)
         after = viewer.layers[IMAGE_LAYER].data, viewer.layers[MASK_LAYER].data
         changed = any(b.shape != a.shape or not np.array_equal(b, a)
-                      for b, a in zip(before, after))
+                      for b, a in zip(before, after, strict=True))
         flips = _expected(widget, image, labels, z)[2].as_dict()
         unflipped = {"horizontal_flip": not flips["flip_h"], "vertical_flip": not flips["flip_v"]}
         # the fill values only show where the slice is left, i.e. with a shift
@@ -105,11 +114,18 @@ def test_every_control_drives_the_recipe_and_the_preview(setup, qtbot):
     assert np.any(x == pytest.approx(0.5)) or np.any(viewer.layers[MASK_LAYER].data == 2)
 
 
+def _field(widget, field):
+    """The recipe value of a CONTROLS entry (the intensity: % of the image's range)."""
+    if isinstance(field, str) and field.endswith(" % of the image's range"):
+        return float(field.split(" %")[0]) / 100 * widget.augment.intensity_span()
+    return field
+
+
 def test_recipe_changes_update_the_controls(setup):
     viewer, widget, image, labels = setup
     a = widget.recipe.augment
     for name, value, field in CONTROLS:
-        setattr(a, name, field)
+        setattr(a, name, _field(widget, field))
         assert _get(widget.augment.controls[name]) == pytest.approx(value), name
     a.crop_size = None
     assert widget.augment.controls["crop_size"].value() is None
@@ -151,6 +167,14 @@ def test_sampled_values_are_shown(setup, qtbot):
     assert viewer.layers[IMAGE_LAYER].data.shape == (24, 24)
 
 
+def _grid(widget, image, labels, z):
+    """The gallery expected: outlines in the Labels layer's colours of the classes."""
+    mask = widget.viewer.layers["cells labels"]
+    colours = {v: tuple(int(round(c * 255)) for c in mask.get_color(v)[:3])
+               for v in np.unique(labels[z]) if v}
+    return preview_grid(widget.recipe, image[z], labels[z], n=5, columns=3, colours=colours)
+
+
 def test_gallery_shows_n_samples_and_follows_changes(setup, qtbot):
     viewer, widget, image, labels = setup
     widget.recipe.augment.rotation_range = 40.0
@@ -159,21 +183,45 @@ def test_gallery_shows_n_samples_and_follows_changes(setup, qtbot):
     assert layer.name == GALLERY_LAYER and layer.rgb and widget.augment.gallery_n.value() == 5
     np.testing.assert_allclose(layer.translate, (48 * 1.08, 0))
     np.testing.assert_array_equal(viewer.layers["cells"].translate, (0, 0, 0))
-    np.testing.assert_array_equal(
-        layer.data, preview_grid(widget.recipe, image[z], labels[z], n=5, columns=3))
+    np.testing.assert_array_equal(layer.data, _grid(widget, image, labels, z))
+    # the outline colours are the Labels layer's (class 1 drawn in its colour)
+    colour = np.round(np.asarray(viewer.layers["cells labels"].get_color(1))[:3] * 255)
+    assert np.any(np.all(layer.data == colour.astype(np.uint8), axis=-1))
+    # each tile is named: the slice, then samples 0..4, the one shown beside the data marked
+    captions = viewer.layers[GALLERY_CAPTIONS]
+    assert list(captions.features["caption"]) == [
+        "slice", "sample 0 (shown)", "sample 1", "sample 2", "sample 3", "sample 4"]
+    np.testing.assert_allclose(captions.data[4] + 0.5, (48 + 4, 64 + 4))  # row 1, column 1
+    np.testing.assert_allclose(captions.translate, layer.translate)
+    assert viewer.layers.selection.active is viewer.layers["cells labels"]
     widget.recipe.augment.seed = 3
-    qtbot.waitUntil(lambda: np.array_equal(viewer.layers[GALLERY_LAYER].data, preview_grid(
-        widget.recipe, image[z], labels[z], n=5, columns=3)), timeout=30000)
+    qtbot.waitUntil(lambda: np.array_equal(viewer.layers[GALLERY_LAYER].data,
+                                           _grid(widget, image, labels, z)), timeout=30000)
+    widget.augment.index.setValue(2)
+    qtbot.waitUntil(lambda: list(captions.features["caption"])[3] == "sample 2 (shown)",
+                    timeout=30000)
 
 
-def test_previews_hide_with_the_tab_and_are_not_offered_as_data(setup):
+def test_previews_hide_with_the_tab_and_are_not_offered_as_data(setup, qtbot):
     viewer, widget, image, labels = setup
     assert IMAGE_LAYER not in [widget.data.image_picker.itemText(i)
                                for i in range(widget.data.image_picker.count())]
+    framed = camera_state(viewer)  # data and preview beside it
     widget.show_tab("Data")
     assert not viewer.layers[IMAGE_LAYER].visible and not viewer.layers[MASK_LAYER].visible
+    data_view = camera_state(viewer)  # back to the view before the previews
+    assert data_view != framed
+    viewer.reset_view()  # Home frames the shown layers only: the same view
+    assert np.allclose(camera_state(viewer)[0], data_view[0])
+    assert camera_state(viewer)[1] == pytest.approx(data_view[1])
     widget.show_tab("Augment")
     assert viewer.layers[IMAGE_LAYER].visible
+    qtbot.waitUntil(lambda: camera_state(viewer) == framed, timeout=30000)  # framed again
+    widget.augment.show_gallery(n=2)
+    widget.show_tab("Patches")  # the gallery below and the preview beside go: the data fills
+    assert camera_state(viewer) == data_view
+    viewer.reset_view()
+    assert camera_state(viewer)[1] == pytest.approx(data_view[1])
 
 
 def test_without_labels_only_the_image_is_previewed(setup, qtbot):
@@ -216,13 +264,15 @@ def test_a_users_layer_named_like_a_preview_is_never_touched(make_dock, qtbot):
 def test_recipe_values_beyond_the_slider_ranges_are_shown_and_kept(setup):
     viewer, widget, image, labels = setup
     a, c = widget.recipe.augment, widget.augment.controls
+    span = widget.augment.intensity_span()
     a.shear_range, a.zoom_range, a.intensity_shift_range = 75.0, (0.1, 6.0), 3.5
     assert c["shear_range"].value() == pytest.approx(75.0)
     assert tuple(c["zoom_range"].value()) == pytest.approx((0.1, 6.0))
-    assert c["intensity_shift_range"].value() == pytest.approx(3.5)
+    assert c["intensity_shift_range"].value() == pytest.approx(350 / span)  # in %
     c["rotation_range"].setValue(10.0)  # editing another control keeps them
     c["shear_range"].setValue(c["shear_range"].value())  # touching it too
-    assert (a.shear_range, a.zoom_range, a.intensity_shift_range) == (75.0, (0.1, 6.0), 3.5)
+    assert (a.shear_range, a.zoom_range) == (75.0, (0.1, 6.0))
+    assert a.intensity_shift_range == pytest.approx(3.5)
 
 
 def test_slow_previews_are_computed_in_the_background_and_the_latest_wins(
@@ -253,3 +303,22 @@ def test_slow_previews_are_computed_in_the_background_and_the_latest_wins(
     qtbot.waitUntil(lambda: not section.busy, timeout=30000)
     qtbot.wait(50)  # the older background result arrived and was dropped
     np.testing.assert_array_equal(viewer.layers[IMAGE_LAYER].data, x25)
+
+
+def test_intensity_shift_is_a_share_of_the_image_range(setup, qtbot):
+    """For an integer image the shift is as visible as for a float one: 10 % of 0-255 is
+    25.5 grey levels (1.0 in raw units was at most one grey level)."""
+    viewer, widget, image, labels = setup
+    coins = viewer.add_image((image * 255).astype(np.uint8), name="grey levels")
+    widget.data.image_picker.select(coins)
+    lo, hi = coins.contrast_limits_range
+    slider = widget.augment.controls["intensity_shift_range"]
+    slider.setValue(10.0)
+    assert widget.recipe.augment.intensity_shift_range == pytest.approx(0.1 * (hi - lo))
+    assert "% of the image's intensity range" in slider.toolTip() and f"{hi - lo:g}" in \
+        slider.toolTip()
+    z = viewer.dims.current_step[0]
+    x, _, params = preview_sample(widget.recipe, np.asarray(coins.data[z]), labels[z], 0)
+    assert abs(params.intensity_shift[0]) > 1  # more than a grey level
+    widget.data.image_picker.select(viewer.layers["cells"])  # a float image: the same %
+    assert slider.value() == pytest.approx(10.0 * (hi - lo) / widget.augment.intensity_span())

@@ -43,8 +43,10 @@ def test_run_writes_the_dataset_in_the_background(setup, qtbot, tmp_path):
     _wait_done(qtbot, c)
     qtbot.wait(50)  # late progress events do not overwrite the final status
     assert progress and progress[-1] == (120, 120)
-    assert c.status.text().startswith("Done: 120 patches in ") and "patches/s" in c.status.text()
-    assert (c.bar.value(), c.bar.maximum()) == (1, 1)
+    assert c.status.text().startswith(f"Done: 120 patches in {c.result.elapsed:.1f} s (")
+    assert "patches/s" in c.status.text()  # the run's own duration, as in its result
+    assert "class 0: 30, class 1: 30, class 2: 30, class 3: 30" in c.status.text()
+    assert c.bar.value() == c.bar.maximum() == 120
     assert c.run_button.isEnabled() and c.open_button.isEnabled()
     plan = plan_from_recipe(r, image, labels)
     with h5py.File(tmp_path / "out.h5", "r") as f:
@@ -58,9 +60,9 @@ def test_run_writes_the_dataset_in_the_background(setup, qtbot, tmp_path):
             np.testing.assert_array_equal(patches[0, 0], image[z, y - 6:y + 6, x - 6:x + 6]) \
                 if 6 <= y <= 48 - 6 and 6 <= x <= 64 - 6 else None
             assert np.all(f[f"class_{cls}_labels"][:, 0, 6, 6] == cls)
-    layers = c.open_result()
-    assert {layer.name for layer in layers} >= {"class_0", "class_1", "class_2", "class_3"}
-    assert viewer.layers["class_1"].data.shape == (30, 12, 12)
+    assert c.open_result() == str(tmp_path / "out.h5")  # shown in the Dataset tab
+    assert widget.tabs.tabText(widget.tabs.currentIndex()) == "Dataset"
+    assert widget.browser.classes.count() == 4 and "complete." in widget.browser.info.text()
 
 
 def test_zarr_without_compression_and_the_recipe_snapshot(setup, qtbot, tmp_path):
@@ -127,9 +129,9 @@ def _slow_job(monkeypatch, started, fail=False):
     real = _create_section.dataset_job
     events = []
 
-    def slow(recipe, image=None, mask=None, cancel_event=None):
+    def slow(recipe, image=None, mask=None, cancel_event=None, layers=None):
         events.append(cancel_event)
-        job = real(recipe, image=image, mask=mask, cancel_event=cancel_event)
+        job = real(recipe, image=image, mask=mask, cancel_event=cancel_event, layers=layers)
 
         def gen():
             try:
@@ -178,6 +180,36 @@ def test_cancel_stops_the_run_and_leaves_a_consistent_file(
         assert not f.attrs["complete"]
         written = sum(len(f[k]) for k in f if not k.endswith("_centres"))
         assert 16 <= written < 3 * 48 * 64
+    # the bar stays where the run stopped; what it wrote can be opened
+    assert 0 < c.bar.value() < c.bar.maximum() == total
+    assert f"of {total:,}" in c.status.text()
+    assert c.open_button.isEnabled() and c.open_result() == str(tmp_path / "big.h5")
+    assert "INCOMPLETE" in widget.browser.info.text()
+
+
+def test_a_large_dataset_is_asked_for_and_the_defaults_are_safe(
+        setup, qtbot, tmp_path, monkeypatch):
+    viewer, widget, image, labels = setup
+    c, r = widget.create_section, widget.recipe
+    assert r.patches.max_per_class == 1000  # a new dock's recipe: a bounded size
+    assert "augmentation is applied when they are loaded" in c.note.text()
+    r.patches.patchsize = 8
+    r.output.save_path = str(tmp_path / "large.h5")
+    viewer.layers["cells"].data = (image * 255).astype(np.uint8)  # patches stay float32
+    widget.show_tab("Patches")
+    qtbot.waitUntil(lambda: widget.patches.result is not None and not widget.patches.busy
+                    and widget.patches.result.image_dtype == np.uint8, timeout=30000)
+    assert "the image is uint8, written as float32: 4 x its size" in c.plan_info.text()
+    monkeypatch.setattr(_create_section, "LARGE_DATASET_BYTES", 1000)
+    asked = []
+    c.confirm_large = lambda message: asked.append(message) or False
+    r.patches.max_per_class = 5  # planned at Run (the Patches tab had no time to)
+    assert c.start() is None and "Write " in asked[0] and " KB? " in asked[0]
+    assert c.status.text().startswith("Not written:") and not (tmp_path / "large.h5").exists()
+    c.confirm_large = lambda message: asked.append(message) or True
+    assert c.start() is not None
+    _wait_done(qtbot, c)
+    assert c.result.complete and c.result.total == 20 and len(asked) == 2
 
 
 def test_errors_are_notified_and_the_tab_returns_to_ready(

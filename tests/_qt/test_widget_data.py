@@ -290,3 +290,51 @@ def test_the_create_tab_writes_every_case_of_the_list(setup, qtbot, tmp_path):
     cases = np.concatenate([arrays[n] for n in arrays if n.endswith("_case")])
     assert set(np.unique(cases)) == {0, 1}  # both cases, from their layers
     assert json.loads(attrs["val_cases"]) == [1]
+
+
+def _instances(shape):
+    """Instance labels: 40 small objects, each its own label (as skimage.measure.label)."""
+    out = np.zeros(shape, np.int32)
+    for i in range(40):
+        y, x = divmod(i, 8)
+        out[:, 4 + 9 * y:8 + 9 * y, 3 + 7 * x:6 + 7 * x] = i + 1
+    return out
+
+
+def test_instance_labels_are_recognised_and_the_label_choice_offered(setup, qtbot):
+    viewer, widget, image, labels = setup
+    data, recipe, choice = widget.data, widget.recipe, widget.data.label_choice
+    assert "4 labels" not in choice.hint.text() and choice.mode.currentData() == "as_is"
+    objects = viewer.add_labels(_instances(labels.shape), name="objects")
+    assert not data._prefer_labels(objects) and data._prefer_labels(viewer.layers["cells labels"])
+    assert data.mask_layer().name == "cells labels"  # a new layer does not steal the choice
+    viewer.layers.remove("cells labels")  # only instance labels left: taken, with a hint
+    assert data.mask_layer() is objects
+    assert choice.hint.text().startswith("40 labels: looks like instance labels")
+    assert choice.hint.styleSheet()  # shown as a problem
+    widget.show_tab("Patches")
+    qtbot.waitUntil(lambda: widget.patches.result is not None and not widget.patches.busy,
+                    timeout=30000)
+    summary = widget.patches.summary.text()
+    assert "41 classes, " in summary and len(summary) < 160  # compact, not 41 counts
+    assert widget.patches.classes.count() == 41
+    # foreground / background: every object is class 1
+    choice.mode.setCurrentIndex(choice.mode.findData("binary"))
+    assert (recipe.labels.mode, recipe.labels.mapping) == ("binary", None)
+    assert "every label > 0 is class 1" in choice.hint.text() and not choice.hint.styleSheet()
+    qtbot.waitUntil(lambda: not widget.patches.busy and set(
+        widget.patches.result.plan.counts) == {0, 1}, timeout=30000)
+    assert [widget.patches.classes.item(i).text().split(":")[0] for i in range(2)] == ["0", "1"]
+    # a mapping table: objects 1-8 become class 2, the others stay as they are
+    choice.mode.setCurrentIndex(choice.mode.findData("mapping"))
+    assert not choice.mapping.isHidden() and "Type label: class pairs" in choice.hint.text()
+    choice.mapping.setText("1 x 2")
+    choice.mapping.editingFinished.emit()
+    assert "expected 'label: class' pairs" in choice.hint.text() and recipe.labels.mapping is None
+    choice.mapping.setText(", ".join(f"{i}: 2" for i in range(1, 9)))
+    choice.mapping.editingFinished.emit()
+    assert recipe.labels.mapping == {i: 2 for i in range(1, 9)}
+    qtbot.waitUntil(lambda: not widget.patches.busy and 2 in widget.patches.result.plan.counts
+                    and 1 not in widget.patches.result.plan.counts, timeout=30000)
+    recipe.labels.mapping, recipe.labels.mode = None, "as_is"  # e.g. a loaded recipe
+    assert choice.mode.currentData() == "as_is" and choice.mapping.isHidden()

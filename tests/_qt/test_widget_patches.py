@@ -83,7 +83,7 @@ def test_counts_size_and_classes_are_shown_before_writing(setup, qtbot):
     assert "Will write 20 patches" in widget.create_section.plan_info.text()
     values, counts = np.unique(labels, return_counts=True)
     assert [tab.classes.item(i).text() for i in range(tab.classes.count())] == [
-        f"{v}: {c:,} pixels" for v, c in zip(values, counts)]
+        f"{v}: {c:,} pixels" for v, c in zip(values, counts, strict=True)]
     widget.create_section.save_labels.setChecked(True)  # label patches make the dataset bigger
     _settle(qtbot, widget)
     bigger = estimate_dataset_bytes(widget.recipe, plan)

@@ -5,11 +5,22 @@ import pytest
 from napari.utils.theme import get_theme
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QColor, QImage, QPainter
-from qtpy.QtWidgets import QApplication, QScrollArea
+from qtpy.QtWidgets import (
+    QAbstractButton,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QListWidget,
+    QScrollArea,
+)
 
 from napari_datatools._qt._icons import ICONS, icon
 
-TABS = ("Data", "Augment", "Patches", "Create", "Export")
+TABS = ("Data", "Augment", "Patches", "Create", "Dataset", "Export")
+CONTROLS = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit,
+            QListWidget)
 
 
 def _luminance(rgb):
@@ -29,10 +40,30 @@ def _background(theme: str) -> QColor:
     return QColor(get_theme(theme).background.as_hex())
 
 
+def _untipped(section):
+    """The controls of a tab that neither carry a tooltip nor sit in one that does."""
+    missing = []
+    for control in section.findChildren(CONTROLS):
+        widget = control
+        while widget is not None and widget is not section and not widget.toolTip():
+            widget = widget.parentWidget()
+        if widget is None or widget is section:
+            text = control.text() if hasattr(control, "text") else ""
+            missing.append(f"{type(control).__name__} {text!r}")
+    return missing
+
+
 @pytest.mark.parametrize("theme", ["dark", "light"])
 def test_every_tab_fits_the_dock_and_its_text_stands_out(make_dock, qtbot, theme):
-    viewer, widget, _, _ = make_dock(show=True)
+    viewer, widget, _, labels = make_dock(show=True)
     viewer.theme = theme
+    if theme == "dark":  # instance labels (41 classes): the texts stay compact
+        from tests._qt.test_widget_data import _instances
+
+        widget.data.mask_picker.select(viewer.add_labels(_instances(labels.shape), name="o"))
+        widget.show_tab("Patches")
+        qtbot.waitUntil(lambda: widget.patches.result is not None and not widget.patches.busy
+                        and len(widget.patches.result.plan.counts) == 41, timeout=30000)
     areas = widget.findChildren(QScrollArea)
     for tab in TABS:
         widget.show_tab(tab)
@@ -48,6 +79,7 @@ def test_every_tab_fits_the_dock_and_its_text_stands_out(make_dock, qtbot, theme
         background = values[counts.argmax()]  # the most common shade
         contrast = np.abs(lum - background)
         assert (contrast > 100).sum() > 500, (tab, theme)  # text in a readable shade
+        assert _untipped(widget.sections[tab]) == [], tab  # every control says what it does
 
 
 @pytest.mark.parametrize("theme", ["dark", "light"])
