@@ -1,8 +1,9 @@
 """The recipe: one evented, validated configuration shared by widgets and scripts.
 
-Every section is a psygnal evented dataclass, so widgets observe changes
-(``recipe.events.all`` fires for any nested change, with its path) without Qt in
-the core. Field names are the argument names of the functions they configure.
+Every section is a psygnal evented dataclass (an ``events`` descriptor, the typed
+form of ``@evented``), so widgets observe changes (``recipe.events.all`` fires for
+any nested change, with its path) without Qt in the core. Field names are the
+argument names of the functions they configure.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from psygnal import evented
+from psygnal import SignalGroupDescriptor
 
 from ..errors import ArgumentTypeError, RecipeError
 from ._fields import Validated, from_mapping
@@ -34,7 +35,6 @@ def _bounded(default: Any, lo: float | None = None, hi: float | None = None) -> 
     return field(default=default, metadata={"min": lo, "max": hi})
 
 
-@evented
 @dataclass
 class ArraySource(Validated):
     """Where an array comes from: a file and array name, or memory / a napari layer.
@@ -47,6 +47,7 @@ class ArraySource(Validated):
     given at build time (scripts) or taken from the napari layer named ``layer`` (GUI).
     """
 
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
     _section: ClassVar[str] = "data"
     path: str | None = None
     array_name: str | None = None
@@ -60,7 +61,6 @@ def _name_sources(owner: Any, where: str) -> None:
         object.__setattr__(getattr(owner, name), "_section", f"{where}.{name}")
 
 
-@evented
 @dataclass
 class CaseSource(Validated):
     """One case of a dataset: an image volume and its optional label mask.
@@ -71,6 +71,7 @@ class CaseSource(Validated):
     a pattern too (``masks/*.tif``) and files are paired by stem.
     """
 
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
     _section: ClassVar[str] = "data.cases"
     image: ArraySource = field(default_factory=ArraySource)
     mask: ArraySource = field(default_factory=ArraySource)
@@ -84,7 +85,6 @@ class CaseSource(Validated):
             object.__setattr__(value, "_section", where)
 
 
-@evented
 @dataclass
 class DataConfig(Validated):
     """The cases patches are cut from, and their channel axis.
@@ -96,6 +96,7 @@ class DataConfig(Validated):
     one the first image file states (OME metadata, TIFF samples...), if any.
     """
 
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
     _section: ClassVar[str] = "data"
     image: ArraySource = field(default_factory=ArraySource)
     mask: ArraySource = field(default_factory=ArraySource)
@@ -115,7 +116,6 @@ class DataConfig(Validated):
                 _name_sources(case, f"{where}[{i}]")
 
 
-@evented
 @dataclass
 class LabelConfig(Validated):
     """How mask labels become classes: :func:`~napari_datatools.patches.relabel`.
@@ -125,12 +125,12 @@ class LabelConfig(Validated):
     class}`` (labels not in it stay as they are), e.g. ``{4: 3}`` merges 4 into 3.
     """
 
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
     _section: ClassVar[str] = "labels"
     mode: Literal["as_is", "binary", "mapping"] = "as_is"
     mapping: dict[int, int] | None = None
 
 
-@evented
 @dataclass
 class SplitConfig(Validated):
     """Cases kept for validation (a case is never in both parts).
@@ -140,13 +140,13 @@ class SplitConfig(Validated):
     ``data.cases`` order after glob expansion). Both empty: no validation part.
     """
 
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
     _section: ClassVar[str] = "split"
     val_fraction: float = _bounded(0.0, 0, 0.95)
     val_cases: list[int | str] | None = None
     seed: int = _bounded(0, 0)
 
 
-@evented
 @dataclass
 class AugmentConfig(Validated):
     """Arguments of :func:`~napari_datatools.data_augmentation.image_random_transform`.
@@ -155,6 +155,7 @@ class AugmentConfig(Validated):
     sample *k* reproducible (see :func:`preview_sample`).
     """
 
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
     _section: ClassVar[str] = "augment"
     rotation_range: float = _bounded(0.0, 0, 180)
     width_shift_range: float = _bounded(0.0, 0, 1)
@@ -185,20 +186,22 @@ class AugmentConfig(Validated):
         return kwargs
 
 
-@evented
 @dataclass
 class PatchConfig(Validated):
     """How patches are chosen: arguments of :func:`~napari_datatools.patches.plan_patches`.
 
-    ``mode`` 'pixel' centres a patch on every mask pixel of a class (every pixel
-    without a mask); 'grid' on a regular grid with ``stride``. ``max_per_class``
-    draws at most that many per class at random (class balancing).
+    ``patchsize`` is an integer (square 2D patches within each slice) or ``[pz, py,
+    px]`` (3D patches). ``mode`` 'pixel' centres a patch on every mask pixel of a
+    class (every pixel without a mask); 'grid' on a regular grid with ``stride``
+    (one value, or ``[sz, sy, sx]`` with 3D patches). ``max_per_class`` draws at
+    most that many per class at random (class balancing).
     """
 
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
     _section: ClassVar[str] = "patches"
-    patchsize: int = _bounded(32, 1)
+    patchsize: int | tuple[int, int, int] = _bounded(32, 1)
     mode: Literal["pixel", "grid"] = "pixel"
-    stride: int = _bounded(16, 1)
+    stride: int | tuple[int, int, int] = _bounded(16, 1)
     class_list: list[int] | None = None
     max_per_class: int | None = _bounded(None, 1)
     mirrored: bool = True
@@ -206,7 +209,6 @@ class PatchConfig(Validated):
     seed: int = _bounded(0, 0)
 
 
-@evented
 @dataclass
 class OutputConfig(Validated):
     """Where and how :func:`~napari_datatools.patches.create_dataset` writes.
@@ -215,6 +217,7 @@ class OutputConfig(Validated):
     recipe files hold) is accepted and stored as ``'blosc2'``.
     """
 
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
     _section: ClassVar[str] = "output"
     _aliases: ClassVar[dict[str, dict[str, str]]] = {"file_format": {"bcolz": "blosc2"}}
     save_path: str = ""
@@ -225,7 +228,6 @@ class OutputConfig(Validated):
     overwrite: bool = False
 
 
-@evented
 @dataclass
 class LoaderConfig(Validated):
     """Arguments of :class:`~napari_datatools.io.data_flow` over a written dataset.
@@ -233,6 +235,7 @@ class LoaderConfig(Validated):
     ``augment`` applies the recipe's augmentation as the preprocessor.
     """
 
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
     _section: ClassVar[str] = "loader"
     batch_size: int = _bounded(32, 1)
     nb_io_workers: int = _bounded(1, 1)
@@ -255,7 +258,6 @@ def _assign_fields(target: Any, source: Any) -> None:
             setattr(target, f.name, copy.deepcopy(value))  # lists of cases are not shared
 
 
-@evented
 @dataclass
 class Recipe(Validated):
     """Everything needed to rebuild what the widgets show, as one object.
@@ -275,6 +277,7 @@ class Recipe(Validated):
         built in code. Not a field: it is not saved, nor compared.
     """
 
+    events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
     folder: ClassVar[str | None] = None  # set per instance by load / update_from
 
     data: DataConfig = field(default_factory=DataConfig)
