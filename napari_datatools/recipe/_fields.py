@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import types
 import typing
@@ -67,7 +66,8 @@ def coerce(value: Any, hint: Any, where: str) -> Any:
     if origin is tuple:
         if not isinstance(value, list | tuple) or len(value) != len(args):
             raise bad
-        return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        pairs = enumerate(zip(value, args, strict=True))
+        return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in pairs)
     if origin is list:
         if not isinstance(value, list | tuple):
             raise bad
@@ -121,11 +121,19 @@ def check_bounds(value: Any, field: dataclasses.Field, where: str) -> None:
             raise RecipeError(f"{where}: expected values {span}, got {value!r}")
 
 
-@functools.cache
-def field_specs(cls: type) -> dict[str, tuple[Any, dataclasses.Field]]:
-    """Resolved type hint and dataclass field of every field of ``cls``."""
-    hints = typing.get_type_hints(cls)
-    return {f.name: (hints[f.name], f) for f in dataclasses.fields(cls)}
+FieldSpecs = dict[str, tuple[Any, dataclasses.Field[Any]]]
+# Keyed by the class object itself (functools.cache would need it typed Hashable).
+_FIELD_SPECS: dict[type, FieldSpecs] = {}
+
+
+def field_specs(cls: type) -> FieldSpecs:
+    """Resolved type hint and dataclass field of every field of ``cls`` (computed once)."""
+    specs = _FIELD_SPECS.get(cls)
+    if specs is None:
+        hints = typing.get_type_hints(cls)
+        specs = {f.name: (hints[f.name], f) for f in dataclasses.fields(cls)}
+        _FIELD_SPECS[cls] = specs
+    return specs
 
 
 class Validated:
