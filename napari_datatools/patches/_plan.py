@@ -206,7 +206,7 @@ def plan_patches(
     class_list: Sequence | None = None,
     *,
     mode: str = "pixel",
-    stride: int | tuple[int, int] | None = None,
+    stride: int | tuple[int, int] | tuple[int, int, int] | None = None,
     grid_offset: int | tuple[int, int] | None = None,
     max_per_class: int | None = None,
     max_num: int | None = None,
@@ -235,8 +235,9 @@ def plan_patches(
     mode : {'pixel', 'grid'}
         ``'pixel'``: a patch centred at every pixel of each class. ``'grid'``: a
         patch at every point of a regular grid (of the classes, with a mask).
-    stride : int or (int, int), optional
-        Grid spacing ``(sy, sx)``; default ``patchsize`` (tiling). Grid mode only.
+    stride : int or (int, int) or (int, int, int), optional
+        Grid spacing ``(sy, sx)`` (``(sz, sy, sx)`` with 3D patches); default
+        ``patchsize`` (tiling). Grid mode only.
     grid_offset : int or (int, int), optional
         First grid point ``(y0, x0)``; default ``patchsize // 2`` (so the first
         patch starts at the slice's corner), clipped to the slice.
@@ -281,7 +282,7 @@ def check_plan_arguments(
     class_list: Sequence | None = None,
     *,
     mode: str = "pixel",
-    stride: int | tuple[int, int] | None = None,
+    stride: int | tuple[int, int] | tuple[int, int, int] | None = None,
     grid_offset: int | tuple[int, int] | None = None,
     max_per_class: int | None = None,
     max_num: int | None = None,
