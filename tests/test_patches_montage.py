@@ -18,6 +18,9 @@ def test_tiles_are_the_patches_row_by_row():
         np.testing.assert_array_equal(m.image[y:y + 3, x:x + 4], patches[i, 0])
     assert np.all(m.image[3:5] == -1) and np.all(m.image[:, 4:6] == -1)  # gaps
     assert np.all(m.image[10:, 6:] == -1)  # empty cells of the last row
+    m = montage(patches, columns=3, gap=2, fill=-1, empty=-5)  # light gaps, dark empty cells
+    assert np.all(m.image[10:, 4:] == -5) and np.all(m.image[:, 4:6][:10] == -1)
+    np.testing.assert_array_equal(m.image[10:, :4], patches[6, 0])
 
 
 def test_index_at_finds_the_tile_under_a_point():
@@ -52,6 +55,7 @@ def test_channels_and_3d_patches_show_one_plane():
     ([np.zeros((2, 4, 4))], {"columns": 0}, ValueError, "columns"),
     ([np.zeros((2, 4, 4))], {"gap": 1.5}, ArgumentTypeError, "gap"),
     ([np.zeros((2, 4, 4))], {"fill": "0"}, ArgumentTypeError, "fill"),
+    ([np.zeros((2, 4, 4))], {"empty": True}, ArgumentTypeError, "empty"),
 ])
 def test_bad_arguments_are_named(args, kwargs, error, text):
     with pytest.raises(error, match=text):

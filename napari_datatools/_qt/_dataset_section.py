@@ -343,8 +343,9 @@ class DatasetSection(QWidget):
         rows = slice(self.first, last)
         columns = math.ceil(math.sqrt(per_page))
         page = np.asarray(arrays["patches"][rows])
-        # gaps in the page's brightest value: a light grid between the tiles
-        layout = montage(page, columns, gap=TILE_GAP, fill=float(np.nanmax(page)))
+        # a light grid between the tiles (the page's brightest value), empty cells dark
+        layout = montage(page, columns, gap=TILE_GAP, fill=float(np.nanmax(page)),
+                         empty=float(np.nanmin(page)))
         self.layout_ = layout
         self.page_centres = np.asarray(arrays["centres"][rows])
         self.page_cases = np.asarray(arrays["case"][rows]) if "case" in arrays else None

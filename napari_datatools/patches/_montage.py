@@ -87,6 +87,7 @@ def montage(
     *,
     gap: int = 1,
     fill: float = 0,
+    empty: float | None = None,
     channel: int = 0,
 ) -> Montage:
     """Lay patches out in a grid, row by row (a page of a patch dataset, say).
@@ -102,7 +103,10 @@ def montage(
     gap : int
         Pixels between tiles, filled with ``fill``.
     fill : float
-        Value of the gaps and of the empty cells of the last row.
+        Value of the gaps (and of the empty cells of the last row, by default).
+    empty : float, optional
+        Value of the empty cells of the last row, when it differs from ``fill``
+        (e.g. light gaps between tiles, dark empty cells).
     channel : int
         The channel shown for patches with a channel axis.
 
@@ -122,8 +126,9 @@ def montage(
     gap = check_non_negative_int(gap, "gap")
     channel = check_non_negative_int(channel, "channel")
     columns = check_positive_int(columns, "columns", allow_none=True)
-    if isinstance(fill, bool) or not isinstance(fill, (int, float, np.number)):
-        raise ArgumentTypeError(f"fill must be a number, got {fill!r}")
+    for name, value in (("fill", fill), ("empty", fill if empty is None else empty)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise ArgumentTypeError(f"{name} must be a number, got {value!r}")
     tiles = _tiles(patches, channel)
     n, th, tw = tiles.shape
     if n == 0:
@@ -135,4 +140,6 @@ def montage(
     for i in range(n):
         y, x = layout.origin(i)
         image[y:y + th, x:x + tw] = tiles[i]
+    if empty is not None and n % columns:  # the empty cells and the gap before them
+        image[(rows - 1) * (th + gap):, (n % columns) * (tw + gap) - gap:] = empty
     return layout

@@ -54,7 +54,8 @@ def test_a_dataset_is_shown_class_by_class_in_pages(setup, qtbot):
         patches, label_patches = f["class_0"][:], f["class_0_labels"][:]
         centres = f["class_0_centres"][:]
     layer = viewer.layers[PATCHES_LAYER]
-    expected = montage(patches[:16], 4, gap=2, fill=float(patches[:16].max()))
+    expected = montage(patches[:16], 4, gap=2, fill=float(patches[:16].max()),
+                       empty=float(patches[:16].min()))
     np.testing.assert_array_equal(layer.data, expected.image)
     outlines = viewer.layers[LABELS_LAYER]
     np.testing.assert_array_equal(outlines.data, montage(label_patches[:16], 4, gap=2).image)
@@ -62,8 +63,9 @@ def test_a_dataset_is_shown_class_by_class_in_pages(setup, qtbot):
     assert viewer.layers.selection.active is mask  # the user's layer stays selected
     np.testing.assert_allclose(layer.translate, (0, 64 * 1.08))  # beside the data
     b.page.setValue(3)  # the last page: patches 32..39
-    np.testing.assert_array_equal(layer.data, montage(patches[32:], 4, gap=2,
-                                                      fill=float(patches[32:].max())).image)
+    last = patches[32:]  # the 8 patches left
+    np.testing.assert_array_equal(layer.data, montage(last, 4, gap=2, fill=float(last.max()),
+                                                      empty=float(last.min())).image)
     b.classes.setCurrentRow(2)  # another class, from its first page
     assert b.page.value() == 1 and b.value == 2
     with h5py.File(path, "r") as f:
