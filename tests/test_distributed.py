@@ -162,14 +162,14 @@ def test_a_killed_worker_is_retried_and_the_dataset_is_complete(client, tmp_path
 
 @pytest.mark.parametrize("fmt", ["zarr", "hdf5"])
 def test_cancel_keeps_a_readable_incomplete_prefix(client, tmp_path, fmt, small_units):
-    images, masks = cases(n=4, shape=(4, 48, 48))
+    images, masks = cases(n=6, shape=(4, 48, 48))  # a unit a case: 6 units, 2 at a time
     args = dict(patchsize=12, mask=masks, file_format=fmt, batchsize=16, save_labels=True,
                 max_per_class=150, rng=4)
     single = create_dataset(tmp_path / "single", volume=images, **args)
     cancel = threading.Event()
     result = create_dataset(tmp_path / "cluster", client=client, cancel_event=cancel,
                             progress=lambda done, total: cancel.set(),
-                            volume=[SlowVolume(i, 0.1) for i in images], **args)
+                            volume=[SlowVolume(i, 0.2) for i in images], **args)
     assert not result.complete and result.total < single.total
     stored = open_patch_dataset(result.path)
     assert not stored.complete and stored.attrs["complete"] is False
