@@ -66,7 +66,9 @@ def test_all_ranges_zero_returns_input(channel_axis):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_rotation_180_equals_both_flips(size, order, backend):
     x = np.random.default_rng(3).random((2, *size)).astype(np.float32)
-    rotated = apply_transform(TransformParams(size, angle_deg=180.0), x, order=order, backend=backend)
+    rotated = apply_transform(
+        TransformParams(size, angle_deg=180.0), x, order=order, backend=backend
+    )
     flipped = apply_transform(
         TransformParams(size, flip_h=True, flip_v=True), x, order=order, backend=backend
     )
@@ -190,12 +192,8 @@ def test_coordinate_map_equals_the_inverse_matrix_at_the_warped_grid(grid_size, 
 
 
 def test_warp_offsets_are_normal_with_sigma_pixels_and_border_zero():
-    offsets = np.stack(
-        [
-            sample_transform((20, 20), spline_warp=True, warp_sigma=1.5, warp_grid_size=5, rng=s).warp_offsets
-            for s in range(300)
-        ]
-    )
+    warp = dict(spline_warp=True, warp_sigma=1.5, warp_grid_size=5)
+    offsets = np.stack([sample_transform((20, 20), **warp, rng=s).warp_offsets for s in range(300)])
     assert offsets.shape == (300, 5, 5, 2)
     inner = offsets[:, 1:-1, 1:-1]
     assert abs(inner.std() - 1.5) < 0.1 and abs(inner.mean()) < 0.1

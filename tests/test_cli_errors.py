@@ -1,11 +1,10 @@
-"""The console command and the exported script end bad runs with a message, not a traceback (#15)."""
+"""The console command and the exported script end bad runs with a message, not a
+traceback (#15)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-
-import pytest
 
 from napari_datatools.cli import main
 from napari_datatools.recipe import to_script

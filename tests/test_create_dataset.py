@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import threading
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 from napari_datatools import __version__
+from napari_datatools.io._buffered_writer import MAX_PENDING_BYTES_ALL
 from napari_datatools.patches import (
     DatasetProgress,
     DatasetResult,
@@ -23,7 +25,6 @@ from napari_datatools.patches import (
     iter_create_dataset,
     plan_patches,
 )
-from napari_datatools.io._buffered_writer import MAX_PENDING_BYTES_ALL
 from napari_datatools.readers import list_arrays, read_arrays
 
 FORMATS = ["hdf5", "zarr", "blosc2"]
@@ -182,8 +183,8 @@ def test_progress_callback_and_generator(data, tmp_path, capsys):
     # all slices form one shuffle block: one report per 100 patches of a class
     assert len(calls) == sum(math.ceil(n / 100) for n in result.counts.values())
     assert calls[-1] == (total, total)
-    assert all(b[0] > a[0] and b[1] == total for a, b in zip(calls, calls[1:]))
-    assert all(d - a[0] <= 100 for a, (d, _) in zip([(0, 0)] + calls, calls))
+    assert all(b[0] > a[0] and b[1] == total for a, b in itertools.pairwise(calls))
+    assert all(d - a[0] <= 100 for a, (d, _) in zip([(0, 0), *calls], calls, strict=False))
     err = capsys.readouterr().err
     assert f"{total}/{total}" in err and err.endswith("\n")
     gen = iter_create_dataset(tmp_path / "q.h5", 5, volume, mask, batchsize=100)
@@ -485,7 +486,7 @@ def test_a_cancelled_run_holds_a_share_of_every_class(data, tmp_path, monkeypatc
     for c in plan.classes:  # each class in order, every centre once
         mine = [(a, b) for _, k, a, b in chunks if k == c]
         assert mine[0][0] == 0 and mine[-1][1] == len(plan.centres[c])
-        assert all(b == a2 for (_, b), (a2, _) in zip(mine, mine[1:]))
+        assert all(b == a2 for (_, b), (a2, _) in itertools.pairwise(mine))
     assert {k for _, k, _, _ in chunks[:len(chunks) // 3]} == set(plan.classes)
     event = threading.Event()
     total = plan.total

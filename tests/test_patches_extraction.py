@@ -39,7 +39,7 @@ def test_every_pixel_patch_matches_reference(volume, p, mirrored):
     gen = patch_generator(p, volume, mirrored=mirrored)
     patches = list(gen)
     assert len(gen) == len(patches) == volume.size
-    for patch, (z, y, x) in zip(patches, gen.centres):
+    for patch, (z, y, x) in zip(patches, gen.centres, strict=True):
         assert patch.dtype == np.float32 and patch.shape == (p, p)
         np.testing.assert_array_equal(patch, _reference_patch(volume[z], y, x, p, mirrored))
         assert patch[p // 2, p // 2] == volume[z, y, x]
@@ -49,7 +49,7 @@ def test_2d_source_and_largest_patchsize():
     image = np.arange(20, dtype=np.float64).reshape(4, 5)
     gen = patch_generator(9, image)  # 2 * min(4, 5) + 1
     assert gen.centres[:, 0].max() == 0 and len(gen) == 20
-    for patch, (_, y, x) in zip(gen, gen.centres):
+    for patch, (_, y, x) in zip(gen, gen.centres, strict=True):
         np.testing.assert_array_equal(patch, _reference_patch(image, y, x, 9, True))
 
 
@@ -117,7 +117,7 @@ def test_extract_patches_at_given_centres(volume):
     centres = np.array([[2, 0, 10], [0, 4, 4]])
     patches = extract_patches(volume, centres, 4, mirrored=False)
     assert patches.dtype == np.float32 and patches.shape == (2, 4, 4)
-    for patch, (z, y, x) in zip(patches, centres):
+    for patch, (z, y, x) in zip(patches, centres, strict=True):
         np.testing.assert_array_equal(patch, _reference_patch(volume[z], y, x, 4, False))
     with pytest.raises(IndexError):
         extract_patches(volume, [[3, 0, 0]], 4)

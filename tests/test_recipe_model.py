@@ -145,7 +145,8 @@ def test_file_format_bcolz_is_read_and_stored_as_blosc2(tmp_path):
     r = Recipe.from_dict({"output": {"file_format": "bcolz"}})
     assert r.output.file_format == "blosc2"
     assert json.loads(r.to_json())["output"]["file_format"] == "blosc2"
-    (tmp_path / "old.json").write_text(json.dumps({"version": 1, "output": {"file_format": "bcolz"}}))
+    old = {"version": 1, "output": {"file_format": "bcolz"}}
+    (tmp_path / "old.json").write_text(json.dumps(old))
     assert Recipe.load(tmp_path / "old.json").output.file_format == "blosc2"
     seen = []
     r = Recipe()

@@ -43,7 +43,8 @@ def test_sample_contribution_layers():
     assert [layer_type for _, _, layer_type in layers] == ["image", "labels"]
     assert [meta["name"] for _, meta, _ in layers] == ["cells", "cells labels"]
     names = layers[1][1]["features"]  # the class names, for napari and the dock's legend
-    assert dict(zip(names["index"], names["name"])) == {0: "background", **SAMPLE_CLASSES}
+    by_index = dict(zip(names["index"], names["name"], strict=True))
+    assert by_index == {0: "background", **SAMPLE_CLASSES}
 
 
 @pytest.mark.parametrize(
