@@ -22,7 +22,7 @@ from distributed import Client, LocalCluster
 from napari_datatools import sample_volume
 from napari_datatools.io._stored_dataset import open_patch_dataset
 from napari_datatools.patches import _distributed, create_dataset, iter_create_dataset
-from napari_datatools.recipe import run_dataset
+from napari_datatools.recipe import dataset_sources, run_dataset
 from tests.helpers import DEADLINE, wait_until
 
 
@@ -179,6 +179,9 @@ def test_cancel_keeps_a_readable_incomplete_prefix(client, tmp_path, fmt, small_
         for role, array in arrays.arrays.items():
             np.testing.assert_array_equal(array[:arrays.written],
                                           full[arrays.names[role]][:arrays.written])
+    with pytest.warns(UserWarning, match="incomplete"):
+        sources = dataset_sources(result.path)
+    assert [images.shape[0] for images in sources.images] == list(result.counts.values())
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

@@ -425,14 +425,19 @@ def write_unit_zarr(sources: bytes, request: dict, settings: ExtractSettings, wo
     return {"patches": work.patches, "pieces": pieces}
 
 
-def write_seams(regions: ZarrRegions, chunks: list, *unit_results: dict) -> int:
+def write_seams(regions: ZarrRegions, chunks: list, *unit_results: dict | None) -> int:
     """Worker: write the shared ``chunks`` ``[(array name, chunk)]`` from the pieces the
-    units that share them returned; returns the number of chunks written."""
+    units that share them returned; returns the number of chunks written (none when a
+    unit found the run cancelled)."""
+    if any(r is None for r in unit_results):
+        return 0
     for name, k in chunks:
         block, length = regions.blocks[name]
         first, end = k * block, min((k + 1) * block, length)
         parts = sorted(r["pieces"][(name, k)] for r in unit_results
                        if r is not None and (name, k) in r["pieces"])
+        if not parts:
+            raise RuntimeError(f"seam of {name} chunk {k}: no unit holds rows of it")
         data = np.concatenate([p for _, p in parts])
         if parts[0][0] != first or len(data) != end - first:
             raise RuntimeError(f"seam of {name} chunk {k}: pieces cover rows "
