@@ -117,6 +117,14 @@ def test_incomplete_datasets_unknown_sources_and_bad_paths(setup, qtbot, tmp_pat
     assert not b.goto_button.isEnabled() and not b.jump_to(0)
     assert not b.open(str(tmp_path / "nothing.h5"))
     assert b.info.text().startswith("Cannot open") and b.stored is not None  # kept
+    # the reader's view of a dataset: stacks, and centres as hidden points spanning the
+    # volume; Home frames the shown 8 x 8 stacks, not the hidden centres
+    layers = viewer.open(str(path), plugin="napari-datatools")
+    assert any(not layer.visible for layer in layers)
+    for layer in viewer.layers:
+        layer.visible = layer in layers and layer.visible
+    viewer.reset_view()
+    assert camera_state(viewer)[1] > 4 * viewer.canvas.size[0] / 48  # not a speck
     (tmp_path / "notes.h5").write_bytes(b"not a dataset")
     assert not widget.open_dataset(str(tmp_path / "notes.h5"))
     assert widget.tabs.tabText(widget.tabs.currentIndex()) == "Dataset"

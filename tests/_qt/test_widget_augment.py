@@ -163,6 +163,9 @@ def test_sampled_values_are_shown(setup, qtbot):
     values = params.as_dict()
     text = widget.augment.sampled.text()
     assert text == f"Sampled: {params.describe()}."
+    assert " px = (" in text and ") x (height, width)" in text  # the Shift sliders' unit too
+    assert widget.augment.controls["width_shift_range"].toolTip().startswith(
+        "Horizontal shift drawn in [-s, s] times the width")
     assert f"angle {values['angle_deg']:.1f} deg" in text and "crop at" in text
     assert viewer.layers[IMAGE_LAYER].data.shape == (24, 24)
 

@@ -194,6 +194,21 @@ def test_send_to_console(setup, tmp_path, monkeypatch):
     if hasattr(flow, "close"):
         flow.close()
     assert widget.export.status.text() == "In the console: recipe, preprocessor, flow."
+    # a dataset whose run was cancelled: the flow is built, and said to be incomplete
+    import threading
+
+    warned = []
+    monkeypatch.setattr(_export_section, "show_warning", warned.append)
+    stop = threading.Event()
+    r.output.overwrite, r.output.batchsize, r.patches.max_per_class = True, 4, 20
+    run_dataset(r, image, labels, cancel_event=stop, progress=lambda done, total: stop.set())
+    namespace = widget.export.send_to_console()
+    assert "flow" in namespace and len(warned) == 1 and "incomplete" in warned[0]
+    assert widget.export.status.text().startswith(
+        "In the console: recipe, preprocessor, flow. Careful, flow: ")
+    assert "is incomplete" in widget.export.status.text()
+    if hasattr(namespace["flow"], "close"):
+        namespace["flow"].close()
 
 
 def test_a_recipe_shared_with_a_script_outlives_the_dock(make_dock, qtbot):

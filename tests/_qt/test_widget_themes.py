@@ -80,6 +80,16 @@ def test_every_tab_fits_the_dock_and_its_text_stands_out(make_dock, qtbot, theme
         contrast = np.abs(lum - background)
         assert (contrast > 100).sum() > 500, (tab, theme)  # text in a readable shade
         assert _untipped(widget.sections[tab]) == [], tab  # every control says what it does
+        if tab == "Augment":  # close zoom values stay apart: low and high at the two ends
+            widget.recipe.augment.zoom_range = (0.95, 1.05)
+            QApplication.processEvents()
+            zoom = widget.augment.controls["zoom_range"]
+            shown = [box for box in zoom.findChildren((QAbstractSpinBox, QLineEdit))
+                     if box.isVisible()]
+            assert sorted(box.text() for box in shown) == ["0.95", "1.05"]
+            rects = [box.geometry().translated(box.parentWidget().mapTo(zoom, box.pos()) -
+                                               box.pos()) for box in shown]
+            assert not rects[0].intersects(rects[1])
 
 
 @pytest.mark.parametrize("theme", ["dark", "light"])
