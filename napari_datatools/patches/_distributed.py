@@ -56,6 +56,7 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
+from ..errors import ArgumentTypeError
 from ..io._dataset_names import (
     COMPLETE_ATTR,
     PROVENANCE_ATTR,
@@ -121,7 +122,7 @@ def check_client(client: Any) -> None:
     """
     distributed = _import_distributed()
     if not isinstance(client, distributed.Client):
-        raise TypeError(f"client must be a dask.distributed.Client, got {client!r}")
+        raise ArgumentTypeError(f"client must be a dask.distributed.Client, got {client!r}")
     if client.status not in ("running", "connecting", "newly-created"):
         raise ValueError(f"client: the dask client is {client.status}, not running")
     if client.asynchronous:
