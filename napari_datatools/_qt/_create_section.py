@@ -209,7 +209,7 @@ class CreateSection(QWidget):
         text += "."
         free = free_space(self.recipe.output.save_path)
         self.space_short = free is not None and result.nbytes > free
-        if self.space_short:
+        if free is not None and self.space_short:
             text += (f" Only {human_bytes(free)} free there: fewer patches (N per class), "
                      "compression or another disk.")
         elif result.nbytes > LARGE_DATASET_BYTES:

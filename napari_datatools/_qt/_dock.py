@@ -88,7 +88,8 @@ class DataToolsWidget(QWidget):
     def _tab_changed(self, *_: Any) -> None:
         """Only the shown tab draws (and shows) its preview layers."""
         current = self.tabs.tabText(self.tabs.currentIndex())
-        shown = {"Augment": self.augment, "Patches": self.patches, "Dataset": self.browser}
+        shown: dict[str, Any] = {
+            "Augment": self.augment, "Patches": self.patches, "Dataset": self.browser}
         for name, section in shown.items():  # hide first: a view is restored, then framed
             if name != current:
                 section.set_active(False)
