@@ -1,4 +1,8 @@
-"""Augment section: every augmentation parameter, a seed, a live preview and a gallery."""
+"""Augment section: every augmentation parameter, a seed, a live preview and a gallery.
+
+The preview is sample *k* of the current slice, or (volume mode) of the whole
+volume with the 3D transform the loader applies to 3D patches.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ from superqt import QLabeledDoubleRangeSlider, QLabeledDoubleSlider
 from superqt.sliders import QLabeledRangeSlider
 from superqt.utils import qdebounced, qthrottled
 
-from ..recipe import Recipe, class_mask, preview_grid, preview_sample
+from ..recipe import Recipe, augment_rng, class_mask, preview_grid, preview_sample
+from ..recipe._preprocessor import volume_kwargs
 from ._binding import bind
 from ._connections import Connections
 from ._icons import icon
@@ -35,6 +40,7 @@ from ._viewer_data import (
     camera_state,
     class_colours,
     current_slice,
+    current_z,
     preview_layer,
     same_camera,
     set_visible,
@@ -44,7 +50,16 @@ from ._viewer_data import (
 IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER = "augmented", "augmented labels", "augmentation gallery"
 #: Points layer naming the gallery's tiles ('slice', 'sample 0', ...).
 GALLERY_CAPTIONS = "gallery captions"
-LAYERS = (IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER, GALLERY_CAPTIONS)
+#: The volume mode's layers: the augmented volume and its labels, beside the data.
+VOLUME_LAYER, VOLUME_MASK_LAYER = "augmented volume", "augmented volume labels"
+SLICE_LAYERS = (IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER, GALLERY_CAPTIONS)
+VOLUME_LAYERS = (VOLUME_LAYER, VOLUME_MASK_LAYER)
+LAYERS = SLICE_LAYERS + VOLUME_LAYERS
+#: The volume mode augments at most this many voxels (~0.5 s): beyond, a box of the
+#: volume around the current slice (see :func:`volume_box`).
+VOLUME_MAX_VOXELS = 2**22
+#: Arguments of ``volume_random_transform`` that are not sampled (how it resamples).
+RESAMPLING_ARGS = ("fill_mode", "cval_x", "cval_y", "order")
 #: Space between the data and the preview beside it, as a fraction of the slice size.
 GAP = 0.08
 #: Pixels between the gallery's tiles.
@@ -150,6 +165,15 @@ class AugmentSection(QWidget):
         add("seed", _spin(0, 2**31 - 1), "Seed",
             "Sample k of seed s is the same here, in a script and in the exported script")
 
+        self.volume_mode = QCheckBox("whole volume, in 3D")
+        self.volume_mode.setToolTip(
+            "Show sample k of the volume, augmented in 3D as the loader augments 3D patches "
+            "(rotation, shear and zoom about all three axes, the larger shift on every axis, "
+            "flips of X and Y; no crop), beside the data, in slices and in napari's 3D view. "
+            f"Computed in the background; a volume over {VOLUME_MAX_VOXELS:,} voxels is "
+            "augmented in a box of that size around the current slice")
+        self.volume_mode.toggled.connect(self._volume_toggled)
+        form.addRow("Preview", self.volume_mode)
         row = QHBoxLayout()
         self.index = _spin(0, 2**31 - 1)
         self.index.setPrefix("sample ")
@@ -183,8 +207,9 @@ class AugmentSection(QWidget):
         self._left_view: tuple | None = None  # the view restored when the tab was left
         #: Seconds from the last drawn request to its layers updated.
         self.last_latency = 0.0
-        self._worker = LatestWorker(compute_preview, self._draw, self._on_error, self)
+        self._worker = LatestWorker(compute_any, self._show_result, self._on_error, self)
         self._seq = self._drawn_seq = 0
+        self._volume_box: tuple[slice, ...] | None = None  # of the latest volume request
         self._ns_per_pixel = 30.0  # warp cost estimate, updated by every preview
         links.on_close(self._worker.close)
         self.index.valueChanged.connect(lambda *_: self.request(create=True))
@@ -232,7 +257,7 @@ class AugmentSection(QWidget):
         self.active = on
         set_visible(self.viewer, LAYERS, on)
         if on:
-            self._frame = preview_layer(self.viewer, IMAGE_LAYER) is None or same_camera(
+            self._frame = preview_layer(self.viewer, self._main_role()) is None or same_camera(
                 self._left_view, camera_state(self.viewer))
             self.request_later(create=True)
         else:
@@ -252,7 +277,27 @@ class AugmentSection(QWidget):
             self._deferred()
 
     def _on_step(self, *_: Any) -> None:
+        if self.volume_mode.isChecked():  # the augmented volume has every slice of its box
+            box = self._volume_box
+            z = current_z(self.viewer, self.data.image_layer())
+            if box is not None and (z is None or box[0].start <= z < box[0].stop):
+                return
         self.request(create=False)  # a slice change never adds layers (e.g. while closing)
+
+    def _main_role(self) -> str:
+        return VOLUME_LAYER if self.volume_mode.isChecked() else IMAGE_LAYER
+
+    def _volume_toggled(self, on: bool) -> None:
+        """Slice previews and the gallery, or the augmented volume: the other mode's
+        layers go away."""
+        self.gallery_n.setEnabled(not on)
+        self.gallery_button.setEnabled(not on)
+        for role in SLICE_LAYERS if on else VOLUME_LAYERS:
+            layer = preview_layer(self.viewer, role)
+            if layer is not None:
+                self.viewer.layers.remove(layer)
+        self._volume_box = None
+        self.request(create=True)
 
     @qthrottled(timeout=THROTTLE_MS, leading=True)
     def _throttled(self) -> None:
@@ -269,7 +314,13 @@ class AugmentSection(QWidget):
 
     def _submit(self) -> None:
         """Compute here when it is quick (one sample of a small slice), else (a large
-        slice, or the gallery) in the worker thread, where it never holds up the GUI."""
+        slice, the gallery, a volume) in the worker thread, where it never holds up the
+        GUI."""
+        if self.volume_mode.isChecked():
+            volume_request = self._new_volume_request()
+            if volume_request is not None:
+                self._worker.submit(volume_request)
+            return
         request = self._new_request()
         if request is None:
             return
@@ -321,20 +372,97 @@ class AugmentSection(QWidget):
         return image_layer, image, mask
 
     def update_preview(self) -> bool:
-        """Compute and draw the preview now, on this thread; True if drawn."""
+        """Compute and draw the preview (the volume's, in volume mode) now, on this thread;
+        True if drawn."""
+        if self.volume_mode.isChecked():
+            volume_request = self._new_volume_request()
+            if volume_request is None:
+                return False
+            try:
+                result = compute_volume_preview(volume_request)
+            except ValueError as err:
+                self._on_error(err)
+                return False
+            return self._draw_volume(result)
         request = self._new_request()
         return request is not None and self._compute_here(request)
 
+    def _new_volume_request(self) -> VolumeRequest | None:
+        """The volume (or its box around the current slice) and labels to augment, read
+        in the worker thread; None (and a message) without a volume."""
+        image_layer = self.data.image_layer()
+        if image_layer is None:
+            return None
+        if image_layer.ndim < 3:
+            self.sampled.setText("The volume preview needs a (Z, Y, X) volume; this image "
+                                 "is 2D.")
+            return None
+        image = image_layer.data[(0,) * (image_layer.ndim - 3)]
+        mask_layer = self.data.mask_layer()
+        mask = None if mask_layer is None else mask_layer.data[(0,) * (mask_layer.ndim - 3)]
+        shape = tuple(int(n) for n in image.shape[-3:])
+        box = volume_box(shape, current_z(self.viewer, image_layer) or 0, VOLUME_MAX_VOXELS)
+        self._volume_box = box
+        scale = np.asarray(image_layer.scale[-3:], dtype=float)
+        translate = np.asarray(image_layer.translate[-3:], dtype=float) + scale * [
+            b.start for b in box]
+        translate[2] += shape[2] * scale[2] * (1 + GAP)
+        placement = {"scale": tuple(scale), "translate": tuple(translate), "shape": shape,
+                     "contrast_limits": tuple(image_layer.contrast_limits),
+                     "colormap": image_layer.colormap.name}
+        self._seq += 1
+        return VolumeRequest(self.recipe.snapshot(), image, mask, box, self.index.value(),
+                             placement, self._seq, time.perf_counter())
+
     def _on_error(self, err: Exception) -> None:
         self.sampled.setText(f"Cannot preview: {err}")
+
+    def _show_result(self, result: Preview | VolumePreview) -> bool:
+        """Draw a result of the worker thread (a slice's or the volume's preview)."""
+        if isinstance(result, VolumePreview):
+            return self._draw_volume(result)
+        return self._draw(result)
+
+    def _draw_volume(self, result: VolumePreview) -> bool:
+        """Put an augmented volume (and labels) into the volume layers; True if drawn."""
+        request = result.request
+        if not self.active or request.seq < self._drawn_seq or \
+                not self.volume_mode.isChecked():
+            return False  # the tab was left or the mode changed meanwhile, or it is stale
+        self._drawn_seq = request.seq
+        create, self._create = self._create, False
+        place = request.placement
+        first = preview_layer(self.viewer, VOLUME_LAYER) is None
+        layer = show_preview(
+            self.viewer, VOLUME_LAYER, result.image, "image", create,
+            translate=place["translate"], scale=place["scale"],
+            contrast_limits=place["contrast_limits"], colormap=place["colormap"])
+        if layer is None:
+            return False
+        if result.mask is not None:
+            show_preview(self.viewer, VOLUME_MASK_LAYER, result.mask, "labels", create,
+                         translate=place["translate"], scale=place["scale"], opacity=0.5)
+        elif (mask_layer := preview_layer(self.viewer, VOLUME_MASK_LAYER)) is not None:
+            self.viewer.layers.remove(mask_layer)
+        if first or self._frame:
+            self._frame = False
+            self.camera.frame()  # make room for the augmented volume beside the data
+        shape = place["shape"]
+        part = "the volume" if result.image.shape == shape else (
+            "a {} x {} x {} box of the volume from ({}, {}, {})".format(
+                *result.image.shape, *(b.start for b in request.box)))
+        self.sampled.setText(f"Sampled for {part}: {result.params.describe()}.")
+        self.last_latency = time.perf_counter() - request.requested
+        return True
 
     def _draw(self, result: Preview) -> bool:
         """Put a computed preview into the preview layers; True if drawn."""
         if result.request.gallery is None:  # the cost of one sample, for _submit
             self._ns_per_pixel = 0.5 * self._ns_per_pixel + 0.5 * (
                 result.seconds * 1e9 / max(result.request.image.size, 1))
-        if not self.active or result.request.seq < self._drawn_seq:
-            return False  # the tab was left meanwhile, or a newer preview is shown
+        if not self.active or result.request.seq < self._drawn_seq or \
+                self.volume_mode.isChecked():
+            return False  # the tab was left or the mode changed meanwhile, or it is stale
         self._drawn_seq = result.request.seq
         create, self._create = self._create, False
         place = result.request.placement
@@ -366,9 +494,10 @@ class AugmentSection(QWidget):
         """The slice and ``n`` samples side by side (labels outlined), below the data.
 
         Computed at once (a button press); later changes update it in the background.
+        Not in volume mode.
         """
         inputs = self._inputs()
-        if inputs is None:
+        if inputs is None or self.volume_mode.isChecked():
             return None
         self.gallery_n.blockSignals(True)
         self.gallery_n.setValue(n)
@@ -452,6 +581,103 @@ def compute_preview(request: PreviewRequest) -> Preview:
         r.recipe, r.image, r.mask, n=r.gallery, columns=gallery_columns(r.gallery),
         gap=GALLERY_GAP, colours=r.colours)
     return Preview(r, x, y, params, grid, time.perf_counter() - t0)
+
+
+@dataclass
+class VolumeRequest:
+    """What one volume preview is computed from: the layers' arrays (read in the worker)
+    and the box of them augmented."""
+
+    recipe: Recipe  # a snapshot
+    image: Any  # (Z, Y, X)
+    mask: Any  # (Z, Y, X) or None
+    box: tuple[slice, ...]
+    index: int
+    placement: dict
+    seq: int
+    requested: float
+
+
+@dataclass
+class VolumePreview:
+    """A computed volume preview: the augmented volume, its labels and parameters."""
+
+    request: VolumeRequest
+    image: np.ndarray
+    mask: np.ndarray | None
+    params: Any
+    seconds: float
+
+
+def volume_box(shape: tuple[int, ...], z: int, max_voxels: int) -> tuple[slice, ...]:
+    """The part of a ``(Z, Y, X)`` volume the volume preview augments: all of it when it
+    has at most ``max_voxels`` voxels, else a box of at most that many around slice ``z``
+    (and the middle in Y and X), its longest sides shortened first."""
+    sides = [int(n) for n in shape]
+    while int(np.prod(sides)) > max_voxels and max(sides) > 1:
+        i = int(np.argmax(sides))
+        sides[i] -= max(1, sides[i] // 10)
+    centre = (int(z), shape[1] // 2, shape[2] // 2)
+    starts = [min(max(0, c - s // 2), n - s) for c, s, n in zip(centre, sides, shape,
+                                                                 strict=True)]
+    return tuple(slice(a, a + s) for a, s in zip(starts, sides, strict=True))
+
+
+def volume_sample(recipe: Recipe, volume: Any, mask: Any = None, index: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray | None, Any]:
+    """Augmentation sample ``index`` of a ``(Z, Y, X)`` volume (and its mask) in 3D.
+
+    Equal to ``volume_random_transform(volume[None], mask[None], **volume_kwargs(
+    recipe.augment.transform_kwargs()), rng=augment_rng(seed, index))`` (the loader's
+    transform of 3D patches, see :func:`~napari_datatools.recipe._preprocessor.
+    volume_kwargs`), without the channel axes.
+
+    Returns
+    -------
+    image, mask, params
+        The augmented volume, its mask (None without one) and the sampled
+        :class:`~napari_datatools.data_augmentation.VolumeTransformParams`.
+    """
+    from ..data_augmentation import sample_volume_transform, volume_random_transform
+
+    seed = recipe.augment.seed
+    kwargs = volume_kwargs(recipe.augment.transform_kwargs())
+    x = np.asarray(volume)
+    if x.ndim != 3:
+        raise ValueError(f"volume must be a (Z, Y, X) volume, got shape {x.shape}")
+    sampled = {k: v for k, v in kwargs.items() if k not in RESAMPLING_ARGS}
+    params = sample_volume_transform(x.shape, **sampled, n_channels=1,
+                                     rng=augment_rng(seed, index))  # what the call draws
+    if mask is None:
+        out = volume_random_transform(x[None], **kwargs, rng=augment_rng(seed, index))
+        return out[0], None, params
+    out, out_mask = volume_random_transform(x[None], np.asarray(mask)[None], **kwargs,
+                                            rng=augment_rng(seed, index))
+    return out[0], out_mask[0], params
+
+
+def compute_volume_preview(request: VolumeRequest) -> VolumePreview:
+    """Read the box of the volume (and labels, turned into classes) and augment it (in
+    the worker thread; the recipe is a snapshot)."""
+    t0 = time.perf_counter()
+    r = request
+    image = np.asarray(r.image[r.box])
+    mask = None
+    if r.mask is not None:
+        mask = np.asarray(r.mask[r.box])
+        try:  # the labels as the classes they become (the Data tab's choice)
+            mask = np.asarray(class_mask(r.recipe, mask))
+        except ValueError:
+            pass  # a mapping being typed: its labels as they are meanwhile
+    x, y, params = volume_sample(r.recipe, image, mask, r.index)
+    return VolumePreview(r, x, y, params, time.perf_counter() - t0)
+
+
+def compute_any(request: PreviewRequest | VolumeRequest) -> Preview | VolumePreview:
+    """The worker thread's function: a slice's preview or the volume's."""
+    if isinstance(request, VolumeRequest):
+        return compute_volume_preview(request)
+    return compute_preview(request)
 
 
 def _placement(image_layer: Any, shape: tuple[int, ...]) -> dict:

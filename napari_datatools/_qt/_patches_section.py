@@ -1,4 +1,9 @@
-"""Patches section: patch settings, classes with pixel counts, overlay, counts and size."""
+"""Patches section: patch settings, classes with pixel counts, overlay, counts and size.
+
+2D patches (within slices) and 3D patches (``patchsize`` ``(pz, py, px)``) are
+planned alike; the overlay outlines, in each slice, every patch that crosses it,
+and in napari's 3D view draws the patches as boxes.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -27,9 +33,25 @@ from ..recipe import Recipe, class_mask, estimate_dataset_bytes, plan_from_recip
 from ._binding import bind
 from ._connections import Connections
 from ._latest_worker import LatestWorker
-from ._viewer_data import class_colours, class_names, current_z, set_visible, show_preview
+from ._viewer_data import (
+    PREVIEW,
+    class_colours,
+    class_names,
+    current_z,
+    keep_selection,
+    preview_layer,
+    set_visible,
+    show_preview,
+)
 
 OVERLAY = "patch overlay"
+#: The patches as boxes (12 edges each, a Vectors layer) in napari's 3D view.
+BOXES = "patch boxes"
+#: At most this many boxes are drawn in the 3D view (evenly thinned beyond, as the
+#: outlines of a slice are).
+MAX_BOXES = 500
+#: Depth (slices) a 3D patch starts with when 3D is switched on (at most the volume's).
+DEFAULT_DEPTH = 8
 MODES = {"pixel": "every mask pixel", "grid": "grid with stride"}
 #: Per-class counts are listed for at most this many classes (else summarised).
 LISTED_CLASSES = 6
@@ -54,6 +76,67 @@ def counts_text(counts: dict, names: dict | None = None, unit: str = "") -> str:
         return ", ".join(f"{class_label(c, names)}: {n:,}{unit}" for c, n in counts.items())
     values = list(counts.values())
     return f"{len(counts)} classes, {min(values):,} to {max(values):,}{unit} each"
+
+
+def shape_text(patch_shape: tuple[int, ...]) -> str:
+    """``'12 x 12'`` for 2D patches, ``'3 x 12 x 12 (z, y, x)'`` for 3D ones."""
+    text = " x ".join(str(int(s)) for s in patch_shape)
+    return text if len(patch_shape) == 2 else f"{text} (z, y, x)"
+
+
+def crossing_slices(depth: int, z: int, n_slices: int) -> range:
+    """Centre slices of the patches ``depth`` slices deep that cross slice ``z``.
+
+    A patch centred in slice ``c`` covers slices ``c - depth // 2`` to ``c + depth - 1
+    - depth // 2`` (the extraction's convention), clipped to ``[0, n_slices)``.
+    """
+    low, high = z - (depth - 1 - depth // 2), z + depth // 2
+    return range(max(0, low), min(n_slices - 1, high) + 1)
+
+
+def thinned(segments: list[tuple[Any, np.ndarray]], limit: int | None, width: int
+            ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rows of ``segments`` (``(class, (k, width) array)`` pairs, in order), evenly thinned
+    to ``limit`` over all of them; only the rows kept are gathered.
+
+    Returns the rows (floats), the class of each row and the number of rows before
+    thinning.
+    """
+    sizes = np.array([len(rows) for _, rows in segments], dtype=np.intp)
+    total = int(sizes.sum())
+    keep = np.arange(total)
+    if limit is not None and total > limit:
+        keep = np.linspace(0, total - 1, limit).round().astype(np.intp)
+    ends = np.cumsum(sizes)
+    which = np.searchsorted(ends, keep, side="right")  # segment of each kept row
+    local = keep - (ends - sizes)[which]
+    rows_out = np.zeros((len(keep), width))
+    classes = np.zeros(len(keep), dtype=int)
+    for i in np.unique(which).tolist():
+        rows = which == i
+        rows_out[rows] = segments[i][1][local[rows]]
+        classes[rows] = segments[i][0]
+    return rows_out, classes, total
+
+
+def box_edges(centres: np.ndarray, patch_shape: tuple[int, int, int]) -> np.ndarray:
+    """The 12 edges of each patch's box, as napari vectors ``(n * 12, 2, 3)`` (start,
+    direction), along voxel borders: the patch centred at ``c`` spans voxels ``c - p //
+    2`` to ``c - p // 2 + p - 1`` on each axis."""
+    sides = np.asarray(patch_shape, dtype=float)
+    low = np.asarray(centres, dtype=float).reshape(-1, 3) - np.asarray(patch_shape) // 2 - 0.5
+    edges = []
+    for axis in range(3):
+        a, b = (k for k in range(3) if k != axis)
+        direction = np.zeros((len(low), 3))
+        direction[:, axis] = sides[axis]
+        for i in (0, 1):
+            for j in (0, 1):
+                start = low.copy()
+                start[:, a] += i * sides[a]
+                start[:, b] += j * sides[b]
+                edges.append(np.stack([start, direction], axis=1))
+    return np.stack(edges, axis=1).reshape(-1, 2, 3)
 
 
 def swatch(rgba: Any, size: int = 12) -> QIcon:
@@ -88,7 +171,7 @@ class PlanResult:
     plan: Any
     class_counts: dict[int, int]
     nbytes: int
-    patchsize: int
+    patchsize: int | tuple[int, int, int]
     recipe: Recipe | None = None
     image_dtype: Any = None
 
@@ -120,8 +203,9 @@ class PatchesSection(QWidget):
     """Edits ``recipe.patches``; shows the planned patches before anything is written.
 
     Planning the whole volume runs in a background thread (latest change wins);
-    the patches of the current slice are drawn as square outlines coloured by
-    class. ``plan_ready`` is emitted with each new :class:`PlanResult`.
+    the patches crossing the current slice are drawn as square outlines coloured
+    by class (in napari's 3D view: boxes). ``plan_ready`` is emitted with each new
+    :class:`PlanResult`.
     """
 
     plan_ready = Signal(object)
@@ -140,9 +224,25 @@ class PatchesSection(QWidget):
         self.patchsize = QSpinBox()
         self.patchsize.setRange(1, 4096)
         self.patchsize.setSuffix(" px")
-        self.patchsize.setToolTip("Side of the square patches")
-        bind(links, self.patchsize, p, "patchsize")
-        form.addRow("Patch size", self.patchsize)
+        self.patchsize.setToolTip("Side of the square patches (Y and X)")
+        bind(links, self.patchsize, p, "patchsize", to_recipe=self._with_side,
+             to_widget=lambda v: v if isinstance(v, int) else v[1])
+        self.three_d = QCheckBox("3D, depth")
+        self.three_d.setToolTip("3D patches: a box of 'depth' slices around each centre "
+                                "(else 2D patches, within each slice)")
+        bind(links, self.three_d, p, "patchsize", to_recipe=self._with_3d,
+             to_widget=lambda v: not isinstance(v, int))
+        self.patch_depth = QSpinBox()
+        self.patch_depth.setRange(1, 4096)
+        self.patch_depth.setValue(DEFAULT_DEPTH)
+        self.patch_depth.setSuffix(" slices")
+        self.patch_depth.setToolTip("Depth pz of the 3D patches (Z); at most 2 Z + 1")
+        bind(links, self.patch_depth, p, "patchsize", to_recipe=self._with_depth,
+             to_widget=lambda v: self.patch_depth.value() if isinstance(v, int) else v[0])
+        size_row = QHBoxLayout()
+        for w, stretch in ((self.patchsize, 1), (self.three_d, 0), (self.patch_depth, 1)):
+            size_row.addWidget(w, stretch)
+        form.addRow("Patch size", size_row)
         self.mode = QComboBox()
         for key, text in MODES.items():
             self.mode.addItem(text, key)
@@ -152,9 +252,21 @@ class PatchesSection(QWidget):
         self.stride = QSpinBox()
         self.stride.setRange(1, 4096)
         self.stride.setSuffix(" px")
-        self.stride.setToolTip("Distance between grid points (Centres: grid with stride)")
-        bind(links, self.stride, p, "stride")
-        form.addRow("Grid stride", self.stride)
+        self.stride.setToolTip("Distance between grid points in Y and X (Centres: grid "
+                               "with stride)")
+        bind(links, self.stride, p, "stride", to_recipe=self._with_stride,
+             to_widget=lambda v: v if isinstance(v, int) else v[1])
+        self.stride_z = QSpinBox()
+        self.stride_z.setRange(1, 4096)
+        self.stride_z.setPrefix("z ")
+        self.stride_z.setSuffix(" slices")
+        self.stride_z.setToolTip("Distance between grid points in Z (3D patches on a grid)")
+        bind(links, self.stride_z, p, "stride", to_recipe=self._with_stride_z,
+             to_widget=lambda v: v if isinstance(v, int) else v[0])
+        stride_row = QHBoxLayout()
+        stride_row.addWidget(self.stride)
+        stride_row.addWidget(self.stride_z)
+        form.addRow("Grid stride", stride_row)
         self.max_per_class = QSpinBox()
         self.max_per_class.setRange(0, 2**31 - 1)
         self.max_per_class.setSpecialValueText("all")
@@ -210,14 +322,64 @@ class PatchesSection(QWidget):
         links.on_close(self._worker.close)
         links.connect(p.events, lambda *_: self.request_plan(create=True))
         links.connect(p.events.mode, self._enable_dependent)
+        links.connect(p.events.patchsize, self._patchsize_changed)
         links.connect(p.events.class_list, self._check_classes)
         links.connect(recipe.output.events.save_labels, lambda *_: self.request_plan())
         links.connect(recipe.labels.events, lambda *_: self.request_plan(create=True))
         links.connect(viewer.dims.events.current_step, self._on_step)
+        links.connect(viewer.dims.events.ndisplay, self._on_ndisplay)
         self._enable_dependent()
 
     def _enable_dependent(self, *_: Any) -> None:
-        self.stride.setEnabled(self.recipe.patches.mode == "grid")
+        p = self.recipe.patches
+        three_d = not isinstance(p.patchsize, int)
+        self.stride.setEnabled(p.mode == "grid")
+        self.patch_depth.setEnabled(three_d)
+        self.stride_z.setEnabled(p.mode == "grid" and three_d)
+
+    # -- 2D / 3D patch sizes and strides -------------------------------------------------
+    def _side(self) -> int:
+        size = self.recipe.patches.patchsize
+        return size if isinstance(size, int) else size[1]
+
+    def _with_side(self, side: int) -> Any:
+        size = self.recipe.patches.patchsize
+        return side if isinstance(size, int) else (size[0], side, side)
+
+    def _with_3d(self, on: bool) -> Any:
+        size, side = self.recipe.patches.patchsize, self._side()
+        if on == (not isinstance(size, int)):
+            return size
+        if not on:
+            return side
+        depth = self.patch_depth.value()
+        layer = self.data.image_layer()
+        if layer is not None and layer.ndim >= 3:  # a start the volume holds
+            depth = min(depth, int(layer.data.shape[-3]))
+        return (depth, side, side)
+
+    def _with_depth(self, depth: int) -> Any:
+        size = self.recipe.patches.patchsize
+        return size if isinstance(size, int) else (depth, size[1], size[2])
+
+    def _with_stride(self, step: int) -> Any:
+        stride = self.recipe.patches.stride
+        if isinstance(self.recipe.patches.patchsize, int):
+            return step
+        return (stride if isinstance(stride, int) else stride[0], step, step)
+
+    def _with_stride_z(self, step: int) -> Any:
+        stride = self.recipe.patches.stride
+        if isinstance(self.recipe.patches.patchsize, int):
+            return stride
+        return (step,) + ((stride, stride) if isinstance(stride, int) else tuple(stride[1:]))
+
+    def _patchsize_changed(self, *_: Any) -> None:
+        """2D patches take a single grid stride (the in-plane one)."""
+        p = self.recipe.patches
+        if isinstance(p.patchsize, int) and not isinstance(p.stride, int):
+            p.stride = p.stride[1]
+        self._enable_dependent()
 
     # -- scheduling ------------------------------------------------------------------
     def set_active(self, on: bool) -> None:
@@ -225,7 +387,10 @@ class PatchesSection(QWidget):
         if on == self.active:
             return
         self.active = on
-        set_visible(self.viewer, (OVERLAY,), on)
+        if on:
+            self._show_only(BOXES if self._boxes_view() else OVERLAY)
+        else:
+            set_visible(self.viewer, (OVERLAY, BOXES), False)
         if on:
             self._create = True
             self.draw_overlay(create=True)
@@ -279,8 +444,8 @@ class PatchesSection(QWidget):
         self.result = result
         plan = result.plan
         names = self.names()
-        text = (f"{plural(plan.total, 'patch', 'patches')} of {result.patchsize} x "
-                f"{result.patchsize} ({counts_text(plan.counts, names)}); about "
+        text = (f"{plural(plan.total, 'patch', 'patches')} of {shape_text(plan.patch_shape)}"
+                f" ({counts_text(plan.counts, names)}); about "
                 f"{human_bytes(result.nbytes)} uncompressed on disk.")
         if plan.missing_classes:
             missing = ", ".join(map(str, plan.missing_classes))
@@ -292,6 +457,11 @@ class PatchesSection(QWidget):
 
     def _on_step(self, *_: Any) -> None:
         self._overlay_timer.start()  # drawn after napari has repainted the new slice
+
+    def _on_ndisplay(self, *_: Any) -> None:
+        """2D view: the outlines of the slice; 3D view: the boxes (drawn when first seen)."""
+        self._create |= self.active
+        self._overlay_timer.start()
 
     def _draw_scheduled(self) -> None:
         # the request to create the overlay stands until it is drawn (a slice step
@@ -346,36 +516,99 @@ class PatchesSection(QWidget):
             out[classes == c] = colour
         return out
 
-    def overlay_points(self, z: int | None) -> tuple[np.ndarray, np.ndarray, int]:
-        """Centres (Z, Y, X) or (Y, X) and classes of slice ``z`` to draw, and the total.
+    def _plan(self) -> Any:
+        if self.result is None:
+            raise RuntimeError("no patch plan yet (wait for plan_ready)")
+        return self.result.plan
 
-        Beyond :func:`~napari_datatools.patches.overlay_limit` centres an evenly
-        spaced subset (over the classes in order) is drawn; only that subset is gathered.
+    def overlay_points(self, z: int | None) -> tuple[np.ndarray, np.ndarray, int]:
+        """Centres (Z, Y, X) or (Y, X) and classes of the patches crossing slice ``z`` to
+        draw (3D patches cross the slices around their centre's), and their total.
+
+        Beyond :func:`~napari_datatools.patches.overlay_limit` outlines an evenly
+        spaced subset (over the classes in order) is drawn; only that subset is
+        gathered. The centres drawn are in slice ``z``.
         """
-        plan = self.result.plan
-        limit = overlay_limit(plan.volume_shape, plan.patchsize)
-        centres, classes, total = overlay_centres(plan, z or 0, limit)
+        plan = self._plan()
+        shape = plan.patch_shape
+        side = int(round(float(np.sqrt(shape[-2] * shape[-1]))))
+        limit = overlay_limit(plan.volume_shape, max(side, 1))
+        if len(shape) == 2:
+            centres, classes, total = overlay_centres(plan, z or 0, limit)
+        else:
+            slices = [plan.centres_in_slice(c)
+                      for c in crossing_slices(shape[0], z or 0, plan.volume_shape[0])]
+            segments = [(c, by_slice[c]) for c in plan.classes for by_slice in slices]
+            centres, classes, total = thinned(segments, limit, 2)
         if z is not None:
             centres = np.column_stack([np.full(len(centres), float(z)), centres])
         return centres, classes, total
 
+    def box_vectors(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """The edges of at most :data:`MAX_BOXES` patches of the plan (evenly thinned over
+        the classes in order) as napari vectors, each edge's class, and the patches."""
+        plan = self._plan()
+        shape = plan.patch_shape
+        shape3 = (1, *shape) if len(shape) == 2 else shape
+        segments = [(c, plan.centres[c]) for c in plan.classes]
+        centres, classes, total = thinned(segments, MAX_BOXES, 3)
+        return box_edges(centres, shape3), np.repeat(classes, 12), total
+
     def draw_overlay(self, create: bool = False) -> Any:
-        """Outline this slice's patches, coloured by class, thinned to :func:`overlay_limit`."""
+        """Outline this slice's patches, coloured by class, thinned to :func:`overlay_limit`
+        (in napari's 3D view: the patches' boxes, at most :data:`MAX_BOXES`)."""
         layer = self.data.image_layer()
         if not self.active or self.result is None or layer is None:
             return None
+        if self._boxes_view():
+            return self._draw_boxes(layer, create)
+        self._show_only(OVERLAY)
         z = current_z(self.viewer, layer)
         centres, classes, total = self.overlay_points(z)
         drawn = len(centres)
         where = "this slice" if z is None else f"slice {z}"
+        shape = self._plan().patch_shape
+        how = "centred in" if len(shape) == 2 else "crossing"
         self.slice_info.setText(
-            f"{plural(total, 'patch', 'patches')} centred in {where}"
+            f"{plural(total, 'patch', 'patches')} {how} {where}"
             + ("." if drawn == total else f"; {drawn:,} of them drawn."))
         return show_preview(
             self.viewer, OVERLAY, centres, "points", create,
-            features={"class": classes}, symbol="square", size=self.result.patchsize,
+            features={"class": classes}, symbol="square",
+            size=max(shape[-2:]),
             face_color="transparent", border_color=self._colours(classes),
             border_width=0.06, border_width_is_relative=True,
             scale=tuple(layer.scale[-centres.shape[1]:]),
             translate=tuple(layer.translate[-centres.shape[1]:]),
         )
+
+    def _boxes_view(self) -> bool:
+        """Whether napari shows a volume in 3D (the patches are drawn as boxes)."""
+        layer = self.data.image_layer()
+        return self.viewer.dims.ndisplay == 3 and layer is not None and layer.ndim >= 3
+
+    def _show_only(self, name: str) -> None:
+        """Show the overlay layer ``name`` of the current view, hide the other one."""
+        for role in (OVERLAY, BOXES):
+            found = preview_layer(self.viewer, role)
+            if found is not None:
+                found.visible = role == name
+
+    def _draw_boxes(self, layer: Any, create: bool) -> Any:
+        self._show_only(BOXES)
+        edges, classes, total = self.box_vectors()
+        drawn = len(edges) // 12
+        self.slice_info.setText(
+            f"{plural(total, 'patch', 'patches')} in the volume, as boxes"
+            + ("." if drawn == total else f"; {drawn:,} of them drawn."))
+        style: dict[str, Any] = {"scale": tuple(layer.scale[-3:]),
+                                 "translate": tuple(layer.translate[-3:])}
+        if len(edges):
+            style["edge_color"] = self._colours(classes)
+        boxes = show_preview(self.viewer, BOXES, edges, "vectors", False, **style)
+        if boxes is None and create:
+            with keep_selection(self.viewer):
+                boxes = self.viewer.add_vectors(
+                    edges, ndim=3, name=BOXES, metadata={PREVIEW: BOXES}, vector_style="line",
+                    edge_width=1.0, opacity=1.0, **style)
+        return boxes
