@@ -88,8 +88,9 @@ def bench_preview(viewer, widget, image, labels) -> None:
         recipe = widget.recipe.snapshot()
         recipe.augment.rotation_range = rotation
         x, _, _ = preview_sample(recipe, image[z], labels[z], section.index.value())
-        grid = None if gallery is None else preview_grid(recipe, image[z], labels[z],
-                                                          n=gallery, columns=3)
+        grid = None if gallery is None else preview_grid(
+            recipe, image[z], labels[z], n=gallery, columns=3,
+            colours=section._gallery_colours(labels[z]))  # the Labels layer's colours
 
         def shown() -> bool:
             return (not section.busy and np.array_equal(viewer.layers[IMAGE_LAYER].data, x)
@@ -263,7 +264,8 @@ def bench_stalls(viewer, widget, image, labels, tmp: Path) -> None:
           f"{1e3 * stall:.1f} ms (on the GUI thread the plan alone would stall "
           f"{1e3 * sync_plan:.0f} ms, ratio {sync_plan / max(stall, 1e-9):.1f}x)")
     plan_time, stall = plan_stall(patch_size)
-    print(f"re-plan after a patch-size change: {plan_time:.2f} s, longest stall {1e3 * stall:.1f} ms")
+    print(f"re-plan after a patch-size change: {plan_time:.2f} s, "
+          f"longest stall {1e3 * stall:.1f} ms")
 
     # the slice slider: the overlay follows every step; baseline: napari alone (Data tab)
     from napari_datatools._qt._patches_section import OVERLAY
@@ -275,7 +277,7 @@ def bench_stalls(viewer, widget, image, labels, tmp: Path) -> None:
             t0 = time.perf_counter()
             viewer.dims.set_current_step(0, z)
             if overlay:  # until the outlines of slice z are in the layer
-                wait_until(lambda: viewer.layers[OVERLAY].data[0, 0] == z)
+                wait_until(lambda z=z: viewer.layers[OVERLAY].data[0, 0] == z)
             costs.append(time.perf_counter() - t0)
             pump(0.05)
         return costs, meter.stop()
@@ -355,7 +357,7 @@ def progress_floor_main() -> int:
     for _ in range(3):
         meter.start()
         bar = progress(total=100, desc="floor")
-        for k in range(10):
+        for _ in range(10):
             bar.update(10)
             pump(0.03)
         bar.close()
