@@ -227,7 +227,8 @@ class PatchesSection(QWidget):
         self.patchsize.setToolTip("Side of the square patches (Y and X)")
         bind(links, self.patchsize, p, "patchsize", to_recipe=self._with_side,
              to_widget=lambda v: v if isinstance(v, int) else v[1])
-        self.three_d = QCheckBox("3D, depth")
+        form.addRow("Patch size", self.patchsize)
+        self.three_d = QCheckBox("3D patches")
         self.three_d.setToolTip("3D patches: a box of 'depth' slices around each centre "
                                 "(else 2D patches, within each slice)")
         bind(links, self.three_d, p, "patchsize", to_recipe=self._with_3d,
@@ -239,10 +240,10 @@ class PatchesSection(QWidget):
         self.patch_depth.setToolTip("Depth pz of the 3D patches (Z); at most 2 Z + 1")
         bind(links, self.patch_depth, p, "patchsize", to_recipe=self._with_depth,
              to_widget=lambda v: self.patch_depth.value() if isinstance(v, int) else v[0])
-        size_row = QHBoxLayout()
-        for w, stretch in ((self.patchsize, 1), (self.three_d, 0), (self.patch_depth, 1)):
-            size_row.addWidget(w, stretch)
-        form.addRow("Patch size", size_row)
+        depth_row = QHBoxLayout()
+        depth_row.addWidget(self.three_d, 0)
+        depth_row.addWidget(self.patch_depth, 1)
+        form.addRow("Depth", depth_row)
         self.mode = QComboBox()
         for key, text in MODES.items():
             self.mode.addItem(text, key)
