@@ -158,7 +158,9 @@ def test_volume_mode_shows_the_augmented_volume_beside_the_data(make_dock, qtbot
     a.horizontal_flip = a.spline_warp = True
     a.warp_sigma = 2.0
     widget.show_tab("Augment")
-    qtbot.waitUntil(lambda: IMAGE_LAYER in viewer.layers, timeout=DEADLINE_MS)
+    qtbot.waitUntil(lambda: IMAGE_LAYER in viewer.layers and not section.busy,
+                    timeout=DEADLINE_MS)
+    qtbot.wait(50)  # past the throttle interval: the next request starts at once
     section.volume_mode.setChecked(True)
     assert section.busy  # computed in the worker thread
     assert not section.gallery_button.isEnabled()
@@ -182,8 +184,10 @@ def test_volume_mode_shows_the_augmented_volume_beside_the_data(make_dock, qtbot
     assert set(viewer.layers.selection) == {viewer.layers["cells labels"]}
 
     # every slice is in the volume: a slice step computes nothing
+    requests = section._seq
     viewer.dims.set_current_step(0, 2)
-    assert not section.busy
+    qtbot.wait(50)
+    assert section._seq == requests and not section.busy
     # the latest change wins
     section.new_sample.click()
     a.rotation_range = 5.0
