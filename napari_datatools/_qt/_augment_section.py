@@ -28,8 +28,7 @@ from superqt import QLabeledDoubleRangeSlider, QLabeledDoubleSlider
 from superqt.sliders import QLabeledRangeSlider
 from superqt.utils import qdebounced, qthrottled
 
-from ..recipe import Recipe, augment_rng, class_mask, preview_grid, preview_sample
-from ..recipe._preprocessor import volume_kwargs
+from ..recipe import Recipe, class_mask, preview_grid, preview_sample, volume_box, volume_sample
 from ._binding import bind
 from ._connections import Connections
 from ._icons import icon
@@ -59,7 +58,6 @@ LAYERS = SLICE_LAYERS + VOLUME_LAYERS
 #: volume around the current slice (see :func:`volume_box`).
 VOLUME_MAX_VOXELS = 2**22
 #: Arguments of ``volume_random_transform`` that are not sampled (how it resamples).
-RESAMPLING_ARGS = ("fill_mode", "cval_x", "cval_y", "order")
 #: Space between the data and the preview beside it, as a fraction of the slice size.
 GAP = 0.08
 #: Pixels between the gallery's tiles.
@@ -119,7 +117,7 @@ class AugmentSection(QWidget):
             "slice here, each patch in the loader); the sampled line gives it in px too")
         add("shear_range", _slider(0, 60, 1), "Shear (deg)", "Shear angle in [-s, s] degrees")
         zoom = QLabeledDoubleRangeSlider(Qt.Orientation.Horizontal)
-        zoom.setRange(0.25, 4.0)
+        zoom.setRange(0.25, 4.0)  # type: ignore[arg-type]  # superqt's float slider
         zoom.setDecimals(2)
         # the low and high values at the two ends (labels over the handles overlap
         # when the handles are close)
@@ -363,6 +361,8 @@ class AugmentSection(QWidget):
         if image_layer is None:
             return None
         image = current_slice(self.viewer, image_layer)
+        if image is None:
+            return None
         mask = current_slice(self.viewer, self.data.mask_layer())
         if mask is not None:
             try:  # the labels as the classes they become (the Data tab's choice)
@@ -481,7 +481,7 @@ class AugmentSection(QWidget):
                          translate=offset, scale=place["scale"], opacity=0.5)
         elif (mask_layer := preview_layer(self.viewer, MASK_LAYER)) is not None:
             self.viewer.layers.remove(mask_layer)
-        if result.grid is not None:
+        if result.grid is not None and result.request.gallery is not None:
             self._show_grid(result.grid, place, result.request.gallery)
         if first or self._frame:
             self._frame = False
@@ -607,53 +607,6 @@ class VolumePreview:
     mask: np.ndarray | None
     params: Any
     seconds: float
-
-
-def volume_box(shape: tuple[int, ...], z: int, max_voxels: int) -> tuple[slice, ...]:
-    """The part of a ``(Z, Y, X)`` volume the volume preview augments: all of it when it
-    has at most ``max_voxels`` voxels, else a box of at most that many around slice ``z``
-    (and the middle in Y and X), its longest sides shortened first."""
-    sides = [int(n) for n in shape]
-    while int(np.prod(sides)) > max_voxels and max(sides) > 1:
-        i = int(np.argmax(sides))
-        sides[i] -= max(1, sides[i] // 10)
-    centre = (int(z), shape[1] // 2, shape[2] // 2)
-    starts = [min(max(0, c - s // 2), n - s) for c, s, n in zip(centre, sides, shape,
-                                                                 strict=True)]
-    return tuple(slice(a, a + s) for a, s in zip(starts, sides, strict=True))
-
-
-def volume_sample(recipe: Recipe, volume: Any, mask: Any = None, index: int = 0
-                  ) -> tuple[np.ndarray, np.ndarray | None, Any]:
-    """Augmentation sample ``index`` of a ``(Z, Y, X)`` volume (and its mask) in 3D.
-
-    Equal to ``volume_random_transform(volume[None], mask[None], **volume_kwargs(
-    recipe.augment.transform_kwargs()), rng=augment_rng(seed, index))`` (the loader's
-    transform of 3D patches, see :func:`~napari_datatools.recipe._preprocessor.
-    volume_kwargs`), without the channel axes.
-
-    Returns
-    -------
-    image, mask, params
-        The augmented volume, its mask (None without one) and the sampled
-        :class:`~napari_datatools.data_augmentation.VolumeTransformParams`.
-    """
-    from ..data_augmentation import sample_volume_transform, volume_random_transform
-
-    seed = recipe.augment.seed
-    kwargs = volume_kwargs(recipe.augment.transform_kwargs())
-    x = np.asarray(volume)
-    if x.ndim != 3:
-        raise ValueError(f"volume must be a (Z, Y, X) volume, got shape {x.shape}")
-    sampled = {k: v for k, v in kwargs.items() if k not in RESAMPLING_ARGS}
-    params = sample_volume_transform(x.shape, **sampled, n_channels=1,
-                                     rng=augment_rng(seed, index))  # what the call draws
-    if mask is None:
-        out = volume_random_transform(x[None], **kwargs, rng=augment_rng(seed, index))
-        return out[0], None, params
-    out, out_mask = volume_random_transform(x[None], np.asarray(mask)[None], **kwargs,
-                                            rng=augment_rng(seed, index))
-    return out[0], out_mask[0], params
 
 
 def compute_volume_preview(request: VolumeRequest) -> VolumePreview:

@@ -13,7 +13,15 @@ from ._job import output_occupancy
 from ._labels import LabelSummary, RelabelledMask, describe_labels, relabel
 from ._montage import Montage, montage
 from ._plan import PatchPlan, plan_patches
-from ._preview import check_volume_and_mask, class_pixel_counts, overlay_centres, overlay_limit
+from ._preview import (
+    box_edges,
+    check_volume_and_mask,
+    class_pixel_counts,
+    crossing_slices,
+    overlay_centres,
+    overlay_limit,
+    thinned,
+)
 
 __all__ = [
     "DatasetProgress",
@@ -22,9 +30,11 @@ __all__ = [
     "Montage",
     "PatchPlan",
     "RelabelledMask",
+    "box_edges",
     "check_volume_and_mask",
     "class_pixel_counts",
     "create_dataset",
+    "crossing_slices",
     "describe_labels",
     "extract_patches",
     "iter_create_dataset",
@@ -36,4 +46,5 @@ __all__ = [
     "patch_generator",
     "plan_patches",
     "relabel",
+    "thinned",
 ]

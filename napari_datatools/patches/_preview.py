@@ -148,3 +148,58 @@ def overlay_centres(plan: PatchPlan, z: int, limit: int | None = None) -> SliceC
         centres[rows] = values[i][local[rows]]
     classes = np.asarray(list(per_class), dtype=int)[which] if total else np.zeros(0, int)
     return SliceCentres(centres, classes, total)
+
+
+def crossing_slices(depth: int, z: int, n_slices: int) -> range:
+    """Centre slices of the patches ``depth`` slices deep that cross slice ``z``.
+
+    A patch centred in slice ``c`` covers slices ``c - depth // 2`` to ``c + depth - 1
+    - depth // 2`` (the extraction's convention), clipped to ``[0, n_slices)``.
+    """
+    low, high = z - (depth - 1 - depth // 2), z + depth // 2
+    return range(max(0, low), min(n_slices - 1, high) + 1)
+
+
+def thinned(segments: list[tuple[Any, np.ndarray]], limit: int | None, width: int
+            ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rows of ``segments`` (``(class, (k, width) array)`` pairs, in order), evenly thinned
+    to ``limit`` over all of them; only the rows kept are gathered.
+
+    Returns the rows (floats), the class of each row and the number of rows before
+    thinning.
+    """
+    sizes = np.array([len(rows) for _, rows in segments], dtype=np.intp)
+    total = int(sizes.sum())
+    keep = np.arange(total)
+    if limit is not None and total > limit:
+        keep = np.linspace(0, total - 1, limit).round().astype(np.intp)
+    ends = np.cumsum(sizes)
+    which = np.searchsorted(ends, keep, side="right")  # segment of each kept row
+    local = keep - (ends - sizes)[which]
+    rows_out = np.zeros((len(keep), width))
+    classes = np.zeros(len(keep), dtype=int)
+    for i in np.unique(which).tolist():
+        rows = which == i
+        rows_out[rows] = segments[i][1][local[rows]]
+        classes[rows] = segments[i][0]
+    return rows_out, classes, total
+
+
+def box_edges(centres: np.ndarray, patch_shape: tuple[int, int, int]) -> np.ndarray:
+    """The 12 edges of each patch's box, as napari vectors ``(n * 12, 2, 3)`` (start,
+    direction), along voxel borders: the patch centred at ``c`` spans voxels ``c - p //
+    2`` to ``c - p // 2 + p - 1`` on each axis."""
+    sides = np.asarray(patch_shape, dtype=float)
+    low = np.asarray(centres, dtype=float).reshape(-1, 3) - np.asarray(patch_shape) // 2 - 0.5
+    edges = []
+    for axis in range(3):
+        a, b = (k for k in range(3) if k != axis)
+        direction = np.zeros((len(low), 3))
+        direction[:, axis] = sides[axis]
+        for i in (0, 1):
+            for j in (0, 1):
+                start = low.copy()
+                start[:, a] += i * sides[a]
+                start[:, b] += j * sides[b]
+                edges.append(np.stack([start, direction], axis=1))
+    return np.stack(edges, axis=1).reshape(-1, 2, 3)

@@ -18,6 +18,8 @@ from ._build import (
     plan_from_recipe,
     preview_sample,
     recipe_channel_axis,
+    volume_box,
+    volume_sample,
 )
 from ._cases import (
     Case,
@@ -90,4 +92,6 @@ __all__ = [
     "plan_from_recipe",
     "preview_grid",
     "preview_sample",
+    "volume_box",
+    "volume_sample",
 ]

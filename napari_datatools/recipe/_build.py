@@ -21,6 +21,7 @@ from .._checks import check_non_negative_int
 from ..errors import RecipeError
 from ._cases import Case, SourceRef, recipe_cases, validation_cases
 from ._model import ArraySource, AugmentConfig, Recipe
+from ._preprocessor import volume_kwargs
 
 
 def augment_rng(seed: int, index: int) -> np.random.Generator:
@@ -368,3 +369,52 @@ def estimate_dataset_bytes(recipe: Recipe, plan: Any, mask_dtype: Any = np.uint8
     return int(plan.nbytes(save_labels=recipe.output.save_labels, label_dtype=mask_dtype))
 
 
+#: Transform arguments that only say how to resample (not drawn from the random stream).
+RESAMPLING_ARGS = ("fill_mode", "cval_x", "cval_y", "order")
+
+
+def volume_box(shape: tuple[int, ...], z: int, max_voxels: int) -> tuple[slice, ...]:
+    """The part of a ``(Z, Y, X)`` volume the volume preview augments: all of it when it
+    has at most ``max_voxels`` voxels, else a box of at most that many around slice ``z``
+    (and the middle in Y and X), its longest sides shortened first."""
+    sides = [int(n) for n in shape]
+    while int(np.prod(sides)) > max_voxels and max(sides) > 1:
+        i = int(np.argmax(sides))
+        sides[i] -= max(1, sides[i] // 10)
+    centre = (int(z), shape[1] // 2, shape[2] // 2)
+    starts = [min(max(0, c - s // 2), n - s) for c, s, n in zip(centre, sides, shape,
+                                                                 strict=True)]
+    return tuple(slice(a, a + s) for a, s in zip(starts, sides, strict=True))
+
+
+def volume_sample(recipe: Recipe, volume: Any, mask: Any = None, index: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray | None, Any]:
+    """Augmentation sample ``index`` of a ``(Z, Y, X)`` volume (and its mask) in 3D.
+
+    Equal to ``volume_random_transform(volume[None], mask[None], **volume_kwargs(
+    recipe.augment.transform_kwargs()), rng=augment_rng(seed, index))`` (the loader's
+    transform of 3D patches, see :func:`~napari_datatools.recipe._preprocessor.
+    volume_kwargs`), without the channel axes.
+
+    Returns
+    -------
+    image, mask, params
+        The augmented volume, its mask (None without one) and the sampled
+        :class:`~napari_datatools.data_augmentation.VolumeTransformParams`.
+    """
+    from ..data_augmentation import sample_volume_transform, volume_random_transform
+
+    seed = recipe.augment.seed
+    kwargs = volume_kwargs(recipe.augment.transform_kwargs())
+    x = np.asarray(volume)
+    if x.ndim != 3:
+        raise ValueError(f"volume must be a (Z, Y, X) volume, got shape {x.shape}")
+    sampled = {k: v for k, v in kwargs.items() if k not in RESAMPLING_ARGS}
+    params = sample_volume_transform(x.shape, **sampled, n_channels=1,
+                                     rng=augment_rng(seed, index))  # what the call draws
+    if mask is None:
+        out = volume_random_transform(x[None], **kwargs, rng=augment_rng(seed, index))
+        return out[0], None, params
+    out, out_mask = volume_random_transform(x[None], np.asarray(mask)[None], **kwargs,
+                                            rng=augment_rng(seed, index))
+    return out[0], out_mask[0], params

@@ -8,23 +8,22 @@ from napari_datatools._qt._augment_section import (
     MASK_LAYER,
     VOLUME_LAYER,
     VOLUME_MASK_LAYER,
-    volume_box,
 )
 from napari_datatools._qt._patches_section import (
     BOXES,
     MAX_BOXES,
     OVERLAY,
-    box_edges,
-    crossing_slices,
     human_bytes,
 )
 from napari_datatools.data_augmentation import sample_volume_transform, volume_random_transform
+from napari_datatools.patches import box_edges, crossing_slices
 from napari_datatools.recipe import (
     augment_rng,
     class_mask,
     estimate_dataset_bytes,
     plan_from_recipe,
     preview_sample,
+    volume_box,
 )
 from napari_datatools.recipe._preprocessor import volume_kwargs
 
