@@ -262,3 +262,20 @@ def test_a_pattern_in_data_image_is_several_cases_named_in_messages(tmp_path):
                      photometric="minisblack")
     with pytest.raises(RecipeError, match=r"^data \(case 'c01'\): the mask"):
         load_cases(r)
+
+
+def test_plans_of_all_cases_are_what_run_dataset_writes(tmp_path):
+    from napari_datatools.recipe import plan_recipe_cases, run_dataset
+
+    write_cases(tmp_path)
+    r = glob_recipe(tmp_path)
+    r.patches.patchsize, r.patches.max_per_class = 8, 60
+    r.output.save_path = str(tmp_path / "all.h5")
+    plans = plan_recipe_cases(r)
+    assert len(plans) == 3
+    totals: dict = {}
+    for plan in plans:
+        for cls, n in plan.counts.items():
+            totals[cls] = totals.get(cls, 0) + n
+    assert all(n <= 60 for n in totals.values())
+    assert run_dataset(r).counts == totals

@@ -28,6 +28,7 @@ from qtpy.QtWidgets import (
 )
 from superqt.utils import qdebounced
 
+from ..errors import RecipeError
 from ..patches import (
     box_edges,
     class_pixel_counts,
@@ -36,7 +37,14 @@ from ..patches import (
     overlay_limit,
     thinned,
 )
-from ..recipe import Recipe, class_mask, estimate_dataset_bytes, plan_from_recipe
+from ..recipe import (
+    Recipe,
+    class_mask,
+    estimate_dataset_bytes,
+    plan_from_recipe,
+    plan_recipe_cases,
+    recipe_cases,
+)
 from ._binding import bind
 from ._connections import Connections
 from ._latest_worker import LatestWorker
@@ -127,6 +135,10 @@ class PlanResult:
     patchsize: int | tuple[int, int, int]
     recipe: Recipe | None = None
     image_dtype: Any = None
+    #: With several cases: their number and the patches of all of them per class
+    #: (``nbytes`` is then the size of the whole dataset).
+    cases: int = 1
+    all_counts: dict | None = None
 
     def matches(self, recipe: Recipe) -> bool:
         """Whether this plan was made with ``recipe``'s label, patch and output settings."""
@@ -136,10 +148,21 @@ class PlanResult:
             mine.output.save_labels == recipe.output.save_labels
 
 
-def compute_plan(recipe: Recipe, image: Any, mask: Any) -> PlanResult:
+def _several_cases(recipe: Recipe) -> bool:
+    """Whether the recipe names more than one case (patterns matched on disk)."""
+    try:
+        return len(recipe_cases(recipe)) > 1
+    except RecipeError:  # a pattern matching nothing yet: the Data tab says so
+        return False
+
+
+def compute_plan(recipe: Recipe, image: Any, mask: Any,
+                 layers: dict[str, Any] | None = None) -> PlanResult:
     """Plan the patches of the whole volume (runs in a worker thread on a snapshot).
 
-    The mask's labels become classes as the recipe's ``labels`` section says.
+    The mask's labels become classes as the recipe's ``labels`` section says. With
+    ``layers`` (the arrays of a recipe of several cases) every case is planned too,
+    so the counts and the size cover the whole dataset.
     """
     mask = class_mask(recipe, mask)
     plan = plan_from_recipe(recipe, image, mask)
@@ -148,8 +171,18 @@ def compute_plan(recipe: Recipe, image: Any, mask: Any) -> PlanResult:
     counts = {} if mask is None else class_pixel_counts(mask)
     mask_dtype = np.uint8 if mask is None else np.dtype(mask.dtype)
     nbytes = estimate_dataset_bytes(recipe, plan, mask_dtype)
-    return PlanResult(plan, counts, nbytes, recipe.patches.patchsize, recipe,
-                      np.dtype(image.dtype))
+    result = PlanResult(plan, counts, nbytes, recipe.patches.patchsize, recipe,
+                        np.dtype(image.dtype))
+    if layers is not None:
+        plans = plan_recipe_cases(recipe, layers=layers)
+        if len(plans) > 1:
+            result.cases = len(plans)
+            result.all_counts = {}
+            for case_plan in plans:
+                for cls, n in case_plan.counts.items():
+                    result.all_counts[cls] = result.all_counts.get(cls, 0) + n
+            result.nbytes = sum(estimate_dataset_bytes(recipe, pl, mask_dtype) for pl in plans)
+    return result
 
 
 class PatchesSection(QWidget):
@@ -381,7 +414,8 @@ class PatchesSection(QWidget):
         mask_layer = self.data.mask_layer()
         self.summary.setText("Planning patches...")
         self._worker.submit(self.recipe.snapshot(), image_layer.data,
-                            None if mask_layer is None else mask_layer.data)
+                            None if mask_layer is None else mask_layer.data,
+                            self.data.layer_arrays() if _several_cases(self.recipe) else None)
 
     @property
     def busy(self) -> bool:
@@ -398,9 +432,16 @@ class PatchesSection(QWidget):
         self.result = result
         plan = result.plan
         names = self.names()
-        text = (f"{plural(plan.total, 'patch', 'patches')} of {shape_text(plan.patch_shape)}"
-                f" ({counts_text(plan.counts, names)}); about "
-                f"{human_bytes(result.nbytes)} uncompressed on disk.")
+        if result.all_counts is None:
+            text = (f"{plural(plan.total, 'patch', 'patches')} of "
+                    f"{shape_text(plan.patch_shape)} ({counts_text(plan.counts, names)}); "
+                    f"about {human_bytes(result.nbytes)} uncompressed on disk.")
+        else:
+            total = sum(result.all_counts.values())
+            text = (f"All {result.cases} cases: {plural(total, 'patch', 'patches')} of "
+                    f"{shape_text(plan.patch_shape)} ({counts_text(result.all_counts, names)}); "
+                    f"about {human_bytes(result.nbytes)} uncompressed on disk. This case: "
+                    f"{plural(plan.total, 'patch', 'patches')}.")
         if plan.missing_classes:
             missing = ", ".join(map(str, plan.missing_classes))
             text += f" Not in the mask: class {missing}."

@@ -364,6 +364,29 @@ def plan_from_recipe(recipe: Recipe, volume: Any, mask: Any = None, *,
     )
 
 
+def plan_recipe_cases(recipe: Recipe, *, layers: Mapping[str, Any] | None = None,
+                      stop: Any = None) -> list[Any]:
+    """The :class:`~napari_datatools.patches.PatchPlan` of every case of the recipe.
+
+    The same plans :func:`run_dataset` writes (same draws: ``max_per_class`` is
+    shared across the cases); reads every case's mask. ``layers`` gives the arrays
+    of cases that name napari layers; ``stop``, a callable, ends the planning early
+    (``patches.PlanCancelled``).
+    """
+    from ..patches._plan import check_plan_arguments, plan_cases
+
+    data = load_cases(recipe, layers=layers)
+    p = recipe.patches
+    masks = data.masks if data.masks is not None else [None] * len(data.images)
+    requests = [
+        check_plan_arguments(
+            image, p.patchsize, mask, p.class_list, mode=p.mode,
+            stride=p.stride if p.mode == "grid" else None, max_per_class=p.max_per_class,
+            random_order=p.random_order, channel_axis=data.channel_axis)
+        for image, mask in zip(data.images, masks, strict=True)]
+    return plan_cases(requests, p.seed, stop)
+
+
 def estimate_dataset_bytes(recipe: Recipe, plan: Any, mask_dtype: Any = np.uint8) -> int:
     """Uncompressed bytes the dataset of ``plan`` takes (an upper bound when compressed)."""
     return int(plan.nbytes(save_labels=recipe.output.save_labels, label_dtype=mask_dtype))

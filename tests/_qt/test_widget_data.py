@@ -282,10 +282,16 @@ def test_the_create_tab_writes_every_case_of_the_list(setup, qtbot, tmp_path):
     data.mask_picker.select(viewer.layers["second labels"])
     assert data.add_current_case()
     recipe.split.val_cases = ["second"]
+    p = widget.patches  # the Patches tab plans every case of the list
+    widget.show_tab("Patches")
+    p.request_plan()
+    qtbot.waitUntil(lambda: "All 2 cases" in p.summary.text(), timeout=60000)
+    planned = dict(p.result.all_counts)
     c = widget.create_section
     assert c.start() is not None
     qtbot.waitUntil(lambda: c.worker is None, timeout=60000)
     assert c.result is not None and c.result.complete, c.status.text()
+    assert c.result.counts == planned
     arrays, attrs = read_h5(tmp_path / "cases.h5")
     cases = np.concatenate([arrays[n] for n in arrays if n.endswith("_case")])
     assert set(np.unique(cases)) == {0, 1}  # both cases, from their layers
