@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -34,8 +34,34 @@ def _finite(value: Any, name: str) -> float:
     return number
 
 
+class ReplayableParams:
+    """Sampled parameters as plain JSON values and back (2D and 3D transforms alike)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-Python values (JSON serialisable), e.g. for display or replay."""
+        out: dict[str, Any] = {}
+        for f in fields(self):  # type: ignore[arg-type]  # subclasses are dataclasses
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                value = value.tolist()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Self:
+        """Rebuild parameters from :meth:`as_dict` output."""
+        if not isinstance(values, Mapping):
+            raise ArgumentTypeError(f"values must be a dict, got {type(values).__name__}")
+        unknown = set(values) - {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        if unknown:
+            raise ValueError(f"values has unknown keys {sorted(unknown)}")
+        return cls(**values)
+
+
 @dataclass(frozen=True, eq=False)
-class TransformParams:
+class TransformParams(ReplayableParams):
     """The random parameters of one augmentation, applicable to any array of ``shape``.
 
     The default values are the identity. Conventions (all about the pixel grid centre
@@ -148,29 +174,6 @@ class TransformParams:
     def output_shape(self) -> tuple[int, int]:
         """Spatial shape of the transformed arrays (the crop size, if cropping)."""
         return self.crop_size if self.crop_size is not None else self.shape
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain-Python values (JSON serialisable), e.g. for display or replay."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, np.ndarray):
-                value = value.tolist()
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> TransformParams:
-        """Rebuild parameters from :meth:`as_dict` output."""
-        if not isinstance(values, Mapping):
-            raise ArgumentTypeError(f"values must be a dict, got {type(values).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"values has unknown keys {sorted(unknown)}")
-        return cls(**values)
 
     def describe(self) -> str:
         """The parameters in one readable line (what the napari Augment tab shows).

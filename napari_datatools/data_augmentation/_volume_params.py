@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import ArgumentTypeError
 from ._bspline import dense_basis
+from ._params import ReplayableParams
 
 _SNAP_TOLERANCE = 1e-9
 
@@ -73,7 +74,7 @@ def _plane_rotation(angle_deg: float, axes: tuple[int, int]) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class VolumeTransformParams:
+class VolumeTransformParams(ReplayableParams):
     """The random parameters of one 3D augmentation, for arrays of spatial ``shape``.
 
     The default values are the identity. See the module conventions: voxel
@@ -178,28 +179,6 @@ class VolumeTransformParams:
     def output_shape(self) -> tuple[int, int, int]:
         """Spatial shape of the transformed arrays (the crop size, if cropping)."""
         return self.crop_size if self.crop_size is not None else self.shape
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain-Python values (JSON serialisable), e.g. for display or replay."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, np.ndarray):
-                value = value.tolist()
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[f.name] = value
-        return out
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> VolumeTransformParams:
-        """Rebuild parameters from :meth:`as_dict` output."""
-        if not isinstance(values, dict):
-            raise ArgumentTypeError(f"values must be a dict, got {type(values).__name__}")
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"values has unknown keys {sorted(unknown)}")
-        return cls(**values)
 
     def describe(self) -> str:
         """The parameters in one readable line.
