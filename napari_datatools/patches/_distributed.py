@@ -75,6 +75,7 @@ from ._plan import (
     _slice_counts,
     _to_zyx,
     _wanted,
+    allocate_cases,
     patch_shape,
 )
 from ._sink import batch_length, open_sink, provenance_json, writer_kwargs_for
@@ -535,15 +536,7 @@ def case_plans(requests: list[dict], counts: list[dict], gen: np.random.Generato
     if len(requests) == 1 or requests[0]["max_per_class"] is None:
         return [case_plan(r, n, gen, r["max_per_class"], stop)
                 for r, n in zip(requests, counts, strict=True)]
-    cap = requests[0]["max_per_class"]
-    classes = {c for per_case in counts for c in per_case}
-    caps: list[dict] = [{} for _ in requests]
-    for c in classes:
-        totals = np.array([int(per_case[c].sum()) if c in per_case else 0
-                           for per_case in counts], np.int64)
-        share = totals if totals.sum() <= cap else gen.multivariate_hypergeometric(totals, cap)
-        for i, n in enumerate(share):
-            caps[i][c] = int(n)
+    caps = allocate_cases(counts, requests[0]["max_per_class"], gen)
     return [case_plan(r, n, gen, case_caps, stop)
             for r, n, case_caps in zip(requests, counts, caps, strict=True)]
 

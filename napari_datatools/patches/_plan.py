@@ -367,22 +367,30 @@ def plan_cases(requests: list[dict], rng: RNGLike = None,
     gen = as_generator(rng)
     if len(requests) == 1 or requests[0]["max_per_class"] is None:
         return [build_plan(r, gen, stop) for r in requests]
-    cap = requests[0]["max_per_class"]
-    counts = []
-    for r in requests:
-        counts.append(_count_candidates(r["shape"], r["masks"], _wanted(r["class_list"]),
-                                        r["grid"], r["binary"], stop))
+    counts = [_count_candidates(r["shape"], r["masks"], _wanted(r["class_list"]), r["grid"],
+                                r["binary"], stop) for r in requests]
+    caps = allocate_cases(counts, requests[0]["max_per_class"], gen)
+    return [_build_plan(rng=gen, stop=stop, counts=per_case,
+                        **{**r, "max_per_class": case_caps})
+            for r, per_case, case_caps in zip(requests, counts, caps, strict=True)]
+
+
+def allocate_cases(counts: list[dict], cap: int, gen: np.random.Generator) -> list[dict]:
+    """How many of a class's ``cap`` patches each case gives: ``[{class: n}]``.
+
+    ``counts`` holds each case's ``{class: per-slice candidate counts}``; the
+    shares are a multivariate hypergeometric draw over the cases' totals (a uniform
+    sample of all candidates), all candidates when there are at most ``cap``.
+    """
     classes = {c for per_case in counts for c in per_case}
-    caps: list[dict] = [{} for _ in requests]
+    caps: list[dict] = [{} for _ in counts]
     for c in classes:
         totals = np.array([int(per_case[c].sum()) if c in per_case else 0
                            for per_case in counts], np.int64)
         share = totals if totals.sum() <= cap else gen.multivariate_hypergeometric(totals, cap)
         for i, n in enumerate(share):
             caps[i][c] = int(n)
-    return [_build_plan(rng=gen, stop=stop, counts=per_case,
-                        **{**r, "max_per_class": case_caps})
-            for r, per_case, case_caps in zip(requests, counts, caps, strict=True)]
+    return caps
 
 
 def _build_plan(shape, patchsize, masks, class_list, grid, max_per_class, max_num,
