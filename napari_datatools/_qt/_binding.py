@@ -26,15 +26,16 @@ def _getter_setter(widget: QWidget) -> tuple[Callable[[], Any], Callable[[Any], 
         return get, set_, widget.currentIndexChanged
     if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
         return widget.value, widget.setValue, widget.valueChanged
-    # superqt labeled sliders (single value or range)
-    return widget.value, widget.setValue, widget.valueChanged
+    slider: Any = widget  # superqt labeled sliders (single value or range)
+    return slider.value, slider.setValue, slider.valueChanged
 
 
-def _widen(widget: QWidget, value: Any) -> None:
+def _widen(control: QWidget, value: Any) -> None:
     """Stretch a slider's or spin box's range to hold ``value`` (a loaded recipe may go
     beyond the range offered for editing; showing less would change it when touched)."""
-    if isinstance(widget, (QCheckBox, QComboBox)) or not hasattr(widget, "minimum"):
+    if isinstance(control, (QCheckBox, QComboBox)) or not hasattr(control, "minimum"):
         return
+    widget: Any = control  # a spin box or a superqt slider: minimum() and maximum()
     try:
         values = [float(v) for v in (value if isinstance(value, (tuple, list)) else [value])]
     except (TypeError, ValueError):

@@ -208,7 +208,9 @@ class ExportSection(QWidget):
     def copy_script(self) -> str:
         """Put ``to_script(recipe)`` on the clipboard and return it."""
         text = to_script(self.recipe)
-        QApplication.clipboard().setText(text)
+        clipboard = QApplication.clipboard()
+        if clipboard is not None:  # None only without a QApplication (no widget then)
+            clipboard.setText(text)
         self.status.setText(f"Script copied to the clipboard ({len(text.splitlines())} lines).")
         return text
 

@@ -64,6 +64,8 @@ class LatestWorker(QObject):
 
     def _start_pending(self) -> None:
         args, self._pending = self._pending, None
+        if args is None:
+            return
         self._idle.clear()
         worker = thread_worker(self._run, start_thread=False, ignore_errors=True)(*args)
         worker.returned.connect(self._returned)
