@@ -20,6 +20,7 @@ from napari_datatools.io._buffered_writer import MAX_PENDING_BYTES_ALL
 from napari_datatools.patches import (
     DatasetProgress,
     DatasetResult,
+    _sink,
     create_dataset,
     extract_patches,
     iter_create_dataset,
@@ -195,6 +196,44 @@ def test_progress_callback_and_generator(data, tmp_path, capsys):
     assert all(isinstance(s, DatasetProgress) for s in steps)
     assert [tuple(s) for s in steps] == calls
     assert stop.value.value.counts == result.counts and stop.value.value.complete
+
+
+@pytest.mark.parametrize("compression", [None, "lzf"])
+def test_small_batches_are_extracted_and_written_in_large_steps(data, tmp_path, monkeypatch,
+                                                               compression):
+    """``batchsize`` sets the chunks and the progress reports, not the unit of work: the
+    patches of a class (in a block of slices) are extracted and handed over at once."""
+    from napari_datatools.patches import _extraction
+
+    volume, mask = data
+    takes, writes = [], []
+    real_take, real_write = _extraction.SlabPatches.take, _sink.DatasetSink.write
+
+    def take(slab, centres, dtype=None):
+        takes.append(len(centres))
+        return real_take(slab, centres, dtype)
+
+    def write(sink, cls, patches, *args, **kwargs):
+        writes.append(len(patches))
+        return real_write(sink, cls, patches, *args, **kwargs)
+
+    monkeypatch.setattr(_extraction.SlabPatches, "take", take)
+    monkeypatch.setattr(_sink.DatasetSink, "write", write)
+    calls = []
+    path = tmp_path / "s.h5"
+    result = create_dataset(path, 5, volume, mask, batchsize=4, rng=0,
+                            kwargs={"compression": compression},
+                            progress=lambda d, t: calls.append(d))
+    counts = result.counts
+    assert len(calls) == sum(math.ceil(n / 4) for n in counts.values())  # one per batch
+    assert len(writes) == len(takes) == len(counts)  # one block of slices: one step a class
+    assert sorted(writes) == sorted(counts.values())
+    with h5py.File(path, "r") as f:
+        for value in counts:
+            dset = f[f"class_{value}"]
+            assert dset.chunks == (4, 1, 5, 5) and dset.compression == compression
+            np.testing.assert_array_equal(
+                dset[:, 0], extract_patches(volume, f[f"class_{value}_centres"][...], 5))
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -400,7 +439,8 @@ class CountingVolume:
         return self.dset[index]
 
 
-def test_large_volumes_are_read_slice_by_slice_in_bounded_memory(tmp_path):
+def test_large_volumes_are_read_slice_by_slice_in_bounded_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(_sink, "BATCH_BYTES", 2**20)  # steps of 1 MiB of patches
     rng = np.random.default_rng(1)
     shape = (8, 128, 128)
     with h5py.File(tmp_path / "in.h5", "w") as f:
@@ -416,9 +456,10 @@ def test_large_volumes_are_read_slice_by_slice_in_bounded_memory(tmp_path):
         written = result.total * 16 * 16 * 5  # float32 patches + uint8 labels
         assert result.total == np.prod(shape) and written > 150 * 2**20
         # bounded, whatever the volume: writes waiting (MAX_PENDING_BYTES_ALL, plus a
-        # batch per writer), the writers' buffers and one block; never all 150 MiB
-        batch = 256 * 16 * 16 * 5
-        assert peak < MAX_PENDING_BYTES_ALL + 4 * 3 * batch + 6 * 2**20, peak
+        # step per writer), the step being extracted, the writers' buffers and one
+        # block; never all 150 MiB
+        step = 2**20 * 5 // 4  # float32 patches + uint8 labels
+        assert peak < MAX_PENDING_BYTES_ALL + 4 * step + 8 * 2**20, peak
         assert (volume.reads == 1).all() and (mask.reads <= 2).all()
 
 

@@ -278,6 +278,60 @@ def test_caller_may_reuse_its_array_at_once(kind, tmp_path):
     np.testing.assert_array_equal(out[:, 2], expected)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_handed_arrays_are_written_without_a_copy_and_never_reused(kind, tmp_path,
+                                                                    monkeypatch):
+    """``copy=False``: whole batches go to storage from the caller's array itself, which
+    the writer never takes as a buffer for later data."""
+    stored = []
+    real = buffered_array_writer._write_or_explain
+
+    def spy(writer, items):
+        stored.extend(batch for _, batch in items)
+        real(writer, items)
+
+    monkeypatch.setattr(buffered_array_writer, "_write_or_explain", spy)
+    handed = [np.full((10, 3), i, np.float32) for i in range(6)]
+    with _make(kind, tmp_path, (3,), np.float32, batch=4) as w:
+        w.buffered_write(np.zeros((2, 3), np.float32))  # a partial batch first
+        for block in handed:
+            w.buffered_write(block, copy=False)
+            w.buffered_write(np.full((3, 3), -1, np.float32))  # buffered, then copied
+        w.buffered_write(np.asfortranarray(np.ones((8, 3), np.float32)), copy=False)
+    for i, block in enumerate(handed):
+        assert (block == i).all()  # never written into
+    assert any(np.shares_memory(b, h) for b in stored for h in handed)
+    out, _ = _read(kind, tmp_path)
+    expected = np.concatenate([np.zeros((2, 3))] + [np.concatenate(
+        [np.full((10, 3), i), np.full((3, 3), -1)]) for i in range(6)] + [np.ones((8, 3))])
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_discard_unwritten_past_an_index(kind, tmp_path):
+    """``discard_unwritten(after=n)`` keeps what comes before ``n`` (it is written) and
+    drops what comes after, queued or buffered."""
+    data = _data(30, (2,), np.int16)
+    gate = threading.Event()
+    w = _make(kind, tmp_path, (2,), np.int16, batch=4)
+    real = w._write_batches
+    w._write_batches = lambda items: (gate.wait(30), real(items))  # hold the thread
+    w.buffered_write(data[:4])
+    deadline = time.monotonic() + 30
+    while not w._writes._busy and time.monotonic() < deadline:  # the thread holds batch 1
+        time.sleep(0.001)
+    for k in range(4, 30, 4):
+        w.buffered_write(data[k:k + 4])  # 6 batches queued, 2 elements buffered
+    assert len(w) == 30 and w.n_written == 0
+    threading.Timer(0.05, gate.set).start()
+    w.discard_unwritten(after=13)
+    assert len(w) <= 13
+    w.close()
+    out, attrs = _read(kind, tmp_path)
+    np.testing.assert_array_equal(out, data[:13])
+    assert attrs["n_written"] == 13
+
+
 def test_zarr_batches_queued_meanwhile_go_out_as_one_write(tmp_path, monkeypatch):
     import time
 

@@ -224,6 +224,9 @@ class bcolz_array_writer(buffered_array_writer):
     def _folder(self) -> str:
         return os.fspath(self.path)
 
+    def _chunk_files(self) -> tuple[int, int]:
+        return self._chunk_rows, self._row_chunks
+
     def _check_usable(self) -> None:
         if self._failed:
             raise RuntimeError(f"{os.fspath(self.path)!r}: a write failed, the working "

@@ -7,11 +7,14 @@ share its argument checks (:func:`check_writer_args`) and its write thread
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import math
 import numbers
 import os
 import shutil
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -130,6 +133,7 @@ class buffered_array_writer:
         if trim and self.length is None and shape[0] > self._n_stored:
             self._resize(self._n_stored)  # elements past ``start`` are left from a killed run
         self._spare: list[np.ndarray] = []
+        self._made: dict[int, weakref.ref] = {}  # buffers of _new_buffer (only they are reused)
         self._last_request = self.batch_size  # elements of the last whole-batch write
         self._spare_lock = threading.Lock()
         self._buffer = self._new_buffer()
@@ -174,8 +178,26 @@ class buffered_array_writer:
 
     def _folder(self) -> str | None:
         """A directory on the disk the array is stored on: when given, a write needs
-        room for its bytes plus :data:`MIN_FREE_BYTES` there (see :func:`require_space`)."""
+        room for its bytes plus :data:`MIN_FREE_BYTES` there (see :func:`reserve_space`)."""
         return None
+
+    def _chunk_files(self) -> tuple[int, int] | None:
+        """``(elements per row of chunks, files per row)`` when the storage keeps every
+        chunk in a file of its own (a write then uses whole disk blocks per chunk, see
+        :meth:`_disk_bytes`), else None."""
+        return None
+
+    def _disk_bytes(self, items: list[tuple[int, np.ndarray]]) -> int:
+        """At most the disk space a write of ``items`` takes: its bytes, or with a file
+        per chunk, the rows of chunks it touches with a partly used block per file."""
+        nbytes = sum(batch.nbytes for _, batch in items)
+        layout = self._chunk_files()
+        if layout is None:
+            return nbytes
+        rows, files = layout
+        first, end = items[0][0] // rows, -(-(items[-1][0] + len(items[-1][1])) // rows)
+        row_bytes = rows * self.dtype.itemsize * math.prod(self.data_element_shape)
+        return (end - first) * (row_bytes + files * DISK_BLOCK)
 
     def _storage_error(self, err: Exception) -> BaseException:
         """The error to report for ``err``, raised by the storage: a full disk becomes
@@ -194,32 +216,61 @@ class buffered_array_writer:
             for k, spare in enumerate(self._spare):
                 if len(spare) == n:
                     return self._spare.pop(k)
-        return np.empty((n,) + self.data_element_shape, self.dtype)
+            buffer = np.empty((n,) + self.data_element_shape, self.dtype)
+            if len(self._made) > 4 * MAX_SPARE_BUFFERS:  # forget dropped buffers
+                self._made = {k: r for k, r in self._made.items() if r() is not None}
+            self._made[id(buffer)] = weakref.ref(buffer)
+        return buffer
 
     def _recycle(self, batches: list[np.ndarray]) -> None:
-        """Keep the buffers of written batches for :meth:`_new_buffer`."""
+        """Keep the buffers of written batches for :meth:`_new_buffer` (only buffers it
+        made: data given without a copy belongs to the caller's memory)."""
         with self._spare_lock:
             for batch in batches:
                 whole = batch if batch.base is None else batch.base
-                if (isinstance(whole, np.ndarray) and whole.ndim == batch.ndim
-                        and len(whole) in (self.batch_size, self._last_request)):
+                ref = self._made.get(id(whole))
+                if ref is None or ref() is not whole:
+                    continue
+                if whole.ndim == batch.ndim and len(whole) in (self.batch_size,
+                                                               self._last_request):
                     self._spare.append(whole)
+                else:
+                    del self._made[id(whole)]
+            for dropped in self._spare[:-MAX_SPARE_BUFFERS]:
+                self._made.pop(id(dropped), None)
             del self._spare[:-MAX_SPARE_BUFFERS]
 
     def _write_batches(self, items: list[tuple[int, np.ndarray]]) -> None:
-        """Write consecutive batches, then record the count and sync once."""
+        """Write consecutive batches, then record the count and sync once.
+
+        The disk's room is checked first (see :func:`reserve_space`). When it is short
+        (less than :data:`ROOM_FACTOR` times the bytes to write are free), the batches
+        are written one at a time, each recorded: a disk that fills up keeps all but
+        the last, and writers filling it together get about the same share of it.
+        """
         folder = self._folder()
-        if folder is not None:
-            require_space(folder, sum(batch.nbytes for _, batch in items), self._where())
+        if folder is None or has_room(folder, ROOM_FACTOR * self._disk_bytes(items)):
+            self._write_recorded(items, folder)
+        else:
+            for start, batch in items:
+                for k in range(0, len(batch), self.batch_size):
+                    self._write_recorded([(start + k, batch[k : k + self.batch_size])], folder)
+        self._recycle([batch for _, batch in items])
+
+    def _write_recorded(self, items: list[tuple[int, np.ndarray]], folder: Any) -> None:
+        """Store ``items`` (after a check of the room, with a ``folder``), then record the
+        count and sync."""
         end = items[-1][0] + len(items[-1][1])
-        if self.length is None and self.storage_array.shape[0] < end:
-            self._resize(end)
-        for start, batch in items:
-            self._store(start, batch)
+        room = (contextlib.nullcontext() if folder is None
+                else reserve_space(folder, self._disk_bytes(items), self._where()))
+        with room:
+            if self.length is None and self.storage_array.shape[0] < end:
+                self._resize(end)
+            for start, batch in items:
+                self._store(start, batch)
         self._set_attrs({N_WRITTEN: end})
         self._sync()
         self._n_written = end
-        self._recycle([batch for _, batch in items])
 
     def _write_or_explain(self, items: list[tuple[int, np.ndarray]]) -> None:
         try:
@@ -242,10 +293,17 @@ class buffered_array_writer:
         if self._closed:
             raise ValueError(f"this {type(self).__name__} is closed")
 
-    def buffered_write(self, data: Any) -> None:
-        """Add one element or a stack of elements; full batches are written."""
+    def buffered_write(self, data: Any, *, copy: bool = True) -> None:
+        """Add one element or a stack of elements; full batches are written.
+
+        With ``copy=False`` the caller hands ``data`` over (it must not change it
+        afterwards): its whole batches are written from it without a copy when it is
+        a C-contiguous array of the writer's dtype.
+        """
         self._check_open()
         elements = as_elements(data, self.data_element_shape, self.dtype)
+        handed = (not copy and elements.dtype == self.dtype
+                  and elements.flags.c_contiguous)
         total = len(self) + len(elements)
         if self.length is not None and total > self.length:
             raise EOFError(
@@ -257,9 +315,12 @@ class buffered_array_writer:
             if self._n_buffered == 0 and len(elements) - i >= self.batch_size:
                 # Whole batches go out as one write (a copy: the caller may reuse data).
                 k = (len(elements) - i) // self.batch_size * self.batch_size
-                self._last_request = k
-                batch = self._new_buffer(k)
-                batch[...] = elements[i : i + k]
+                if handed:
+                    batch = elements[i : i + k]
+                else:
+                    self._last_request = k
+                    batch = self._new_buffer(k)
+                    batch[...] = elements[i : i + k]
                 self._writes.submit(self._n_stored, batch)
                 self._n_stored += k
                 i += k
@@ -287,12 +348,25 @@ class buffered_array_writer:
         """Whether a write failed (the error is raised by the next call)."""
         return self._writes.error is not None
 
-    def discard_unwritten(self) -> int:
+    def discard_unwritten(self, after: int | None = None) -> int:
         """Drop the elements given but not written yet, except a write in progress
-        (which ends first): returns :attr:`n_written`, which then equals ``len(self)``."""
+        (which ends first): returns :attr:`n_written`, which then equals ``len(self)``.
+
+        With ``after``, drop only those past index ``after`` (the others are written);
+        ``len(self)`` is then at most ``after``, or :attr:`n_written` when a write in
+        progress went past it.
+        """
+        if after is None:
+            self._n_buffered = 0
+            self._writes.discard()
+            self._n_stored = self._n_written
+            return self._n_written
+        if after >= self._n_stored:
+            self._n_buffered = min(self._n_buffered, after - self._n_stored)
+            return self._n_written
         self._n_buffered = 0
-        self._writes.discard()
-        self._n_stored = self._n_written
+        end = self._writes.discard(after)
+        self._n_stored = self._n_written if end is None else end
         return self._n_written
 
     # -- closing -----------------------------------------------------------------
@@ -479,23 +553,75 @@ _STOPPED = "writing stopped, the elements written so far are kept (marked incomp
 #: A writer that knows its disk (``_folder``) leaves at least this many bytes free, for
 #: the metadata of its writes and its close.
 MIN_FREE_BYTES = 256 * 2**10
+#: Disk space counted for the metadata and last partial block of a file (a chunk file).
+DISK_BLOCK = 4096
+#: A write goes out at once when this many times its bytes are free, else batch by batch.
+ROOM_FACTOR = 4
 
 
 class SpaceCheckError(OSError):
     """``ENOSPC`` from :func:`require_space`: raised before the write, the storage is intact."""
 
 
-def require_space(folder: str | os.PathLike, nbytes: int, where: str) -> None:
+def require_space(folder: str | os.PathLike, nbytes: int, where: str,
+                  reserved: int = 0) -> None:
     """Raise :class:`SpaceCheckError` (``ENOSPC``) naming ``where`` unless ``folder``'s disk
-    has room for ``nbytes`` plus :data:`MIN_FREE_BYTES`: a library that meets a full
-    disk can leave its handle broken (libhdf5) or report it vaguely (blosc2)."""
+    has room for ``nbytes`` plus :data:`MIN_FREE_BYTES` (plus ``reserved`` bytes other
+    writes are about to use): a library that meets a full disk can leave its handle
+    broken (libhdf5) or report it vaguely (blosc2)."""
     try:
         free = shutil.disk_usage(folder).free
     except OSError:
         return  # not knowable here: the write itself will tell
-    if free < nbytes + MIN_FREE_BYTES:
+    if free < nbytes + reserved + MIN_FREE_BYTES:
         raise SpaceCheckError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} ({free} bytes "
-                              f"free, {nbytes} to write): {_STOPPED}", where)
+                              f"free, {nbytes} to write, {reserved} being written): "
+                              f"{_STOPPED}", where)
+
+
+_reserved_lock = threading.Lock()
+_reserved: dict[int, int] = {}  # disk (st_dev) -> bytes the writes in progress may add
+
+
+def has_room(folder: str | os.PathLike, nbytes: int) -> bool:
+    """Whether ``folder``'s disk has ``nbytes`` free besides the writes in progress in
+    this process (True when that is not knowable)."""
+    try:
+        free = shutil.disk_usage(folder).free
+        disk = os.stat(folder).st_dev
+    except OSError:
+        return True
+    with _reserved_lock:
+        return free - _reserved.get(disk, 0) >= nbytes
+
+
+class _Reservation:
+    """Bytes held on a disk until the write they were reserved for ends (``with``)."""
+
+    def __init__(self, disk: int, nbytes: int) -> None:
+        self.disk, self.nbytes = disk, nbytes
+
+    def __enter__(self) -> _Reservation:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with _reserved_lock:
+            _reserved[self.disk] -= self.nbytes
+
+
+def reserve_space(folder: str | os.PathLike, nbytes: int, where: str) -> _Reservation:
+    """Check the room for a write of ``nbytes`` on ``folder``'s disk (see
+    :func:`require_space`), counting the writes in progress there in this process, and
+    hold its bytes until the write ends (use the result in a ``with``): writers writing
+    at once cannot all pass the check and fill the disk together."""
+    try:
+        disk = os.stat(folder).st_dev
+    except OSError:
+        disk = -1
+    with _reserved_lock:
+        require_space(folder, nbytes, where, _reserved.get(disk, 0))
+        _reserved[disk] = _reserved.get(disk, 0) + nbytes
+    return _Reservation(disk, nbytes)
 
 
 def disk_full_error(err: BaseException, where: str) -> OSError | None:
@@ -596,15 +722,29 @@ class BackgroundWrites:
         if self._error is not None:
             raise self._error
 
-    def discard(self) -> None:
-        """Drop the queued batches, then wait for the one being written, if any."""
+    def discard(self, after: int | None = None) -> int | None:
+        """Drop the queued batches (with ``after``, the elements past index ``after``),
+        then wait for the one being written, if any. Returns the end of the last batch
+        left queued, or None."""
         with self._cond:
-            dropped = sum(batch.nbytes for _, batch in self._queue)
-            self._queue.clear()
+            kept: deque[tuple[int, np.ndarray]] = deque()
+            dropped = 0
+            for start, batch in self._queue:
+                if after is None or start >= after:
+                    dropped += batch.nbytes
+                elif start + len(batch) > after:
+                    part = batch[: after - start]
+                    dropped += batch.nbytes - part.nbytes
+                    kept.append((start, part))
+                else:
+                    kept.append((start, batch))
+            self._queue = kept
             self._pending_bytes -= dropped
+            end = kept[-1][0] + len(kept[-1][1]) if kept else None
             while self._busy:
                 self._cond.wait()
         _BUDGET.release(self, dropped)
+        return end
 
     def submit(self, start: int, batch: np.ndarray) -> None:
         """Queue ``batch`` for elements ``start:start + len(batch)`` (the writer owns it)."""

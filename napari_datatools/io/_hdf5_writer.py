@@ -35,6 +35,9 @@ from ._buffered_writer import (
     disk_full_error,
 )
 
+#: h5py's filter id for LZF (``h5py.h5z.FILTER_LZF``).
+FILTER_LZF = 32000
+
 #: Disk space each open file keeps in reserve for its close (at most a quarter of the free space).
 RESERVE_BYTES = 4 * 2**20
 
@@ -183,7 +186,7 @@ class h5py_array_writer(buffered_array_writer):
         self._file_key = os.path.realpath(self.filename)
         try:
             dataset, start = self._open_dataset(shape, dtype, batch, length, append, kwargs)
-            self._direct_chunk = _direct_chunk_length(dataset, shape)
+            self._direct_chunk, self._lzf = _direct_chunks(dataset, shape)
             super().__init__(dataset, shape, dtype, batch, length, attrs=attrs, start=start,
                              trim=True)
         except BaseException:
@@ -228,9 +231,10 @@ class h5py_array_writer(buffered_array_writer):
         return dataset, 0
 
     def _store(self, start: int, batch: np.ndarray) -> None:
-        """Whole chunks of an unfiltered dataset go straight to the file (about
-        twice as fast as h5py's selection write); the rest through ``__setitem__``.
-        Nothing is written once a write to the file failed."""
+        """Whole chunks of an unfiltered or LZF dataset go straight to the file (LZF
+        chunks compressed on all cores, see ``_lzf``): about twice as fast as h5py's
+        selection write, which also compresses on one core only. The rest goes through
+        ``__setitem__``. Nothing is written once a write to the file failed."""
         self._raise_if_failed()
         c = self._direct_chunk
         end = start + len(batch)
@@ -241,11 +245,23 @@ class h5py_array_writer(buffered_array_writer):
             return
         if first > start:
             self.storage_array[start:first] = batch[: first - start]
+        chunks = np.ascontiguousarray(batch[first - start : last - start])
+        rows = chunks.reshape(len(chunks) // c, -1).view(np.uint8)
         chunk_id = self.storage_array.id
         tail = (0,) * len(self.data_element_shape)
-        for s in range(first, last, c):
-            chunk_id.write_direct_chunk((s,) + tail,
-                                        np.ascontiguousarray(batch[s - start : s - start + c]))
+        if self._lzf:
+            from ._lzf import compress_chunks  # numba: imported when first needed
+
+            packed, sizes = compress_chunks(rows)
+            for k, s in enumerate(range(first, last, c)):
+                size = int(sizes[k])
+                if size:
+                    chunk_id.write_direct_chunk((s,) + tail, packed[k, :size], filter_mask=0)
+                else:  # did not shrink: stored as it is, the filter marked as skipped
+                    chunk_id.write_direct_chunk((s,) + tail, rows[k], filter_mask=1)
+        else:
+            for k, s in enumerate(range(first, last, c)):
+                chunk_id.write_direct_chunk((s,) + tail, rows[k])
         if last < end:
             self.storage_array[last:end] = batch[last - start :]
 
@@ -281,12 +297,14 @@ class h5py_array_writer(buffered_array_writer):
         return explained
 
 
-def _direct_chunk_length(dataset: Any, element_shape: tuple[int, ...]) -> int:
-    """Elements per chunk if whole chunks may be written raw (chunked, no filters,
-    one chunk spans whole elements), else 0."""
+def _direct_chunks(dataset: Any, element_shape: tuple[int, ...]) -> tuple[int, bool]:
+    """``(elements per chunk, lzf)`` when whole chunks may be written directly (chunked,
+    one chunk spans whole elements, no filter or LZF alone), else ``(0, False)``."""
     chunks = dataset.chunks
     if chunks is None or tuple(chunks[1:]) != element_shape or 0 in element_shape:
-        return 0
-    if dataset.id.get_create_plist().get_nfilters() != 0:
-        return 0
-    return int(chunks[0])
+        return 0, False
+    plist = dataset.id.get_create_plist()
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    if filters not in ([], [FILTER_LZF]):
+        return 0, False
+    return int(chunks[0]), bool(filters)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from typing import Any, Literal
@@ -134,6 +135,11 @@ class zarr_array_writer(buffered_array_writer):
 
     def _where(self) -> str:
         return os.path.join(self.filename, self.array_name)
+
+    def _chunk_files(self) -> tuple[int, int]:
+        chunks = self.storage_array.chunks
+        return int(chunks[0]), math.prod(-(-s // c) for s, c in
+                                          zip(self.data_element_shape, chunks[1:], strict=True))
 
     def _folder(self) -> str:
         return self.filename

@@ -7,10 +7,11 @@ The run plans, opens the sink, extracts and writes step by step, reporting
 from __future__ import annotations
 
 import copy
+import math
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TextIO
 
@@ -18,10 +19,12 @@ import numpy as np
 
 from .._rng import RNGLike
 from ..io._dataset_names import class_array_name
+from . import _sink
 from ._extraction import SlabPatches
 from ._job import Case, DatasetJob, prepare_job
 from ._plan import PatchPlan, PatchSize, PlanCancelled, iter_plan_chunks, plan_cases
 from ._sink import open_sink
+
 
 class DatasetProgress(NamedTuple):
     """Progress of a dataset run: ``done`` of ``total`` patches written."""
@@ -374,23 +377,64 @@ def _classes_of(plans: list[PatchPlan], class_list: Any) -> tuple:
     return tuple(sorted({c for plan in plans for c in plan.classes}))
 
 
-def _chunks(job: DatasetJob, plans: list[PatchPlan], step: int
-            ) -> Iterator[tuple[int, Case, PatchPlan, tuple]]:
-    """``(case index, case, plan, (class, slab, label slab, centres))`` in writing order:
-    case after case, each in its plan's chunk order, holding one block of slices."""
+class _Step(NamedTuple):
+    """Consecutive batches of one class of one case, extracted and written at once."""
+
+    case_index: int
+    case: Case
+    plan: PatchPlan
+    cls: Hashable
+    slab: SlabPatches
+    labels: SlabPatches | None
+    start: int  # first centre of the class, in the plan
+    ends: list[int]  # the end of each batch
+
+
+def _join_batches(chunks: Iterable[tuple[int, Hashable, int, int]], step: int
+                  ) -> Iterator[tuple[int, Hashable, int, list[int]]]:
+    """``(block, class, start, batch ends)``: the batches ``(block, class, start, stop)``
+    of :func:`iter_plan_chunks` that follow one another within one class and block,
+    joined up to ``step`` patches (the order is unchanged)."""
+    run: tuple[int, Hashable, int, list[int]] | None = None
+    for block, cls, start, stop in chunks:
+        if (run is not None and run[0] == block and run[1] == cls and run[3][-1] == start
+                and stop - run[2] <= step):
+            run[3].append(stop)
+            continue
+        if run is not None:
+            yield run
+        run = (block, cls, start, [stop])
+    if run is not None:
+        yield run
+
+
+def _steps(job: DatasetJob, plans: list[PatchPlan], batch: int, step: int
+           ) -> Iterator[_Step]:
+    """The run's steps in writing order: case after case, each in its plan's chunk order
+    (batches of ``batch`` patches joined up to ``step``), holding one block of slices."""
     for index, (case, plan) in enumerate(zip(job.cases, plans, strict=True)):
-        slab_index, slab, labels = -1, None, None
-        for block, cls, start, end in iter_plan_chunks(plan, step):
-            if block != slab_index:
+        slab_index = -1
+        slab: SlabPatches | None = None
+        labels: SlabPatches | None = None
+        for block, cls, start, ends in _join_batches(iter_plan_chunks(plan, batch), step):
+            if slab is None or block != slab_index:
                 slab = labels = None  # free the previous slices first
                 slab = SlabPatches(case.volume, plan.blocks[block], plan.patchsize,
                                    job.mirrored)
-                if job.save_labels:
+                if job.save_labels and case.mask is not None:
                     labels = SlabPatches(case.mask, plan.blocks[block], plan.patchsize,
                                          job.mirrored)
                 slab_index = block
-            yield index, case, plan, (cls, slab, labels, plan.centres[cls][start:end])
+            yield _Step(index, case, plan, cls, slab, labels, start, ends)
         slab = labels = None
+
+
+def _step_length(job: DatasetJob, plan: PatchPlan, batch: int) -> int:
+    """Patches per step: as many whole batches as :data:`_sink.BATCH_BYTES` of patches
+    hold (at least one), whatever ``batchsize`` is, so the Python work of a step stays
+    small next to the bytes it moves."""
+    patch_bytes = 4 * (job.channels or 1) * math.prod(plan.patch_shape)
+    return max(batch, _sink.BATCH_BYTES // patch_bytes // batch * batch)
 
 
 def _run(job: DatasetJob, stop: Callable[[], bool] | None = None
@@ -413,29 +457,37 @@ def _run(job: DatasetJob, stop: Callable[[], bool] | None = None
     sink = open_sink(job, classes, plans[0].patchsize)
     total = sum(plan.total for plan in plans)
     # a batch (at most _sink.BATCH_BYTES of patches) between two progress reports,
-    # whatever ``batchsize`` is, so a cancel is noticed quickly
-    step = sink.batch_size
-    complete = False
+    # whatever ``batchsize`` is, so a cancel is noticed quickly; the work goes by steps
+    batch = sink.batch_size
+    step = _step_length(job, plans[0], batch)
+    complete = cancelled = False
+    reported = dict.fromkeys(classes, 0)  # patches of each class in a progress report
     try:
         done = 0
-        for index, case, _plan, chunk in _chunks(job, plans, step):
-            cls, slab, labels, centres = chunk
-            patches = slab.take(centres, np.float32)
-            if case.volume.channels is None:
+        for s in _steps(job, plans, batch, step):
+            centres = s.plan.centres[s.cls][s.start:s.ends[-1]]
+            patches = s.slab.take(centres, np.float32)
+            if s.case.volume.channels is None:
                 patches = patches[:, None]
-            sink.write(cls, patches, centres,
-                       None if labels is None else labels.take(centres)[:, None],
-                       index if job.with_cases else None)
-            done += len(centres)
-            try:
-                yield DatasetProgress(done, total)
-            except _Cancel:
+            sink.write(s.cls, patches, centres,
+                       None if s.labels is None else s.labels.take(centres)[:, None],
+                       s.case_index if job.with_cases else None, handed=True)
+            for lo, hi in zip([s.start, *s.ends[:-1]], s.ends, strict=True):
+                done += hi - lo
+                reported[s.cls] += hi - lo
+                try:
+                    yield DatasetProgress(done, total)
+                except _Cancel:
+                    cancelled = True
+                    break
+            if cancelled:
                 complete = done == total  # a cancel after the last batch changes nothing
                 break
         else:
             complete = True
     finally:
         # on success, on cancel (_Cancel or close()) and on errors alike: a class's
-        # arrays hold the same patches, the dataset says if it is complete
-        written = sink.close(complete=complete)
+        # arrays hold the same patches (those reported, or fewer when much was left to
+        # write), the dataset says if it is complete
+        written = sink.close(complete=complete, limit=None if complete else reported)
     return result_from(sink.path, fmt, written, complete, time.perf_counter() - t0)

@@ -85,7 +85,7 @@ def run_record(arguments: dict, volume: Any, mask: Any) -> dict:
     return {
         "function": "napari_datatools.patches.create_dataset",
         "napari_datatools_version": __version__,
-        "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "arguments": to_jsonable(arguments),
         "volume": describe_array(volume),
         "mask": describe_array(mask),
@@ -132,7 +132,10 @@ def writer_kwargs_for(fmt: ArrayFormat, kwargs: dict, element_shape: tuple,
 def check_writer_kwargs(fmt: ArrayFormat, kwargs: dict, batchsize: int, patchsize: PatchSize,
                         channels: int | None = None) -> None:
     """Create and discard a tiny array with the real writer in a temporary directory,
-    so bad ``kwargs`` raise before anything is written at ``save_path``."""
+    so bad ``kwargs`` raise before anything is written at ``save_path``. The format's
+    defaults (no ``kwargs``, or its uncompressed preset) need no trial."""
+    if not kwargs or kwargs == dict(fmt.uncompressed):
+        return
     image_shape = (channels or 1, *patch_shape(patchsize))
     with tempfile.TemporaryDirectory(prefix="napari_datatools_check_") as tmp:
         target = fmt.example_location(Path(tmp), "check")
@@ -219,7 +222,7 @@ class DatasetSink:
             for cls in classes:
                 self.writers[cls] = []
                 for role, shape, dtype in specs:
-                    attrs = {"class_value": class_value(cls)}
+                    attrs: dict[str, Any] = {"class_value": class_value(cls)}
                     if fmt.attrs_on_arrays and role == "patches":
                         attrs[PROVENANCE_ATTR] = self._provenance()
                         attrs[VERSION_ATTR] = record["napari_datatools_version"]
@@ -234,20 +237,27 @@ class DatasetSink:
             raise
 
     def write(self, cls: Any, patches: np.ndarray, centres: np.ndarray,
-              labels: np.ndarray | None = None, case: int | None = None) -> None:
-        """Hand one batch of class ``cls`` (from case ``case``) to its writers."""
+              labels: np.ndarray | None = None, case: int | None = None, *,
+              handed: bool = False) -> None:
+        """Hand patches of class ``cls`` (from case ``case``) to its writers: any number,
+        written in batches of :attr:`batch_size`. With ``handed``, ``patches`` and
+        ``labels`` belong to the writers from now on (written without a copy)."""
         writers = self.writers[cls]
-        writers[0].buffered_write(patches)
+        writers[0].buffered_write(patches, copy=not handed)
         writers[1].buffered_write(centres)
         if labels is not None:
-            writers[self._role_index["labels"]].buffered_write(labels)
+            writers[self._role_index["labels"]].buffered_write(labels, copy=not handed)
         if "case" in self._role_index:
             writers[self._role_index["case"]].buffered_write(
-                np.full(len(centres), -1 if case is None else case, np.int32))
+                np.full(len(centres), -1 if case is None else case, np.int32), copy=False)
 
-    def close(self, complete: bool) -> dict:
+    def close(self, complete: bool, *, limit: dict | None = None) -> dict:
         """Close the writers and set the dataset attributes; return ``{class: elements
         this run wrote}``.
+
+        ``limit`` (with ``complete`` False): ``{class: n}``, keep at most the first
+        ``n`` elements this run gave that class (a run cancelled part way through the
+        patches it had handed over keeps those it reported).
 
         A complete run writes everything it was given. With ``complete`` False (a
         cancelled or failed run) the dataset is marked incomplete and every array of a
@@ -268,12 +278,26 @@ class DatasetSink:
                     writer.flush_buffer()
             except Exception:  # raised again by that writer's close below
                 complete = False
+        ends = {c: self._start[c] + n for c, n in (limit or {}).items() if c in self.writers}
+        if not complete:
+            for c, end in ends.items():  # nothing past the limit is written
+                for writer in self.writers[c]:
+                    writer.discard_unwritten(after=end)
         keep: dict[Any, int] | None = None
         if not complete and (any(w.failed for w in writers)
                              or _unwritten_bytes(writers) > CANCEL_WRITE_BYTES):
             for writer in writers:
                 writer.discard_unwritten()  # first all: none writes after another stopped
             keep = {c: min(w.n_written for w in ws) for c, ws in self.writers.items()}
+        elif not complete and ends:  # write what is left, then cut what went past the limit
+            for writer in writers:
+                try:
+                    writer.flush_buffer()
+                except Exception:  # raised again by that writer's abort below
+                    pass
+            keep = {c: min(w.n_written for w in ws) for c, ws in self.writers.items()}
+        if keep is not None:
+            keep = {c: min(n, ends.get(c, n)) for c, n in keep.items()}
         self._written = {c: (min(len(w) for w in ws) if keep is None else keep[c])
                          - self._start[c] for c, ws in self.writers.items()}
         self.record["counts"] = {str(class_value(c)): n for c, n in self._written.items()}
