@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("recipe", type=Path)
     create.add_argument("--overwrite", action="store_true", help="replace an existing output")
     create.add_argument("--quiet", action="store_true", help="no progress bar")
+    cluster = create.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=int, metavar="N", help="run on a local dask cluster "
+                         "of N worker processes (the 'distributed' extra)")
+    cluster.add_argument("--scheduler", metavar="ADDRESS", help="run on the dask cluster of "
+                         "this scheduler, e.g. tcp://host:8786")
     preview = sub.add_parser("preview", help="save a grid of augmented samples as PNG")
     preview.add_argument("recipe", type=Path)
     preview.add_argument("--out", type=Path, required=True, help="PNG file to write")
@@ -96,6 +101,7 @@ def cmd_script(args: argparse.Namespace) -> int:
 
 
 def cmd_create_dataset(args: argparse.Namespace) -> int:
+    from .patches._distributed import dask_client
     from .recipe import Recipe, recipe_cases, run_dataset, validation_cases
 
     recipe = Recipe.load(args.recipe)
@@ -116,7 +122,9 @@ def cmd_create_dataset(args: argparse.Namespace) -> int:
         print(f"{len(cases)} cases; kept for validation: {names}")
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        result = run_dataset(recipe, cancel_event=cancel, show_progress=not args.quiet)
+        with dask_client(args.workers, args.scheduler) as client:
+            result = run_dataset(recipe, cancel_event=cancel, show_progress=not args.quiet,
+                                 client=client)
     finally:
         signal.signal(signal.SIGINT, previous)
     if cancel.is_set():
@@ -142,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileExistsError as err:
         hint = " (add --overwrite to replace it)" if args.command == "create-dataset" else ""
         print(f"{where}: {err}{hint}", file=sys.stderr)
-    except (ValueError, OSError) as err:  # bad input, or an output that cannot be written
+    except (ValueError, OSError, ImportError) as err:  # bad input, an unwritable output,
+        # or an optional dependency missing
         print(f"{where}: {err}", file=sys.stderr)
     return EXIT_BAD_INPUT
 

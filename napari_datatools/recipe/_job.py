@@ -87,13 +87,15 @@ def run_dataset(
     show_progress: bool = False,
     progress: Callable[[int, int], Any] | None = None,
     layers: Mapping[str, Any] | None = None,
+    client: Any = None,
 ) -> Any:
     """Write the recipe's dataset and return its ``DatasetResult``.
 
     Every case is opened and checked first (:func:`load_cases`), so bad input
     stops the run before anything is written. Setting ``cancel_event`` stops the
     run after the current batch; the result then has ``complete`` False and the
-    file holds exactly the patches written.
+    file holds exactly the patches written. With a ``dask.distributed.Client``
+    as ``client``, the run is spread over its cluster (same dataset).
     """
     from ..patches import create_dataset
 
@@ -106,6 +108,7 @@ def run_dataset(
         show_progress=show_progress,
         progress=progress,
         cancel_event=cancel_event,
+        client=client,
         **dataset_kwargs(snapshot),
         **data.dataset_extras(),
     )
