@@ -47,6 +47,26 @@ LARGE_DATASET_BYTES = 2 * 10**9
 PATCH_DTYPE = np.dtype(np.float32)
 
 
+def warm_up_progress() -> None:
+    """Make and close one napari progress bar, once per session (a shown viewer).
+
+    napari's first progress bar of a session costs two to three times what later
+    ones do: the status bar grows for the activity indicator (the canvas is
+    resized and redrawn) and the bar's Cancel button is first drawn. The dock does
+    this when it is first shown, so that the first Run click costs what later ones
+    do.
+    """
+    global _progress_warm
+    if _progress_warm:
+        return
+    _progress_warm = True
+    cancelable_progress(total=0, desc="Data Tools").close()
+
+
+#: Whether :func:`warm_up_progress` ran in this session.
+_progress_warm = False
+
+
 def free_space(path: str) -> int | None:
     """Free bytes on the disk that would hold ``path`` (its nearest existing folder)."""
     folder = Path(path or ".").expanduser().absolute().parent
@@ -163,6 +183,11 @@ class CreateSection(QWidget):
         self._watch = QTimer(self)  # notices Cancel pressed in napari's activity dock
         self._watch.setInterval(PROGRESS_MS)
         self._watch.timeout.connect(self._check_activity_cancel)
+        self._begin_soon = QTimer(self)  # the turn after Run: the activity bar, the worker
+        self._begin_soon.setSingleShot(True)
+        self._begin_soon.setInterval(0)
+        self._begin_soon.timeout.connect(self._begin)
+        self._start_pending = False  # Run was clicked; the worker starts in the next turn
         links.on_close(self._viewer_closing)
         self._show_path(o.save_path)
         self._ready()
@@ -321,16 +346,30 @@ class CreateSection(QWidget):
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_finished)
-        # napari lays out and repaints its activity dock when a bar appears (it
-        # processes events): done on the click, before this tab changes, rather than
-        # in the middle of the run; the total is known later
-        self.activity = cancelable_progress(total=0, desc="Creating patch dataset")
-        self._watch.start()
-        self.worker.start()
+        self._start_pending = True
         self.bar.setRange(0, 0)  # busy until the first batch
         self.status.setText(f"Planning and writing {Path(path).name}...")
         self._ready()
+        self._begin_soon.start()
         return self.worker
+
+    def _begin(self) -> None:
+        """The turn after Run: napari's progress bar of the run (activity dock), then the
+        worker starts.
+
+        napari processes events as it makes the bar (the window repaints, 15-30 ms
+        each under software OpenGL): not in the click's turn, and before the worker
+        competes with it for the interpreter. The total follows with the first
+        progress.
+        """
+        if not self._start_pending:
+            return
+        if self.activity is None and not self.cancel_event.is_set():
+            self.activity = cancelable_progress(total=0, desc="Creating patch dataset")
+            self._watch.start()
+        if self._start_pending:  # (napari processed events: the viewer may have closed)
+            self._start_pending = False
+            self.worker.start()
 
     def cancel(self) -> None:
         """Stop after the current batch; the file keeps what was written, marked incomplete."""
@@ -343,6 +382,10 @@ class CreateSection(QWidget):
     def _viewer_closing(self, timeout: float = 5.0) -> None:
         """Cancel a running job and wait (up to ``timeout`` s) until its file is closed."""
         self.cancel_event.set()
+        self._begin_soon.stop()
+        if self._start_pending:
+            self._start_pending = False
+            self.job_ended.set()  # never started: nothing was opened
         if self.worker is not None:
             self.worker.quit()
         self.job_ended.wait(timeout)
@@ -360,22 +403,35 @@ class CreateSection(QWidget):
         if self.worker is None:
             return  # finished meanwhile; the final state is shown
         done, total = self._done, self._total
-        self.bar.setRange(0, max(total, 1))
-        self.bar.setValue(done)
+        self._set_bar(max(total, 1), done)
         rate = done / max(time.perf_counter() - self.t0, 1e-9)
         self.status.setText(f"{done:,} / {total:,} patches ({rate:,.0f} patches/s)")
         self._update_activity(total)
 
+    def _set_bar(self, maximum: int, value: int) -> None:
+        """The tab's bar, drawn with the window's next paint: a QProgressBar repaints
+        at once when its value changes, which under software OpenGL redraws the whole
+        window (canvas included) in the middle of the progress handler."""
+        self.bar.setUpdatesEnabled(False)
+        try:
+            self.bar.setRange(0, maximum)
+            self.bar.setValue(value)
+        finally:
+            self.bar.setUpdatesEnabled(True)  # (schedules the repaint)
+
     def _update_activity(self, total: int) -> None:
-        """napari's progress bar; napari processes events in it, so it is never re-entered."""
+        """napari's progress bar, moved once to the count known now: each update
+        processes events (the window repaints), during which more progress arrives;
+        it is shown by the next call. Never re-entered."""
         if self._in_activity:
             return
         self._in_activity = True
         try:
-            if self.activity is not None and self.activity.total != total:
+            if self.activity is not None and total and self.activity.total != total:
                 self.activity.total = total
-            while self.activity is not None and self.activity.n < self._done:
-                self.activity.update(self._done - self.activity.n)
+            done = self._done
+            if self.activity is not None and self.activity.n < done:
+                self.activity.update(done - self.activity.n)
         finally:
             self._in_activity = False
 
@@ -418,8 +474,7 @@ class CreateSection(QWidget):
             self.activity.close()
             self.activity = None
         complete = self.result is not None and self.result.complete
-        self.bar.setRange(0, max(total, 1))
-        self.bar.setValue(max(total, 1) if complete else min(done, max(total, 1)))
+        self._set_bar(max(total, 1), max(total, 1) if complete else min(done, max(total, 1)))
         self.worker = None
         self._ready()
         self.finished.emit()

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import napari
+from qtpy.QtCore import QTimer
+from qtpy.QtGui import QShowEvent
 from qtpy.QtWidgets import QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from ..recipe import Recipe
 from ._augment_section import AugmentSection
 from ._connections import Connections
-from ._create_section import CreateSection
+from ._create_section import CreateSection, warm_up_progress
 from ._data_section import DataSection
 from ._dataset_section import DatasetSection
 from ._export_section import ExportSection
@@ -84,6 +86,19 @@ class DataToolsWidget(QWidget):
         # deleting the dock (e.g. the viewer closing) stops every listener and job
         self.destroyed.connect(lambda *_: links.close())
         self._data_changed(self.data.ok)
+        self._warm_up = QTimer(self)  # once shown: napari's first progress bar, made early
+        self._warm_up.setSingleShot(True)
+        self._warm_up.setInterval(0)
+        self._warm_up.timeout.connect(self._warm_up_progress)
+
+    def showEvent(self, event: QShowEvent | None) -> None:  # noqa: N802 (Qt's name)
+        """The dock is shown (with its viewer): napari's progress bar is warmed up next."""
+        super().showEvent(event)
+        self._warm_up.start()
+
+    def _warm_up_progress(self) -> None:
+        if self.isVisible():  # (not once the viewer closed meanwhile)
+            warm_up_progress()
 
     def _tab_changed(self, *_: Any) -> None:
         """Only the shown tab draws (and shows) its preview layers."""

@@ -163,8 +163,9 @@ def test_cancel_stops_the_run_and_leaves_a_consistent_file(
     r.output.save_path = str(tmp_path / "big.h5")
     events = _slow_job(monkeypatch, threading.Event())
     c.start()
+    qtbot.waitUntil(lambda: c.activity is not None, timeout=30000)  # made in the next turn
     bar = c.activity  # napari's progress bar of the run (activity dock)
-    assert bar is not None and bar.desc.startswith("Creating patch dataset")
+    assert bar.desc.startswith("Creating patch dataset")
     total = plan_from_recipe(r, image, labels).total
     qtbot.waitUntil(lambda: bar.total == total and bar.n >= 16, timeout=30000)
     assert bar.n == c.bar.value() <= total
@@ -250,6 +251,75 @@ def test_closing_the_viewer_during_a_run_cancels_it(setup, qtbot, tmp_path, monk
     assert events[0].is_set()
     with h5py.File(tmp_path / "closed.h5", "r") as f:
         assert not f.attrs["complete"]
+
+
+def test_the_click_leaves_napari_bar_and_the_worker_to_the_next_turn(
+        setup, qtbot, tmp_path, monkeypatch):
+    """napari's progress bar processes events as it is made: not in the click's turn;
+    the worker starts after it."""
+    viewer, widget, image, labels = setup
+    c, r = widget.create_section, widget.recipe
+    r.patches.patchsize, r.output.batchsize = 16, 8
+    r.output.save_path = str(tmp_path / "next.h5")
+    started = threading.Event()
+    _slow_job(monkeypatch, started)
+    order = []
+    real_progress = _create_section.cancelable_progress
+
+    def progress(*args, **kwargs):
+        order.append("bar")
+        return real_progress(*args, **kwargs)
+
+    monkeypatch.setattr(_create_section, "cancelable_progress", progress)
+    c.run_button.click()
+    assert c.worker is not None and not c.run_button.isEnabled()
+    assert c.activity is None and order == []  # nothing of napari's in the click
+    start = c.worker.start
+    c.worker.start = lambda: order.append("worker") or start()
+    qtbot.waitUntil(started.is_set, timeout=30000)
+    assert order == ["bar", "worker"] and c.activity is not None  # the bar, then the job
+    c.cancel()
+    _wait_done(qtbot, c)
+    assert c.activity is None and c.status.text().startswith("Cancelled after")
+
+
+def test_closing_the_viewer_right_after_run_starts_nothing(setup, qtbot, tmp_path,
+                                                          monkeypatch):
+    viewer, widget, image, labels = setup
+    c, r = widget.create_section, widget.recipe
+    r.output.save_path = str(tmp_path / "never.h5")
+    events = _slow_job(monkeypatch, threading.Event())
+    assert c.start() is not None
+    viewer.close()  # before the turn that would start the worker
+    assert c.job_ended.is_set() and c.cancel_event.is_set()
+    assert QThreadPool.globalInstance().waitForDone(30000)
+    assert events == [] and not (tmp_path / "never.h5").exists()
+
+
+def test_napari_first_progress_bar_is_made_when_the_dock_is_shown(
+        make_dock, qtbot, monkeypatch):
+    """Once per session, closed at once: the first Run click costs what later ones do."""
+    from napari.utils import progress
+
+    made = []
+    real_progress = _create_section.cancelable_progress
+
+    def recording(*args, **kwargs):
+        made.append(real_progress(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(_create_section, "cancelable_progress", recording)
+    monkeypatch.setattr(_create_section, "_progress_warm", False)
+    make_dock()  # a hidden viewer: nothing
+    qtbot.wait(50)
+    assert made == []
+    viewer, widget, *_ = make_dock(show=True)
+    qtbot.waitUntil(lambda: len(made) == 1, timeout=10000)
+    assert made[0] not in progress._all_instances  # closed
+    widget.hide()
+    widget.show()  # shown again: not again
+    qtbot.wait(50)
+    assert len(made) == 1 and _create_section._progress_warm
 
 
 def test_worker_quit_alone_closes_the_file(setup, qtbot, tmp_path, monkeypatch):
