@@ -459,7 +459,9 @@ def test_large_volumes_are_read_slice_by_slice_in_bounded_memory(tmp_path, monke
         # step per writer), the step being extracted, the writers' buffers and one
         # block; never all 150 MiB
         step = 2**20 * 5 // 4  # float32 patches + uint8 labels
-        assert peak < MAX_PENDING_BYTES_ALL + 4 * step + 8 * 2**20, peak
+        # (+16 MiB for the writer thread's own working copies: how many are alive at
+        # the peak depends on the machine's load, so the margin is generous)
+        assert peak < MAX_PENDING_BYTES_ALL + 4 * step + 16 * 2**20, peak
         assert (volume.reads == 1).all() and (mask.reads <= 2).all()
 
 

@@ -7,9 +7,9 @@ HDF5, Zarr or blosc2 files.
 
 from __future__ import annotations
 
-from ._dataset import DatasetProgress, DatasetResult, create_dataset, iter_create_dataset
+from ._dataset import create_dataset, iter_create_dataset
 from ._extraction import extract_patches, pad_slice, patch_generator
-from ._job import output_occupancy
+from ._job import DatasetProgress, DatasetResult, output_occupancy
 from ._labels import LabelSummary, RelabelledMask, describe_labels, relabel
 from ._montage import Montage, montage
 from ._plan import PatchPlan, plan_patches

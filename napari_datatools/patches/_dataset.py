@@ -12,78 +12,32 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Generator, Hashable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TextIO
 
 import numpy as np
 
 from .._rng import RNGLike
-from ..io._dataset_names import class_array_name
 from . import _sink
+from ._distributed import run_on_cluster
 from ._extraction import SlabPatches
-from ._job import Case, DatasetJob, prepare_job
-from ._plan import PatchPlan, PatchSize, PlanCancelled, iter_plan_chunks, plan_cases
-from ._sink import open_sink
-
-
-class DatasetProgress(NamedTuple):
-    """Progress of a dataset run: ``done`` of ``total`` patches written."""
-
-    done: int
-    total: int
-
-
-@dataclass(frozen=True)
-class DatasetResult:
-    """The outcome of :func:`~napari_datatools.patches.create_dataset`.
-
-    Attributes
-    ----------
-    path : str
-        The dataset written: the HDF5 file, the zarr group, or the directory of
-        ``.b2nd`` files.
-    file_format : str
-        ``'hdf5'``, ``'zarr'`` or ``'blosc2'``.
-    counts : dict
-        ``{class value: number of patches written by this run}``, in output order.
-    complete : bool
-        False when the run was cancelled (the dataset is then marked incomplete).
-    elapsed : float
-        Wall-clock seconds of the run.
-    arrays : dict
-        ``{class value: array name}`` (``class_<value>``).
-    """
-
-    path: str
-    file_format: str
-    counts: dict
-    complete: bool
-    elapsed: float
-    arrays: dict = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        """Number of patches written over all classes."""
-        return int(sum(self.counts.values()))
-
-    def summary(self) -> str:
-        """One line per class, e.g. ``class_1: 40 patches`` (``no patches`` without classes)."""
-        lines = [f"{self.arrays.get(value, class_array_name(value))}: {n} patches"
-                 for value, n in self.counts.items()]
-        return "\n".join(lines) if lines else "no patches"
-
-    def __str__(self) -> str:
-        state = "complete" if self.complete else "incomplete (cancelled)"
-        return (f"{self.path} ({self.file_format}, {state}, {self.total} patches in "
-                f"{self.elapsed:.2f} s)\n{self.summary()}")
-
-
-def result_from(path: Any, file_format: str, counts: dict, complete: bool, elapsed: float
-                ) -> DatasetResult:
-    """Build a :class:`DatasetResult` with the array name of every class."""
-    return DatasetResult(str(path), file_format, {c: int(n) for c, n in counts.items()},
-                         bool(complete), float(elapsed),
-                         {c: class_array_name(c) for c in counts})
+from ._job import (
+    Case,
+    DatasetJob,
+    DatasetProgress,
+    DatasetResult,
+    _Cancel,
+    open_sink,
+    prepare_job,
+    result_from,
+)
+from ._plan import (
+    PatchPlan,
+    PatchSize,
+    PlanCancelled,
+    iter_plan_chunks,
+    plan_cases,
+    plan_classes,
+)
 
 
 class TerminalProgress:
@@ -124,10 +78,6 @@ class TerminalProgress:
         self.update(done, force=True)
         self.stream.write("\n")
         self.stream.flush()
-
-
-class _Cancel(Exception):
-    """Thrown into a running dataset generator to end it and get its result."""
 
 
 def iter_create_dataset(
@@ -195,7 +145,6 @@ def _start(job: DatasetJob, stop: Callable[[], bool] | None, client: Any
     """The run's generator: in this process, or on the dask cluster of ``client``."""
     if client is None:
         return _run(job, stop=stop)
-    from ._distributed import run_on_cluster  # dask.distributed is an optional extra
 
     return run_on_cluster(job, client, stop)
 
@@ -370,13 +319,6 @@ def create_dataset(
     return result
 
 
-def _classes_of(plans: list[PatchPlan], class_list: Any) -> tuple:
-    """The dataset's classes: the requested ones in order, else every case's, sorted."""
-    if class_list is not None or len(plans) == 1:
-        return plans[0].classes
-    return tuple(sorted({c for plan in plans for c in plan.classes}))
-
-
 class _Step(NamedTuple):
     """Consecutive batches of one class of one case, extracted and written at once."""
 
@@ -453,7 +395,7 @@ def _run(job: DatasetJob, stop: Callable[[], bool] | None = None
         plans = plan_cases([case.plan_request for case in job.cases], job.rng, stop=stop)
     except PlanCancelled:
         return result_from(job.layout.path, fmt, {}, False, time.perf_counter() - t0)
-    classes = _classes_of(plans, job.plan_request["class_list"])
+    classes = plan_classes(plans, job.plan_request["class_list"])
     sink = open_sink(job, classes, plans[0].patchsize)
     total = sum(plan.total for plan in plans)
     # a batch (at most _sink.BATCH_BYTES of patches) between two progress reports,

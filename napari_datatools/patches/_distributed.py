@@ -65,8 +65,7 @@ from ..io._dataset_names import (
     class_value,
 )
 from ..io._stored_dataset import ARRAY_COMPLETE, N_WRITTEN
-from ._dataset import DatasetProgress, DatasetResult, _Cancel, _classes_of, result_from
-from ._job import DatasetJob
+from ._job import DatasetJob, DatasetProgress, DatasetResult, _Cancel, open_sink, result_from
 from ._plan import (
     PatchPlan,
     PlanCancelled,
@@ -77,8 +76,9 @@ from ._plan import (
     _wanted,
     allocate_cases,
     patch_shape,
+    plan_classes,
 )
-from ._sink import batch_length, open_sink, provenance_json, writer_kwargs_for
+from ._sink import batch_length, provenance_json, writer_kwargs_for
 
 #: The provenance records which engine ran the job under this key.
 ENGINE = "dask.distributed"
@@ -783,7 +783,7 @@ class Output:
         self.cluster = run
         self.job = run.job
         self.plans = plans
-        self.classes = _classes_of(plans, self.job.plan_request["class_list"])
+        self.classes = plan_classes(plans, self.job.plan_request["class_list"])
         self.specs = array_specs(self.job, self.classes)
         image = next(s for s in self.specs if s.role == "patches")
         self.image_shape = image.shape

@@ -6,42 +6,32 @@ the run starts.
 
 from __future__ import annotations
 
+import json
 import numbers
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._checks import check_positive_int
 from .._rng import RNGLike, as_generator
 from ..errors import ArgumentTypeError
-from ..io._dataset_names import class_array_name, parse_array_name
+from ..io._dataset_names import PROVENANCE_ATTR, class_array_name, parse_array_name
 from ..io._formats import ArrayFormat, Occupancy, StoredDataset, format_named
 from ._plan import PatchSize, check_plan_arguments, patch_shape
-from ._sink import check_writer_kwargs, describe_rng, run_record
+from ._sink import (
+    DatasetSink,
+    OutputLayout,
+    check_writer_kwargs,
+    describe_rng,
+    run_record,
+)
 from ._volume import SliceSource, describe_array
 
 _FLAGS = ("random_order", "mirrored", "save_labels", "overwrite", "append")
-
-
-@dataclass(frozen=True)
-class OutputLayout:
-    """Where a dataset goes: its format and its location (file, group or directory)."""
-
-    format: ArrayFormat
-    path: Path
-
-    @property
-    def file_format(self) -> str:
-        """The format's canonical name."""
-        return self.format.name
-
-    def occupancy(self) -> Occupancy:
-        """What is at the location now (see ``io._formats.Occupancy``)."""
-        return self.format.occupancy(self.path)
 
 
 def resolve_output(save_path: Any, file_format: Any) -> OutputLayout:
@@ -405,3 +395,77 @@ def _stored_in(array: Any, layout: OutputLayout) -> bool:
         return False
     here, out = os.path.realpath(where), os.path.realpath(layout.path)
     return here == out or here.startswith(out + os.sep)
+
+
+class DatasetProgress(NamedTuple):
+    """Progress of a dataset run: ``done`` of ``total`` patches written."""
+
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    """The outcome of :func:`~napari_datatools.patches.create_dataset`.
+
+    Attributes
+    ----------
+    path : str
+        The dataset written: the HDF5 file, the zarr group, or the directory of
+        ``.b2nd`` files.
+    file_format : str
+        ``'hdf5'``, ``'zarr'`` or ``'blosc2'``.
+    counts : dict
+        ``{class value: number of patches written by this run}``, in output order.
+    complete : bool
+        False when the run was cancelled (the dataset is then marked incomplete).
+    elapsed : float
+        Wall-clock seconds of the run.
+    arrays : dict
+        ``{class value: array name}`` (``class_<value>``).
+    """
+
+    path: str
+    file_format: str
+    counts: dict
+    complete: bool
+    elapsed: float
+    arrays: dict = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        """Number of patches written over all classes."""
+        return int(sum(self.counts.values()))
+
+    def summary(self) -> str:
+        """One line per class, e.g. ``class_1: 40 patches`` (``no patches`` without classes)."""
+        lines = [f"{self.arrays.get(value, class_array_name(value))}: {n} patches"
+                 for value, n in self.counts.items()]
+        return "\n".join(lines) if lines else "no patches"
+
+    def __str__(self) -> str:
+        state = "complete" if self.complete else "incomplete (cancelled)"
+        return (f"{self.path} ({self.file_format}, {state}, {self.total} patches in "
+                f"{self.elapsed:.2f} s)\n{self.summary()}")
+
+
+def result_from(path: Any, file_format: str, counts: dict, complete: bool, elapsed: float
+                ) -> DatasetResult:
+    """Build a :class:`DatasetResult` with the array name of every class."""
+    return DatasetResult(str(path), file_format, {c: int(n) for c, n in counts.items()},
+                         bool(complete), float(elapsed),
+                         {c: class_array_name(c) for c in counts})
+
+
+class _Cancel(Exception):
+    """Thrown into a running dataset generator to end it and get its result."""
+
+
+def open_sink(job: DatasetJob, classes: tuple, patchsize: PatchSize) -> DatasetSink:
+    """The sink of a checked job (see ``_job.DatasetJob``) for the planned classes."""
+    previous = job.existing.attrs.get(PROVENANCE_ATTR) if job.existing is not None else None
+    extra = {} if job.val_cases is None else {"val_cases": json.dumps(job.val_cases)}
+    return DatasetSink(job.layout, classes, patchsize, job.label_dtype,
+                       job.batchsize, job.writer_kwargs, job.append, job.record, previous,
+                       job.overwrite, channels=job.channels, with_cases=job.with_cases,
+                       dataset_attrs=extra)

@@ -718,3 +718,10 @@ def _scalar(value):
     """A hashable Python scalar for a mask value (numpy scalars unwrapped)."""
     return value.item() if isinstance(value, np.generic) else (
         np.asarray(value).item() if np.ndim(value) == 0 else value)
+
+
+def plan_classes(plans: list[PatchPlan], class_list: Any) -> tuple:
+    """The dataset's classes: the requested ones in order, else every case's, sorted."""
+    if class_list is not None or len(plans) == 1:
+        return plans[0].classes
+    return tuple(sorted({c for plan in plans for c in plan.classes}))

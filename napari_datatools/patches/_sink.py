@@ -19,8 +19,9 @@ import json
 import math
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -32,14 +33,10 @@ from ..io._dataset_names import (
     class_array_name,
     class_value,
 )
-from ..io._formats import ArrayFormat
+from ..io._formats import ArrayFormat, Occupancy
 from ..io._stored_dataset import align_written
-from ._plan import patch_shape
+from ._plan import PatchSize, patch_shape
 from ._volume import describe_array
-
-if TYPE_CHECKING:
-    from ._job import DatasetJob, OutputLayout
-    from ._plan import PatchSize
 
 
 def to_jsonable(value: Any) -> Any:
@@ -150,6 +147,23 @@ def check_writer_kwargs(fmt: ArrayFormat, kwargs: dict, batchsize: int, patchsiz
             raise ValueError(
                 f"kwargs: the {fmt.name} writer does not accept {kwargs!r}: "
                 f"{type(err).__name__}: {err}") from err
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    """Where a dataset goes: its format and its location (file, group or directory)."""
+
+    format: ArrayFormat
+    path: Path
+
+    @property
+    def file_format(self) -> str:
+        """The format's canonical name."""
+        return self.format.name
+
+    def occupancy(self) -> Occupancy:
+        """What is at the location now (see ``io._formats.Occupancy``)."""
+        return self.format.occupancy(self.path)
 
 
 class DatasetSink:
@@ -372,13 +386,3 @@ def _unwritten_bytes(writers: list[Any]) -> int:
     """Bytes given to ``writers`` and not in storage yet (buffered, queued or being written)."""
     return sum((len(w) - w.n_written) * np.dtype(w.dtype).itemsize
                * math.prod(w.data_element_shape) for w in writers)
-
-
-def open_sink(job: DatasetJob, classes: tuple, patchsize: PatchSize) -> DatasetSink:
-    """The sink of a checked job (see ``_job.DatasetJob``) for the planned classes."""
-    previous = job.existing.attrs.get(PROVENANCE_ATTR) if job.existing is not None else None
-    extra = {} if job.val_cases is None else {"val_cases": json.dumps(job.val_cases)}
-    return DatasetSink(job.layout, classes, patchsize, job.label_dtype,
-                       job.batchsize, job.writer_kwargs, job.append, job.record, previous,
-                       job.overwrite, channels=job.channels, with_cases=job.with_cases,
-                       dataset_attrs=extra)
