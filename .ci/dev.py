@@ -33,8 +33,8 @@ SCREEN = "-screen 0 1600x1100x24"
 RUFF_PATHS = ["napari_datatools", "tests", "benchmarks", "docs"]
 MYPY_PATHS = ["napari_datatools"]
 LINT_MODES = ("fail", "warn", "off")
-# The default of DATATOOLS_LINT ("fail" once ruff and mypy pass on the whole tree).
-LINT_DEFAULT = "warn"
+# The default of DATATOOLS_LINT: a ruff or mypy finding fails the run before pytest.
+LINT_DEFAULT = "fail"
 # Xvfb, Mesa's software OpenGL, and the X/xcb libraries Qt 6 loads.
 SYSTEM_PACKAGES = [
     "xvfb", "xauth", "libgl1", "libglx-mesa0", "libgl1-mesa-dri", "libegl1",

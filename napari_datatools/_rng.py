@@ -17,7 +17,8 @@ from .errors import ArgumentTypeError
 #: What every ``rng`` argument accepts: a seed, a legacy RandomState or a Generator.
 RNGLike: TypeAlias = "int | np.integer | np.random.RandomState | np.random.Generator | None"
 
-_EXPECTED = "None, a non-negative integer seed, a numpy.random.RandomState or a numpy.random.Generator"
+_EXPECTED = ("None, a non-negative integer seed, a numpy.random.RandomState or a "
+             "numpy.random.Generator")
 
 
 def _check_seed(rng: object, name: str) -> int:
