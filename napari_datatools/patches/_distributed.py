@@ -65,6 +65,7 @@ from ..io._dataset_names import (
     class_value,
 )
 from ..io._stored_dataset import ARRAY_COMPLETE, N_WRITTEN
+from ._extraction import SlabPatches
 from ._job import DatasetJob, DatasetProgress, DatasetResult, _Cancel, open_sink, result_from
 from ._plan import (
     PatchPlan,
@@ -321,8 +322,6 @@ def extract_unit(sources: bytes, request: dict, settings: ExtractSettings, work:
                  ) -> dict | None:
     """Worker: the arrays of one unit, ``{array name: data}`` in output order (None when
     the run was cancelled first)."""
-    from ._extraction import SlabPatches
-
     if _cancelled(settings.marker):
         return None
     volume, masks = pickle.loads(sources)

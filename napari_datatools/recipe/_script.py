@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from ..io._formats import format_named
 from ._build import recipe_channel_axis
 from ._cases import recipe_cases, validation_cases
@@ -208,8 +209,6 @@ def to_script(recipe: Recipe) -> str:
         If the recipe's cases cannot be listed (a pattern matching nothing,
         unpaired masks) or its split is impossible.
     """
-    from .. import __version__
-
     r = recipe.snapshot()
     cases = recipe_cases(r)
     rows = []
