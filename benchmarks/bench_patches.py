@@ -150,6 +150,10 @@ def with_one_compression_thread(fn):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--batches", type=int, nargs="*", default=list(BATCHES),
+                        help="uncompressed batch sizes to time")
+    parser.add_argument("--no-compressed", action="store_true",
+                        help="skip the compressed part")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_patches_"))
     print(f"65536 patches of {PATCH}x{PATCH} from {SHAPE} float32, 3-class mask; "
@@ -157,21 +161,22 @@ def main() -> None:
     try:
         volume, mask = uniform_volume()
         verdicts = []
-        for batch in BATCHES:
+        for batch in args.batches:
             r = compare(volume, mask, tmp, batch, {"compression": None}, args.runs,
                         "uncompressed")
             verdicts.append(f"uncompressed batchsize {batch}: median "
                             f"{statistics.median(r):.2f} x (target >= 0.90)")
-        scope, smask = microscope_volume()
-        r = compare(scope, smask, tmp, COMPRESSED_BATCH, {}, args.runs,
-                    "compressed (default LZF), microscope-like")
-        verdicts.append(f"compressed batchsize {COMPRESSED_BATCH}: median "
-                        f"{statistics.median(r):.2f} x (target >= 1.5 on 2 cores)")
-        with_one_compression_thread(lambda: compare(
-            scope, smask, tmp, COMPRESSED_BATCH, {}, max(2, args.runs // 2),
-            "  diagnostic: our LZF on one thread"))
-        compare(volume, mask, tmp, COMPRESSED_BATCH, {}, max(2, args.runs // 2),
-                "compressed (default LZF), uniform noise")
+        if not args.no_compressed:
+            scope, smask = microscope_volume()
+            r = compare(scope, smask, tmp, COMPRESSED_BATCH, {}, args.runs,
+                        "compressed (default LZF), microscope-like")
+            verdicts.append(f"compressed batchsize {COMPRESSED_BATCH}: median "
+                            f"{statistics.median(r):.2f} x (target >= 1.5 on 2 cores)")
+            with_one_compression_thread(lambda: compare(
+                scope, smask, tmp, COMPRESSED_BATCH, {}, max(2, args.runs // 2),
+                "  diagnostic: our LZF on one thread"))
+            compare(volume, mask, tmp, COMPRESSED_BATCH, {}, max(2, args.runs // 2),
+                    "compressed (default LZF), uniform noise")
         print("summary:")
         for line in verdicts:
             print("  " + line)
