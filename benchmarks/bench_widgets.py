@@ -215,9 +215,15 @@ def bench_preview(viewer, widget, image, labels) -> None:
     print(f"baseline, redrawing on the GUI thread: {1e3 * each:.1f} ms of GUI time per event, "
           f"{1e3 * 40 * each:.0f} ms per 40-event drag")
 
-    # with a gallery of 8 samples shown (9 warps per change)
+    # with a gallery of 8 samples shown (9 warps per change); its first drawing apart
+    meter = StallMeter()
+    meter.start()
+    EventClock.start()
     section.show_gallery(8)
     wait_until(lambda: not section.busy)
+    pump(0.5)  # drawn (a new layer's first draw: textures and shaders)
+    print(f"showing a gallery of 8: longest stall {1e3 * meter.stop():.1f} ms (longest event "
+          f"{1e3 * EventClock.stop():.1f} ms, {EventClock.what})")
 
     lat, stall = drag(controls["rotation_range"].setValue, expected(49.0, gallery=8))
     each = synchronous(5)

@@ -9,6 +9,7 @@ from typing import Any
 
 import napari
 import numpy as np
+from qtpy.QtCore import QTimer
 
 #: Metadata key marking the layers the widgets draw (layer pickers skip them); its
 #: value is the preview's role, e.g. 'augmented'.
@@ -87,13 +88,15 @@ def _set_data(layer: Any, data: Any) -> None:
     transforms, which costs more than the slice itself (about 6 ms of the 10 ms a
     512 x 512 Image or Labels layer takes under software OpenGL). An image or
     labels array of the same shape and dtype as the last one is copied into the
-    array this module gave the layer, and the layer refreshed (slice, thumbnail).
+    array this module gave the layer, and the layer's slice refreshed; its
+    thumbnail (the layer list's icon, ~1 ms) follows once the updates pause.
     """
     owned = _OWNED.get(layer)
     if (owned is not None and layer.data is owned and isinstance(data, np.ndarray)
             and data.shape == owned.shape and data.dtype == owned.dtype):
         np.copyto(owned, data)
-        layer.refresh(extent=False, highlight=False)
+        layer.refresh(extent=False, highlight=False, thumbnail=False)
+        _THUMBNAILS.later(layer)
         return
     if isinstance(data, np.ndarray) and isinstance(
             layer, (napari.layers.Image, napari.layers.Labels)) and not layer.multiscale:
@@ -103,6 +106,35 @@ def _set_data(layer: Any, data: Any) -> None:
             _OWNED[layer] = data
         return
     layer.data = data
+
+
+class _LateThumbnails:
+    """Thumbnails of the layers updated in place, drawn ``THUMBNAIL_MS`` after the
+    last update (a slider drag updates them once, at its end)."""
+
+    #: Milliseconds from the last update of a layer to its new thumbnail.
+    THUMBNAIL_MS = 150
+
+    def __init__(self) -> None:
+        self._layers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._timer: QTimer | None = None
+
+    def later(self, layer: Any) -> None:
+        if self._timer is None:  # (made at the first update: a QApplication exists)
+            self._timer = QTimer()
+            self._timer.setSingleShot(True)
+            self._timer.setInterval(self.THUMBNAIL_MS)
+            self._timer.timeout.connect(self._draw)
+        self._layers.add(layer)
+        self._timer.start()
+
+    def _draw(self) -> None:
+        layers, self._layers = list(self._layers), weakref.WeakSet()
+        for layer in layers:
+            layer.refresh(data_displayed=False, extent=False, highlight=False)
+
+
+_THUMBNAILS = _LateThumbnails()
 
 
 @contextmanager
