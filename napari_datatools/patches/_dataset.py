@@ -187,8 +187,9 @@ def create_dataset(
     ``provenance`` attribute, with ``complete`` and element-count attributes.
 
     Volumes are read slice by slice: h5py, zarr and dask volumes larger than
-    memory work, and memory stays bounded by a few batches plus a block of
-    slices (see :func:`plan_patches`' ``shuffle_block``), never all patches.
+    memory work, and memory stays bounded by a few steps of 16 MiB of patches
+    plus a block of slices (see :func:`plan_patches`' ``shuffle_block``), never
+    all patches.
 
     Parameters
     ----------
@@ -214,8 +215,9 @@ def create_dataset(
     random_order : bool
         Shuffle the patches within each class.
     batchsize : int
-        Patches per write (and per progress report), at most 16 MiB of them: large
-        patches are written (and chunked) in smaller batches.
+        Patches per chunk of the arrays and per progress report, at most 16 MiB of
+        them (large patches are chunked in smaller batches). Patches are extracted and
+        written in steps of many batches (about 16 MiB) whatever ``batchsize`` is.
     file_format : {'hdf5', 'zarr', 'blosc2'}
         ``'blosc2'`` stores ``.b2nd`` arrays; ``'bcolz'`` (the original's name) is an alias.
     kwargs : dict, optional
