@@ -38,7 +38,7 @@ from ._buffered_writer import (
 #: h5py's filter id for LZF (``h5py.h5z.FILTER_LZF``).
 FILTER_LZF = 32000
 
-#: Whole unfiltered chunks of at least this many bytes are written directly.
+#: Whole chunks of at least this many bytes are written directly (see ``_store``).
 DIRECT_CHUNK_BYTES = 4096
 #: Disk space each open file keeps in reserve for its close (at most a quarter of the free space).
 RESERVE_BYTES = 4 * 2**20
@@ -233,18 +233,18 @@ class h5py_array_writer(buffered_array_writer):
         return dataset, 0
 
     def _store(self, start: int, batch: np.ndarray) -> None:
-        """Whole chunks of an LZF dataset are compressed on all cores (see ``_lzf``) and
-        go straight to the file, as do whole chunks of an unfiltered dataset of at least
-        :data:`DIRECT_CHUNK_BYTES` (h5py's selection write copies them through its chunk
-        cache first; smaller ones are cheaper in one call). The rest goes through
-        ``__setitem__``. Nothing is written once a write to the file failed."""
+        """Whole chunks of at least :data:`DIRECT_CHUNK_BYTES` of an unfiltered or LZF
+        dataset go straight to the file, LZF ones compressed on all cores (see ``_lzf``;
+        h5py compresses on one, and copies uncompressed chunks through its chunk cache
+        first). Smaller chunks are cheaper in one h5py write, as is the rest. Nothing is
+        written once a write to the file failed."""
         self._raise_if_failed()
         c = self._direct_chunk
         end = start + len(batch)
         first = -(-start // c) * c if c else end
         last = min(end, self.storage_array.shape[0]) // c * c if c else end
         if (first >= last or batch.dtype != self.storage_array.dtype
-                or not (self._lzf or batch[:c].nbytes >= DIRECT_CHUNK_BYTES)):
+                or batch[:c].nbytes < DIRECT_CHUNK_BYTES):
             self.storage_array[start:end] = batch
             return
         if first > start:

@@ -119,6 +119,7 @@ def _compress_rows(rows: np.ndarray, out: np.ndarray, sizes: np.ndarray, first: 
 
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
+_pool_pid = 0  # a forked child starts its own pool (it has none of the parent's threads)
 
 
 def _threads() -> int:
@@ -129,10 +130,11 @@ def _threads() -> int:
 
 
 def _executor() -> ThreadPoolExecutor:
-    global _pool
+    global _pool, _pool_pid
     with _pool_lock:
-        if _pool is None:
+        if _pool is None or _pool_pid != os.getpid():
             _pool = ThreadPoolExecutor(_threads(), thread_name_prefix="napari_datatools_lzf")
+            _pool_pid = os.getpid()
         return _pool
 
 
