@@ -364,12 +364,14 @@ class CreateSection(QWidget):
         """
         if not self._start_pending:
             return
-        if self.activity is None and not self.cancel_event.is_set():
-            self.activity = cancelable_progress(total=0, desc="Creating patch dataset")
-            self._watch.start()
-        if self._start_pending:  # (napari processed events: the viewer may have closed)
-            self._start_pending = False
-            self.worker.start()
+        try:
+            if self.activity is None and not self.cancel_event.is_set():
+                self.activity = cancelable_progress(total=0, desc="Creating patch dataset")
+                self._watch.start()
+        finally:  # (napari processed events: the viewer may have closed meanwhile)
+            if self._start_pending:
+                self._start_pending = False
+                self.worker.start()
 
     def cancel(self) -> None:
         """Stop after the current batch; the file keeps what was written, marked incomplete."""
