@@ -338,7 +338,8 @@ class AugmentSection(QWidget):
         self._seq += 1
         return PreviewRequest(self.recipe.snapshot(), image, mask, self.index.value(), gallery,
                               _placement(image_layer, image.shape), self._seq,
-                              time.perf_counter(), self._gallery_colours(mask))
+                              time.perf_counter(),
+                              None if gallery is None else self._gallery_colours(mask))
 
     def _gallery_colours(self, mask: np.ndarray | None) -> dict | None:
         """The gallery's outline colours: the classes' Labels-layer colours (0-255 RGB)."""
