@@ -491,3 +491,16 @@ def test_zarr_writers_creating_one_new_store_at_once_all_succeed(tmp_path):
         group = zarr.open_group(store, mode="r")
         for i in range(8):
             np.testing.assert_array_equal(group[f"a{i}"][:], np.full((5, 2), i, np.float32))
+
+
+def test_zarr_writer_stores_chunks_of_zeros_without_comparing_them(tmp_path):
+    """Chunks that hold only the fill value are written like any other (zarr's check
+    for them is skipped) and read back the same."""
+    path = tmp_path / "d.zarr"
+    data = np.zeros((8, 4, 4), np.float32)
+    data[4:] = 1.5
+    with zarr_array_writer((4, 4), np.float32, 4, path, "x", length=8) as w:
+        w.buffered_write(data)
+    array = zarr.open_array(path / "x", mode="r")
+    assert array.nchunks_initialized == 2  # the chunk of zeros too
+    np.testing.assert_array_equal(array[:], data)

@@ -391,7 +391,9 @@ class ZarrRegions:
     def open(self, name: str) -> Any:
         import zarr
 
-        return zarr.open_array(store=os.path.join(self.path, name), mode="r+")
+        from ..io._zarr_writer import writable
+
+        return writable(zarr.open_array(store=os.path.join(self.path, name), mode="r+"))
 
 
 def write_unit_zarr(sources: bytes, request: dict, settings: ExtractSettings, work: UnitWork,
@@ -432,6 +434,7 @@ def write_seams(regions: ZarrRegions, chunks: list, *unit_results: dict | None) 
     unit found the run cancelled)."""
     if any(r is None for r in unit_results):
         return 0
+    arrays: dict[str, Any] = {}
     for name, k in chunks:
         block, length = regions.blocks[name]
         first, end = k * block, min((k + 1) * block, length)
@@ -443,7 +446,9 @@ def write_seams(regions: ZarrRegions, chunks: list, *unit_results: dict | None) 
         if parts[0][0] != first or len(data) != end - first:
             raise RuntimeError(f"seam of {name} chunk {k}: pieces cover rows "
                                f"{parts[0][0]}..{parts[0][0] + len(data)}, not {first}..{end}")
-        regions.open(name)[first:end] = data
+        if name not in arrays:
+            arrays[name] = regions.open(name)
+        arrays[name][first:end] = data
     return len(chunks)
 
 
