@@ -15,7 +15,10 @@
 
     xvfb-run -a python benchmarks/bench_widgets.py [preview] [large] [stalls] [first-run]
 
-(no section names: all of them; figures of repeated measurements are min / median / max)
+(no section names: all of them; figures of repeated measurements are min / median / max).
+At the end, one line per measured interaction: its longest tick gap and longest event,
+marked OVER when either exceeds 50 ms (floors: what napari alone or a plain repaint costs
+on the same machine, for comparison).
 """
 
 from __future__ import annotations
@@ -85,6 +88,61 @@ class EventClock:
     def stop(cls) -> float:
         cls.on = False
         return cls.longest
+
+
+#: Target: no event-loop stall longer than this (seconds).
+STALL_TARGET = 0.050
+#: Every measured interaction: (name, longest tick gaps, longest events, what took longest);
+#: gaps and events are lists (one value per run, several for fresh processes).
+MEASURED: list[tuple[str, list[float], list[float], str]] = []
+
+
+def record(name: str, gaps, events, what: str = "") -> None:
+    """Note an interaction's longest tick gap(s) and longest event(s) (seconds)."""
+    gaps = [gaps] if isinstance(gaps, float) else list(gaps)
+    events = [events] if isinstance(events, float) else list(events)
+    MEASURED.append((name, gaps, events, what))
+
+
+class Measured:
+    """``with Measured(name, meter):`` times an interaction with ``meter`` (tick gaps)
+    and :class:`EventClock` and records it; ``.gap`` and ``.event`` after the block."""
+
+    def __init__(self, name: str, meter: StallMeter | None = None) -> None:
+        self.name, self.meter = name, meter or StallMeter()
+        self.gap = self.event = 0.0
+
+    def __enter__(self) -> Measured:
+        self.meter.start()
+        EventClock.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.gap, self.event = self.meter.stop(), EventClock.stop()
+        record(self.name, self.gap, self.event, EventClock.what)
+
+
+def print_stalls() -> None:
+    """One line per measured interaction: its longest tick gap and event, flagged when
+    beyond :data:`STALL_TARGET`."""
+    if not MEASURED:
+        return
+    print(f"\nevent-loop stalls per interaction (ms; several runs: min / median / max of "
+          f"the runs' longest; target < {1e3 * STALL_TARGET:.0f} ms)")
+    width = max(len(name) for name, *_ in MEASURED)
+    over = 0
+    for name, gaps, events, what in MEASURED:
+        worst = max(max(gaps, default=0.0), max(events, default=0.0))
+        flag = "OVER" if worst > STALL_TARGET else "ok"
+        over += worst > STALL_TARGET
+
+        def show(values):
+            return f"{1e3 * values[0]:.1f}" if len(values) == 1 else spread(values)
+        print(f"  {name:<{width}}  tick gap {show(gaps):>20}  event {show(events):>20}  "
+              f"{flag:4}  {what}")
+    print(f"{over} of {len(MEASURED)} interactions have a stall over "
+          f"{1e3 * STALL_TARGET:.0f} ms (the repaint floor and napari's floors included, "
+          "for comparison)")
 
 
 def make_app():
@@ -167,16 +225,17 @@ def bench_preview(viewer, widget, image, labels) -> None:
 
     # single changes, as a user clicking or typing: change -> layer data updated
     gui, updated, drawn = [], [], []
-    for k in range(30):
-        pump(0.05)
-        shown = expected(float(5 + k))
-        t0 = time.perf_counter()
-        controls["rotation_range"].setValue(float(5 + k))
-        gui.append(time.perf_counter() - t0)  # what the change itself costs the GUI
-        wait_until(shown)
-        updated.append(time.perf_counter() - t0)
-        pump()
-        drawn.append(time.perf_counter() - t0)
+    all_shown = [expected(float(5 + k)) for k in range(30)]  # (not while measured)
+    with Measured("preview 512x512: 30 single changes"):
+        for k in range(30):
+            pump(0.05)
+            t0 = time.perf_counter()
+            controls["rotation_range"].setValue(float(5 + k))
+            gui.append(time.perf_counter() - t0)  # what the change itself costs the GUI
+            wait_until(all_shown[k])
+            updated.append(time.perf_counter() - t0)
+            pump()
+            drawn.append(time.perf_counter() - t0)
     print(f"preview 512x512, one change -> layer data updated (30 changes): "
           f"{spread(updated)} ms min / median / max (target: median <= 16 ms); "
           f"computed on the GUI thread, which the change holds {spread(gui)} ms")
@@ -184,20 +243,18 @@ def bench_preview(viewer, widget, image, labels) -> None:
           f"{spread(drawn)} ms")
 
     # a slider drag: 40 value changes 5 ms apart; latency of the last one and GUI stalls
-    def drag(set_value, is_shown) -> tuple[float, float]:
-        meter = StallMeter()
-        meter.start()
-        EventClock.start()
-        for k in range(40):
-            set_value(float(40 + k % 30))  # ends on 49
-            pump(0.005)
-        t_last = time.perf_counter()
-        wait_until(is_shown)
-        latency = time.perf_counter() - t_last
-        EventClock.stop()
-        return latency, meter.stop()
+    def drag(name, set_value, is_shown) -> tuple[float, float]:
+        with Measured(name) as m:
+            for k in range(40):
+                set_value(float(40 + k % 30))  # ends on 49
+                pump(0.005)
+            t_last = time.perf_counter()
+            wait_until(is_shown)
+            latency = time.perf_counter() - t_last
+        return latency, m.gap
 
-    lat, stall = drag(controls["rotation_range"].setValue, expected(49.0))
+    lat, stall = drag("preview 512x512: slider drag (40 events)",
+                      controls["rotation_range"].setValue, expected(49.0))
     print(f"slider drag (40 events, 5 ms apart): last value shown {1e3 * lat:.1f} ms after it, "
           f"longest stall {1e3 * stall:.1f} ms (longest event {1e3 * EventClock.longest:.1f} "
           f"ms, {EventClock.what})")
@@ -216,16 +273,15 @@ def bench_preview(viewer, widget, image, labels) -> None:
           f"{1e3 * 40 * each:.0f} ms per 40-event drag")
 
     # with a gallery of 8 samples shown (9 warps per change); its first drawing apart
-    meter = StallMeter()
-    meter.start()
-    EventClock.start()
-    section.show_gallery(8)
-    wait_until(lambda: not section.busy)
-    pump(0.5)  # drawn (a new layer's first draw: textures and shaders)
-    print(f"showing a gallery of 8: longest stall {1e3 * meter.stop():.1f} ms (longest event "
-          f"{1e3 * EventClock.stop():.1f} ms, {EventClock.what})")
+    with Measured("Augment: showing a gallery of 8 (first draw)") as m:
+        section.show_gallery(8)
+        wait_until(lambda: not section.busy)
+        pump(0.5)  # drawn (a new layer's first draw: textures and shaders)
+    print(f"showing a gallery of 8: longest stall {1e3 * m.gap:.1f} ms (longest event "
+          f"{1e3 * m.event:.1f} ms, {EventClock.what})")
 
-    lat, stall = drag(controls["rotation_range"].setValue, expected(49.0, gallery=8))
+    lat, stall = drag("preview 512x512 + gallery of 8: slider drag",
+                      controls["rotation_range"].setValue, expected(49.0, gallery=8))
     each = synchronous(5)
     print(f"slider drag with a gallery of 8 shown: last value shown {1e3 * lat:.0f} ms after it, "
           f"longest stall {1e3 * stall:.1f} ms (longest event {1e3 * EventClock.longest:.1f} "
@@ -253,17 +309,17 @@ def bench_large_preview(viewer, widget) -> None:
     wait_until(lambda: not section.busy and viewer.layers[IMAGE_LAYER].data.shape == (2048, 2048),
                timeout=60)
     z = current_z(viewer, image_layer)
-    meter = StallMeter()
-    meter.start()
-    for k in range(40):
-        controls["rotation_range"].setValue(float(10 + k % 30))  # ends on 19
-        pump(0.005)
-    t_last = time.perf_counter()
     recipe = widget.recipe.snapshot()
+    recipe.augment.rotation_range = 19.0
     x, _, _ = preview_sample(recipe, big[z], big_labels[z], section.index.value())
-    wait_until(lambda: not section.busy and np.array_equal(viewer.layers[IMAGE_LAYER].data, x),
-               timeout=60)
-    latency, stall = time.perf_counter() - t_last, meter.stop()
+    with Measured("preview 2048x2048: slider drag (40 events)") as m:
+        for k in range(40):
+            controls["rotation_range"].setValue(float(10 + k % 30))  # ends on 19
+            pump(0.005)
+        t_last = time.perf_counter()
+        wait_until(lambda: not section.busy
+                   and np.array_equal(viewer.layers[IMAGE_LAYER].data, x), timeout=60)
+        latency, stall = time.perf_counter() - t_last, m.meter.stop()
     t0 = time.perf_counter()
     section.update_preview()  # the same redraw on the GUI thread
     sync = time.perf_counter() - t0
@@ -290,12 +346,11 @@ def repaint_floor(widget) -> float:
     label = QLabel("floor")
     widget.layout().addWidget(label)
     pump(0.2)
-    meter = StallMeter()
-    meter.start()
-    for k in range(20):
-        label.setText(f"repaint {k}")
-        pump(0.1)
-    floor = meter.stop()
+    with Measured("floor: repaints only (a dock label changes 20 times)") as m:
+        for k in range(20):
+            label.setText(f"repaint {k}")
+            pump(0.1)
+    floor = m.gap
     label.deleteLater()
     print(f"repaint floor (a dock label changes, 20 times): longest gap {1e3 * floor:.1f} ms")
     return floor
@@ -316,14 +371,14 @@ def bench_stalls(viewer, widget, image, labels, tmp: Path) -> None:
     pump(0.5)  # the overlay layer's first draw (napari compiles its shaders once) is over
     meter = StallMeter()
 
-    def plan_stall(change) -> tuple[float, float]:
-        meter.start()
-        t0 = time.perf_counter()
-        change()
-        pump(0.01)
-        wait_until(lambda: not widget.patches.busy and widget.patches.result is not None)
-        pump(0.3)  # the overlay drawn
-        return time.perf_counter() - t0, meter.stop()
+    def plan_stall(name, change) -> tuple[float, float]:
+        with Measured(name, meter) as m:
+            t0 = time.perf_counter()
+            change()
+            pump(0.01)
+            wait_until(lambda: not widget.patches.busy and widget.patches.result is not None)
+            pump(0.3)  # the overlay drawn
+        return time.perf_counter() - t0, m.gap
 
     def every_pixel() -> None:
         r.patches.max_per_class = None  # every mask pixel: the heaviest plan
@@ -331,7 +386,8 @@ def bench_stalls(viewer, widget, image, labels, tmp: Path) -> None:
     def patch_size() -> None:
         r.patches.patchsize = 48
 
-    plan_time, stall = plan_stall(every_pixel)
+    plan_time, stall = plan_stall("Patches: plan every pixel (N per class: all)",
+                                  every_pixel)
     t0 = time.perf_counter()
     plan_from_recipe(r, image, labels)
     sync_plan = time.perf_counter() - t0
@@ -339,32 +395,37 @@ def bench_stalls(viewer, widget, image, labels, tmp: Path) -> None:
           f"patches) in the background: {plan_time:.2f} s incl. drawing, longest stall "
           f"{1e3 * stall:.1f} ms (on the GUI thread the plan alone would stall "
           f"{1e3 * sync_plan:.0f} ms, ratio {sync_plan / max(stall, 1e-9):.1f}x)")
-    plan_time, stall = plan_stall(patch_size)
+    plan_time, stall = plan_stall("Patches: re-plan after a patch-size change",
+                                  patch_size)
     print(f"re-plan after a patch-size change: {plan_time:.2f} s, "
           f"longest stall {1e3 * stall:.1f} ms")
 
     # the slice slider: the overlay follows every step; baseline: napari alone (Data tab)
     from napari_datatools._qt._patches_section import OVERLAY
 
-    def slider(overlay: bool) -> tuple[list[float], float]:
+    def slider(name: str, overlay: bool) -> tuple[list[float], float]:
         costs = []
-        meter.start()
-        for z in list(range(image.shape[0])) * 2:
-            t0 = time.perf_counter()
-            viewer.dims.set_current_step(0, z)
-            if overlay:  # until the outlines of slice z are in the layer
-                wait_until(lambda z=z: viewer.layers[OVERLAY].data[0, 0] == z)
-            costs.append(time.perf_counter() - t0)
-            pump(0.05)
-        return costs, meter.stop()
+        with Measured(name, meter) as m:
+            for z in list(range(image.shape[0])) * 2:
+                t0 = time.perf_counter()
+                viewer.dims.set_current_step(0, z)
+                if overlay:  # until the outlines of slice z are shown
+                    wait_until(lambda z=z: overlay_shows(z))
+                costs.append(time.perf_counter() - t0)
+                pump(0.05)
+        return costs, m.gap
 
-    costs, stall = slider(overlay=True)
+    def overlay_shows(z: int) -> bool:
+        layer = viewer.layers[OVERLAY]
+        return not widget.patches.busy and bool(np.any(layer.data[:, 0] == z))
+
+    costs, stall = slider("Patches: slice slider, 16 steps (overlay follows)", overlay=True)
     print(f"slice slider, 16 steps with {widget.patches.result.plan.total:,} planned patches: "
           f"step -> overlay updated median {1e3 * statistics.median(costs):.1f} ms, "
           f"max {1e3 * max(costs):.1f} ms; longest stall {1e3 * stall:.1f} ms")
     widget.show_tab("Data")
     pump(0.3)
-    costs, floor = slider(overlay=False)
+    costs, floor = slider("floor: napari alone, the same 16 steps (Data tab)", overlay=False)
     print(f"napari floor: the same 16 steps with no overlay (Data tab): step median "
           f"{1e3 * statistics.median(costs):.1f} ms; longest stall {1e3 * floor:.1f} ms")
     widget.show_tab("Patches")
@@ -377,10 +438,12 @@ def bench_stalls(viewer, widget, image, labels, tmp: Path) -> None:
     c = widget.create_section
     for attempt in ("first", "second", "third"):
         click_gap, click_event, click = run_click(c, meter)
+        record(f"Create: {attempt} Run click of the bench (until first progress)",
+               click_gap, click_event, EventClock.what)
         t0 = time.perf_counter()
-        meter.start()
-        wait_until(lambda: c.worker is None, timeout=300)
-        run_time, stall = time.perf_counter() - t0, meter.stop()
+        with Measured(f"Create: {attempt} run, the rest of it", meter) as m:
+            wait_until(lambda: c.worker is None, timeout=300)
+        run_time, stall = time.perf_counter() - t0, m.gap
         gaps = np.asarray(meter.gaps)
         total = c.result.total
         print(f"{attempt} dataset run ({total:,} patches of 64 x 64, hdf5, batch 64) in the "
@@ -447,12 +510,13 @@ def first_run_main() -> int:
         gap, event, held = run_click(c, meter)
         what = EventClock.what
         meter.start()
+        EventClock.start()
         wait_until(lambda: c.worker is None, timeout=300)
-        run_gap = meter.stop()
+        run_gap, run_event = meter.stop(), EventClock.stop()
         pump(0.3)
     viewer.close()
     print(f"first-run {gap:.6f} {event:.6f} {held:.6f} {opened:.6f} {after_open:.6f} "
-          f"{run_gap:.6f} {what}")
+          f"{run_gap:.6f} {run_event:.6f} {what} | {EventClock.what}")
     return 0
 
 
@@ -470,20 +534,28 @@ def bench_first_run(runs: int = 3) -> None:
     """The first Run click of a session (fresh processes) beside napari's first progress
     bar of a session (fresh processes too, no widget of ours)."""
     ours = in_fresh_processes("--first-run", runs)
-    gap, event, held, opened, after_open, run_gap = (
-        [float(w[k]) for w in ours] for k in range(1, 7))
+    gap, event, held, opened, after_open, run_gap, run_event = (
+        [float(w[k]) for w in ours] for k in range(1, 8))
+    whats = [" ".join(w[8:]).split(" | ") for w in ours]
     print(f"first Run click of a session ({runs} fresh processes), until its first "
           f"progress is shown: longest stall {spread(gap)} ms (tick gap) / {spread(event)} "
-          f"ms (longest event: {', '.join(' '.join(w[7:]) for w in ours)}); the click "
+          f"ms (longest event: {', '.join(w[0] for w in whats)}); the click "
           f"itself held the GUI {spread(held)} ms (target: every stall < 50 ms); the rest "
-          f"of the run: longest stall {spread(run_gap)} ms (tick gap)")
+          f"of the run: longest stall {spread(run_gap)} ms (tick gap) / {spread(run_event)} "
+          f"ms (longest event: {', '.join(w[-1] for w in whats)})")
     print(f"opening the dock: {spread(opened, digits=0)} ms to build and add it, then its "
           f"longest event {spread(after_open, digits=0)} ms (first paint; napari's first "
-          "progress bar made and closed)")
+          "progress bar made and closed; the LZF kernel's loading started)")
+    record("Create: first Run click of a session (until first progress)", gap, event,
+           whats[0][0])
+    record("Create: first run of a session, the rest of it", run_gap, run_event, whats[0][-1])
+    record("opening the dock (after it is added; not an interaction)", after_open,
+           after_open)
     floor = in_fresh_processes("--progress-floor", runs)
     for k, which in enumerate(("1st", "2nd", "3rd")):
         gaps = [float(w[1 + 2 * k]) for w in floor]
         events = [float(w[2 + 2 * k]) for w in floor]
+        record(f"floor: napari's {which} progress bar of a session", gaps, events)
         print(f"napari floor: napari's {which} progress bar of a session (fresh viewer, no "
               f"widget of ours) stalls {spread(gaps)} ms (tick gap) / {spread(events)} ms "
               "(longest event)")
@@ -560,10 +632,14 @@ def main(sections: list[str]) -> int:
         viewer.close()
     if "first-run" in sections:
         bench_first_run()
+    print_stalls()
     return 0
 
 
 if __name__ == "__main__":
+    if "-h" in sys.argv or "--help" in sys.argv:
+        print(__doc__)
+        sys.exit(0)
     if "--progress-floor" in sys.argv:
         sys.exit(progress_floor_main())
     if "--first-run" in sys.argv:

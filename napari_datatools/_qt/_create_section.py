@@ -66,6 +66,36 @@ def warm_up_progress() -> None:
 #: Whether :func:`warm_up_progress` ran in this session.
 _progress_warm = False
 
+#: Set once the LZF compression kernel is loaded (see :func:`warm_up_compression`).
+compression_warm = threading.Event()
+_compression_started = False
+
+
+def warm_up_compression() -> threading.Thread | None:
+    """Load the LZF compression kernel (HDF5 output) in a background thread, once per
+    session; returns the thread started (None when it already was).
+
+    The kernel is compiled code that numba loads from its cache on first use (about
+    0.5 s, part of it holding the interpreter): loaded here, a run's first batch
+    does not wait for it. :data:`compression_warm` is set when it is loaded.
+    """
+    global _compression_started
+    if _compression_started:
+        return None
+    _compression_started = True
+
+    def load() -> None:
+        try:
+            from ..io._lzf import compress_chunks  # numba: imported here, not at start-up
+
+            compress_chunks(np.zeros((1, 64), np.uint8))  # the writer's argument types
+        finally:
+            compression_warm.set()
+
+    thread = threading.Thread(target=load, name="napari_datatools_warm_up", daemon=True)
+    thread.start()
+    return thread
+
 
 def free_space(path: str) -> int | None:
     """Free bytes on the disk that would hold ``path`` (its nearest existing folder)."""

@@ -12,7 +12,7 @@ from qtpy.QtWidgets import QScrollArea, QTabWidget, QVBoxLayout, QWidget
 from ..recipe import Recipe
 from ._augment_section import AugmentSection
 from ._connections import Connections
-from ._create_section import CreateSection, warm_up_progress
+from ._create_section import CreateSection, warm_up_compression, warm_up_progress
 from ._data_section import DataSection
 from ._dataset_section import DatasetSection
 from ._export_section import ExportSection
@@ -92,13 +92,15 @@ class DataToolsWidget(QWidget):
         self._warm_up.timeout.connect(self._warm_up_progress)
 
     def showEvent(self, event: QShowEvent | None) -> None:  # noqa: N802 (Qt's name)
-        """The dock is shown (with its viewer): napari's progress bar is warmed up next."""
+        """The dock is shown (with its viewer): napari's progress bar and the LZF
+        kernel are warmed up next."""
         super().showEvent(event)
         self._warm_up.start()
 
     def _warm_up_progress(self) -> None:
         if self.isVisible():  # (not once the viewer closed meanwhile)
             warm_up_progress()
+            warm_up_compression()  # then the LZF kernel (a thread), while nothing is asked
 
     def _tab_changed(self, *_: Any) -> None:
         """Only the shown tab draws (and shows) its preview layers."""

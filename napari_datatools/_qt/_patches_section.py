@@ -588,8 +588,8 @@ class PatchesSection(QWidget):
         """Show the overlay layer ``name`` of the current view, hide the other one."""
         for role in (OVERLAY, BOXES):
             found = preview_layer(self.viewer, role)
-            if found is not None:
-                found.visible = role == name
+            if found is not None and found.visible != (role == name):
+                found.visible = role == name  # (napari re-slices a layer made visible)
 
     def _draw_boxes(self, layer: Any, create: bool) -> Any:
         self._show_only(BOXES)

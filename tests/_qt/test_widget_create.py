@@ -322,6 +322,34 @@ def test_napari_first_progress_bar_is_made_when_the_dock_is_shown(
     assert len(made) == 1 and _create_section._progress_warm
 
 
+def test_lzf_kernel_is_loaded_off_the_gui_thread_when_the_dock_is_shown(
+        make_dock, qtbot, monkeypatch):
+    """Once per session, in a background thread: a run's first LZF batch does not load it."""
+    from napari_datatools.io import _lzf
+
+    threads = []
+    real_compress = _lzf.compress_chunks
+
+    def recording(rows):
+        threads.append(threading.current_thread())
+        return real_compress(rows)
+
+    monkeypatch.setattr(_lzf, "compress_chunks", recording)
+    monkeypatch.setattr(_create_section, "_compression_started", False)
+    monkeypatch.setattr(_create_section, "compression_warm", threading.Event())
+    make_dock()  # a hidden viewer: nothing
+    qtbot.wait(50)
+    assert threads == [] and not _create_section.compression_warm.is_set()
+    viewer, widget, *_ = make_dock(show=True)
+    qtbot.waitUntil(_create_section.compression_warm.is_set, timeout=30000)
+    assert len(threads) == 1 and threads[0] is not threading.main_thread()
+    assert _lzf._compress_rows.signatures  # compiled code loaded for the writer's types
+    widget.hide()
+    widget.show()  # shown again: not again
+    qtbot.wait(50)
+    assert len(threads) == 1
+
+
 def test_worker_quit_alone_closes_the_file(setup, qtbot, tmp_path, monkeypatch):
     """napari quits every worker when the app exits: the job must close its file."""
     viewer, widget, image, labels = setup

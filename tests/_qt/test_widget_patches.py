@@ -217,3 +217,50 @@ def test_class_names_and_compact_counts(setup, qtbot):
     _settle(qtbot, widget)
     assert tab.summary.text().startswith("1 patch of 8 x 8 (class 1 (nucleus): 1)")
     assert "Will write 1 patch (" in widget.create_section.plan_info.text()
+
+
+def test_planning_runs_off_the_gui_thread_and_only_the_latest_plan_arrives(
+        setup, qtbot, monkeypatch):
+    """Each settings change plans in a worker thread on a snapshot of the recipe; plans
+    asked for while one runs are replaced by the latest, and stale ones never arrive."""
+    import threading
+    import time
+
+    viewer, widget, image, labels = setup
+    tab = widget.patches
+    compute = tab._worker._function
+    threads, planned = [], []
+
+    def slow(recipe, *args):
+        threads.append(threading.current_thread())
+        planned.append(recipe.patches.patchsize)
+        time.sleep(0.3)
+        return compute(recipe, *args)
+
+    monkeypatch.setattr(tab._worker, "_function", slow)
+    arrived = []
+    tab.plan_ready.connect(lambda result: arrived.append(result.recipe.patches.patchsize))
+    for size in (10, 12, 14, 16):  # each change apart from the others (past the debounce)
+        tab.patchsize.setValue(size)
+        qtbot.wait(tab.DEBOUNCE_MS + 50)
+    widget.recipe.patches.patchsize = 18  # meanwhile: the recipe planned is a snapshot
+    _settle(qtbot, widget)
+    assert threading.main_thread() not in threads
+    assert planned[0] == 10 and planned[-1] == 18 and len(planned) < 5  # 12-16 skipped
+    assert arrived == [18] and tab.result.recipe.patches.patchsize == 18
+    assert tab.result.plan.patch_shape == (18, 18)
+
+
+def test_a_slice_step_only_updates_the_overlay_points(setup, qtbot):
+    """A slice step sets the outlines of the new slice; the overlay's visibility is not
+    set again (napari re-slices a layer each time it is made visible)."""
+    viewer, widget, image, labels = setup
+    layer = viewer.layers[OVERLAY]
+    shown, data = [], []
+    layer.events.visible.connect(lambda event: shown.append(event))
+    layer.events.data.connect(lambda event: data.append(event))
+    for z in (1, 2, 0):
+        viewer.dims.set_current_step(0, z)
+        _settle(qtbot, widget)
+        assert np.all(layer.data[:, 0] == z)
+    assert shown == [] and data
