@@ -65,6 +65,10 @@ BOXES = "patch boxes"
 #: At most this many boxes are drawn in the 3D view (evenly thinned beyond, as the
 #: outlines of a slice are).
 MAX_BOXES = 500
+#: The overlay holds the outlines of a band of slices around the shown one, about this
+#: many outlines in all (napari draws those of the shown slice): a slice step within
+#: the band changes no layer, only the slice's text.
+OVERLAY_BAND_POINTS = 4096
 #: Depth (slices) a 3D patch starts with when 3D is switched on (at most the volume's).
 DEFAULT_DEPTH = 8
 MODES = {"pixel": "every mask pixel", "grid": "grid with stride"}
@@ -300,6 +304,9 @@ class PatchesSection(QWidget):
         self._stale = True
         self._create = False
         self._waiting = False
+        #: What the overlay layer holds: ((plan result, layer, (scale, translate)),
+        #: {slice: (outlines drawn, patches)}), or None.
+        self._band: tuple[tuple, dict[int, tuple[int, int]]] | None = None
         self._overlay_timer = QTimer(self)
         self._overlay_timer.setSingleShot(True)
         self._overlay_timer.setInterval(self.OVERLAY_DELAY_MS)
@@ -551,9 +558,25 @@ class PatchesSection(QWidget):
         centres, classes, total = thinned(segments, MAX_BOXES, 3)
         return box_edges(centres, shape3), np.repeat(classes, 12), total
 
+    def band(self, z: int) -> range:
+        """The slices whose outlines the overlay holds while slice ``z`` is shown: about
+        :data:`OVERLAY_BAND_POINTS` outlines (at least slice ``z``'s), around ``z``."""
+        plan = self._plan()
+        shape = plan.patch_shape
+        side = int(round(float(np.sqrt(shape[-2] * shape[-1]))))
+        depth = plan.volume_shape[0]
+        slices = min(depth, max(1, OVERLAY_BAND_POINTS // overlay_limit(plan.volume_shape,
+                                                                         max(side, 1))))
+        lo = min(max(0, z - slices // 2), depth - slices)
+        return range(lo, lo + slices)
+
     def draw_overlay(self, create: bool = False) -> Any:
         """Outline this slice's patches, coloured by class, thinned to :func:`overlay_limit`
-        (in napari's 3D view: the patches' boxes, at most :data:`MAX_BOXES`)."""
+        (in napari's 3D view: the patches' boxes, at most :data:`MAX_BOXES`).
+
+        The layer holds the outlines of the slices of :meth:`band` (napari shows those
+        of the current slice): a step to a slice of the band only changes the text.
+        """
         layer = self.data.image_layer()
         if not self.active or self.result is None or layer is None:
             return None
@@ -561,15 +584,24 @@ class PatchesSection(QWidget):
             return self._draw_boxes(layer, create)
         self._show_only(OVERLAY)
         z = current_z(self.viewer, layer)
-        centres, classes, total = self.overlay_points(z)
-        drawn = len(centres)
-        where = "this slice" if z is None else f"slice {z}"
+        overlay = preview_layer(self.viewer, OVERLAY)
+        place = (tuple(layer.scale), tuple(layer.translate))
+        if not create and overlay is not None and self._band is not None:
+            (result, holder, where), counts = self._band
+            if result is self.result and holder is overlay and where == place and (
+                    (-1 if z is None else z) in counts):
+                self._show_slice_info(z, *counts[-1 if z is None else z])
+                return overlay
+        parts, counts = [], {}
+        for zz in ([None] if z is None else self.band(z)):
+            centres, classes, total = self.overlay_points(zz)
+            parts.append((centres, classes))
+            counts[-1 if zz is None else zz] = (len(centres), total)
+        centres = np.concatenate([c for c, _ in parts])
+        classes = np.concatenate([c for _, c in parts])
+        self._show_slice_info(z, *counts[-1 if z is None else z])
         shape = self._plan().patch_shape
-        how = "centred in" if len(shape) == 2 else "crossing"
-        self.slice_info.setText(
-            f"{plural(total, 'patch', 'patches')} {how} {where}"
-            + ("." if drawn == total else f"; {drawn:,} of them drawn."))
-        return show_preview(
+        drawn = show_preview(
             self.viewer, OVERLAY, centres, "points", create,
             features={"class": classes}, symbol="square",
             size=max(shape[-2:]),
@@ -578,6 +610,15 @@ class PatchesSection(QWidget):
             scale=tuple(layer.scale[-centres.shape[1]:]),
             translate=tuple(layer.translate[-centres.shape[1]:]),
         )
+        self._band = None if drawn is None else ((self.result, drawn, place), counts)
+        return drawn
+
+    def _show_slice_info(self, z: int | None, drawn: int, total: int) -> None:
+        where = "this slice" if z is None else f"slice {z}"
+        how = "centred in" if len(self._plan().patch_shape) == 2 else "crossing"
+        self.slice_info.setText(
+            f"{plural(total, 'patch', 'patches')} {how} {where}"
+            + ("." if drawn == total else f"; {drawn:,} of them drawn."))
 
     def _boxes_view(self) -> bool:
         """Whether napari shows a volume in 3D (the patches are drawn as boxes)."""

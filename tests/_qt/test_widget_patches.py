@@ -32,6 +32,13 @@ def _expected_overlay(widget, image, labels, z):
     return plan, centres, classes
 
 
+def _in_slice(layer, z):
+    """The overlay's outlines napari shows in slice ``z``: (Y, X) centres, classes, rows
+    (the layer holds those of a band of slices around the shown one)."""
+    rows = layer.data[:, 0] == z
+    return layer.data[rows, 1:], layer.features["class"].to_numpy()[rows], rows
+
+
 def test_overlay_is_the_plan_of_the_current_slice(setup, qtbot):
     viewer, widget, image, labels = setup
     tab, p = widget.patches, widget.recipe.patches
@@ -44,9 +51,9 @@ def test_overlay_is_the_plan_of_the_current_slice(setup, qtbot):
         _settle(qtbot, widget)
         plan, centres, classes = _expected_overlay(widget, image, labels, z)
         layer = viewer.layers[OVERLAY]
-        np.testing.assert_array_equal(layer.data[:, 1:], centres)
-        assert np.all(layer.data[:, 0] == z)
-        np.testing.assert_array_equal(layer.features["class"], classes)
+        shown, shown_classes, _ = _in_slice(layer, z)
+        np.testing.assert_array_equal(shown, centres)
+        np.testing.assert_array_equal(shown_classes, classes)
         assert np.all(layer.size == 8) and set(layer.symbol) == {layer.symbol[0]}
         assert f"{len(centres):,} patches centred in slice {z}." == tab.slice_info.text()
     # colours follow the Labels layer's colours of the classes
@@ -125,14 +132,15 @@ def test_too_many_patches_are_thinned(setup, qtbot):
     layer = viewer.layers[OVERLAY]
     limit = overlay_limit((48, 64), 8)
     assert limit == 3 * 48 * 64 // 8**2 < 48 * 64  # outlines covering the slice 3 times
-    assert len(layer.data) == limit
+    shown, shown_classes, _ = _in_slice(layer, z)
+    assert len(shown) == limit
     assert f"{48 * 64:,} patches centred in slice {z}; {limit:,} of them drawn." == \
         widget.patches.slice_info.text()
     # an evenly spaced subset of the slice's centres, over the classes in order
     _, centres, classes = _expected_overlay(widget, image, labels, z)
-    keep = np.linspace(0, len(centres) - 1, len(layer.data)).round().astype(int)
-    np.testing.assert_array_equal(layer.data[:, 1:], centres[keep])
-    np.testing.assert_array_equal(layer.features["class"], classes[keep])
+    keep = np.linspace(0, len(centres) - 1, limit).round().astype(int)
+    np.testing.assert_array_equal(shown, centres[keep])
+    np.testing.assert_array_equal(shown_classes, classes[keep])
     assert len(set(classes[keep].tolist())) > 1
 
 
@@ -171,8 +179,9 @@ def test_the_overlay_follows_the_patch_size(setup, qtbot):
     assert len(layer.data) and np.all(layer.size == 13)
     z = viewer.dims.current_step[0]
     _, centres, _ = _expected_overlay(widget, image, labels, z)
-    keep = np.linspace(0, len(centres) - 1, len(layer.data)).round().astype(int)
-    np.testing.assert_array_equal(layer.data[:, 1:], centres[keep])
+    shown, _, _ = _in_slice(layer, z)
+    keep = np.linspace(0, len(centres) - 1, len(shown)).round().astype(int)
+    np.testing.assert_array_equal(shown, centres[keep])
 
 
 def test_a_slice_step_while_planning_keeps_the_overlay_coming(setup, qtbot, monkeypatch):
@@ -195,7 +204,7 @@ def test_a_slice_step_while_planning_keeps_the_overlay_coming(setup, qtbot, monk
     assert OVERLAY not in viewer.layers and tab.summary.text() == "Planning patches..."
     _settle(qtbot, widget)
     assert OVERLAY in viewer.layers and viewer.layers[OVERLAY].visible
-    assert np.all(viewer.layers[OVERLAY].data[:, 0] == 2)
+    assert len(_in_slice(viewer.layers[OVERLAY], 2)[0])
     assert tab.slice_info.text().split(" centred in ")[1].startswith("slice 2")
 
 
@@ -251,16 +260,35 @@ def test_planning_runs_off_the_gui_thread_and_only_the_latest_plan_arrives(
     assert tab.result.plan.patch_shape == (18, 18)
 
 
-def test_a_slice_step_only_updates_the_overlay_points(setup, qtbot):
-    """A slice step sets the outlines of the new slice; the overlay's visibility is not
-    set again (napari re-slices a layer each time it is made visible)."""
+def test_slice_steps_within_the_overlay_band_change_no_layer(setup, qtbot, monkeypatch):
+    """The overlay holds the outlines of a band of slices (napari shows the current
+    slice's): a step within the band changes only the text; beyond it the band moves
+    (and the overlay's visibility is never set again: napari re-slices a layer then)."""
+    from napari_datatools._qt import _patches_section
+
     viewer, widget, image, labels = setup
+    tab = widget.patches
     layer = viewer.layers[OVERLAY]
-    shown, data = [], []
-    layer.events.visible.connect(lambda event: shown.append(event))
+    assert list(tab.band(1)) == list(range(image.shape[0]))  # a small volume: all of it
+    visible, data = [], []
+    layer.events.visible.connect(lambda event: visible.append(event))
     layer.events.data.connect(lambda event: data.append(event))
     for z in (1, 2, 0):
         viewer.dims.set_current_step(0, z)
         _settle(qtbot, widget)
+        _, centres, _ = _expected_overlay(widget, image, labels, z)
+        drawn = min(len(centres), overlay_limit(image.shape, 8))
+        assert len(_in_slice(layer, z)[0]) == drawn
+        assert tab.slice_info.text().startswith(
+            f"{len(centres):,} patches centred in slice {z}; {drawn:,} of them drawn.")
+    assert visible == [] and data == []
+    # a band of one slice: each step draws the new slice's outlines
+    monkeypatch.setattr(_patches_section, "OVERLAY_BAND_POINTS", 1)
+    assert list(tab.band(1)) == [1]
+    tab.draw_overlay(create=True)  # drawn anew: slice 0 alone
+    assert np.all(layer.data[:, 0] == 0)
+    for z in (1, 2):
+        viewer.dims.set_current_step(0, z)
+        _settle(qtbot, widget)
         assert np.all(layer.data[:, 0] == z)
-    assert shown == [] and data
+    assert visible == [] and len(data) >= 2
