@@ -19,16 +19,11 @@ from ._buffered_writer import N_WRITTEN, buffered_array_writer, check_array_name
 #: process that open or create arrays of one new store do so one at a time.
 _creating = threading.Lock()
 
-#: Runtime options of the arrays writers write: every chunk is stored as it is, without
-#: zarr's check that it only holds the fill value (a full pass over each chunk, about a
-#: quarter of zarr's write time; our chunks hold data, and a stored chunk of zeros reads
-#: back the same as a missing one).
-WRITE_CONFIG: dict[str, Any] = {"write_empty_chunks": True}
-
-
 def writable(array: zarr.Array) -> zarr.Array:
-    """``array`` with :data:`WRITE_CONFIG`."""
-    return array.with_config(WRITE_CONFIG)
+    """``array`` set to store every chunk as it is, without zarr's check that it holds
+    only the fill value (a full pass over each chunk, about a quarter of zarr's write
+    time; our chunks hold data, and a stored chunk of zeros reads back as a missing one)."""
+    return array.with_config({"write_empty_chunks": True})
 
 
 def _open_group(path: str, zarr_format: Literal[2, 3] | None) -> zarr.Group:
