@@ -417,7 +417,7 @@ def bench_stalls(viewer, widget, image, labels, tmp: Path) -> None:
 
     def overlay_shows(z: int) -> bool:
         layer = viewer.layers[OVERLAY]
-        return not widget.patches.busy and bool(np.any(layer.data[:, 0] == z))
+        return not widget.patches.busy and bool(np.any(layer.data[:, 0, 0] == z))
 
     costs, stall = slider("Patches: slice slider, 16 steps (overlay follows)", overlay=True)
     print(f"slice slider, 16 steps with {widget.patches.result.plan.total:,} planned patches: "

@@ -69,6 +69,8 @@ MAX_BOXES = 500
 #: many outlines in all (napari draws those of the shown slice): a slice step within
 #: the band changes no layer, only the slice's text.
 OVERLAY_BAND_POINTS = 4096
+#: Width of the outlines, relative to the patch side (at least 1 pixel).
+OUTLINE_WIDTH = 0.06
 #: Depth (slices) a 3D patch starts with when 3D is switched on (at most the volume's).
 DEFAULT_DEPTH = 8
 MODES = {"pixel": "every mask pixel", "grid": "grid with stride"}
@@ -114,6 +116,28 @@ def swatch(rgba: Any, size: int = 12) -> QIcon:
     painter.drawPixmap(1, 1, inner)
     painter.end()
     return QIcon(pixmap)
+
+
+def square_edges(centres: np.ndarray, patch_shape: tuple[int, ...]) -> np.ndarray:
+    """The 4 edges of each patch's square in its slice, as napari vectors ``(n * 4, 2,
+    d)`` (start, direction) for centres ``(n, d)`` whose last two axes are Y and X.
+
+    Along pixel borders, as :func:`~napari_datatools.patches.box_edges`: the patch
+    centred at ``c`` spans pixels ``c - p // 2`` to ``c - p // 2 + p - 1``.
+    """
+    centres = np.asarray(centres, dtype=float)
+    n, d = centres.shape
+    side_y, side_x = (float(s) for s in patch_shape[-2:])
+    low = centres.copy()
+    low[:, -2] -= int(side_y) // 2 + 0.5
+    low[:, -1] -= int(side_x) // 2 + 0.5
+    edges = np.zeros((n, 4, 2, d))
+    edges[:, :, 0] = low[:, None]
+    edges[:, 1, 0, -2] += side_y  # the bottom edge starts a side lower
+    edges[:, 3, 0, -1] += side_x  # the right edge a side further right
+    edges[:, 0:2, 1, -1] = side_x  # top and bottom run along X
+    edges[:, 2:4, 1, -2] = side_y  # left and right along Y
+    return edges.reshape(n * 4, 2, d)
 
 
 def human_bytes(n: float) -> str:
@@ -598,18 +622,19 @@ class PatchesSection(QWidget):
             parts.append((centres, classes))
             counts[-1 if zz is None else zz] = (len(centres), total)
         centres = np.concatenate([c for c, _ in parts])
-        classes = np.concatenate([c for _, c in parts])
+        classes = np.repeat(np.concatenate([c for _, c in parts]), 4)  # per edge
         self._show_slice_info(z, *counts[-1 if z is None else z])
         shape = self._plan().patch_shape
-        drawn = show_preview(
-            self.viewer, OVERLAY, centres, "points", create,
-            features={"class": classes}, symbol="square",
-            size=max(shape[-2:]),
-            face_color="transparent", border_color=self._colours(classes),
-            border_width=0.06, border_width_is_relative=True,
-            scale=tuple(layer.scale[-centres.shape[1]:]),
-            translate=tuple(layer.translate[-centres.shape[1]:]),
-        )
+        style: dict[str, Any] = {
+            "features": {"class": classes},
+            "scale": tuple(layer.scale[-centres.shape[1]:]),
+            "translate": tuple(layer.translate[-centres.shape[1]:]),
+            "edge_width": max(1.0, OUTLINE_WIDTH * max(shape[-2:])),
+        }
+        if len(classes):
+            style["edge_color"] = self._colours(classes)
+        drawn = show_preview(self.viewer, OVERLAY, square_edges(centres, shape), "vectors",
+                             create, vector_style="line", opacity=1.0, **style)
         self._band = None if drawn is None else ((self.result, drawn, place), counts)
         return drawn
 

@@ -72,7 +72,8 @@ def show_preview(
         return layer
     if not create:
         return None
-    add = {"image": viewer.add_image, "labels": viewer.add_labels, "points": viewer.add_points}
+    add = {"image": viewer.add_image, "labels": viewer.add_labels, "points": viewer.add_points,
+           "vectors": viewer.add_vectors}
     with keep_selection(viewer):
         return add[kind](data, name=name, metadata={PREVIEW: name}, **kwargs)
 
@@ -154,7 +155,7 @@ def keep_selection(viewer: napari.Viewer) -> Iterator[None]:
 
 
 #: Properties with one value per point: always set together with new data.
-PER_ITEM = ("features", "border_color", "face_color")
+PER_ITEM = ("features", "border_color", "face_color", "edge_color")
 
 
 def _differs(old: Any, new: Any) -> bool:

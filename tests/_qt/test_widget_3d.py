@@ -34,6 +34,15 @@ def _settle(qtbot, tab):
     qtbot.waitUntil(lambda: not tab.busy and tab.result is not None, timeout=DEADLINE_MS)
 
 
+def _squares_in_slice(layer, z):
+    """(Y, X) centres and classes of the overlay's squares (4 edges each) in slice ``z``."""
+    first = layer.data[0::4]  # each square's top edge: from its corner along X
+    sides = np.column_stack([layer.data[2::4, 1, -2], first[:, 1, -1]])
+    rows = first[:, 0, 0] == z
+    centres = first[rows, 0, 1:] + sides[rows] // 2 + 0.5
+    return centres, layer.features["class"].to_numpy()[0::4][rows]
+
+
 def _rows(centres, classes):
     """Drawn outlines as a sorted list of (y, x, class)."""
     return sorted(zip(*np.asarray(centres, float).T.tolist(), np.asarray(classes).tolist(),
@@ -68,10 +77,9 @@ def test_3d_patches_plan_and_overlay_across_slices_and_as_boxes(make_dock, qtbot
         _settle(qtbot, tab)
         crossing = (centres[:, 0] >= z) & (centres[:, 0] <= z + 1)
         layer = viewer.layers[OVERLAY]
-        rows = layer.data[:, 0] == z  # (the layer holds a band of slices)
-        assert layer.visible and rows.any()
-        assert _rows(layer.data[rows, 1:], layer.features["class"][rows]) == _rows(
-            centres[crossing, 1:], classes[crossing])
+        shown, shown_classes = _squares_in_slice(layer, z)  # (it holds a band of slices)
+        assert layer.visible and len(shown)
+        assert _rows(shown, shown_classes) == _rows(centres[crossing, 1:], classes[crossing])
         assert tab.slice_info.text() == f"{crossing.sum()} patches crossing slice {z}."
     assert list(crossing_slices(2, 0, 3)) == [0, 1] and list(crossing_slices(5, 1, 3)) == [0, 1, 2]
 
@@ -112,9 +120,7 @@ def test_3d_patches_plan_and_overlay_across_slices_and_as_boxes(make_dock, qtbot
     per_class = tab.result.plan.centres_in_slice(z)
     expected = _rows(np.concatenate([v for v in per_class.values()]),
                      np.concatenate([np.full(len(v), c) for c, v in per_class.items()]))
-    rows = viewer.layers[OVERLAY].data[:, 0] == z
-    assert _rows(viewer.layers[OVERLAY].data[rows, 1:],
-                 viewer.layers[OVERLAY].features["class"][rows]) == expected
+    assert _rows(*_squares_in_slice(viewer.layers[OVERLAY], z)) == expected
     # a 3D patch size typed into the recipe shows in the controls
     p.patchsize, p.stride = (3, 12, 12), (1, 6, 6)
     assert tab.three_d.isChecked() and (tab.patch_depth.value(), tab.patchsize.value()) == (3, 12)

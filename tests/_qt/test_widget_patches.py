@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
-from napari_datatools._qt._patches_section import OVERLAY, human_bytes
+from napari_datatools._qt._patches_section import OVERLAY, human_bytes, square_edges
 from napari_datatools._qt._viewer_data import BACKGROUND_COLOUR, hex_rgba
 from napari_datatools.patches import overlay_limit
 from napari_datatools.recipe import estimate_dataset_bytes, plan_from_recipe
@@ -32,11 +32,31 @@ def _expected_overlay(widget, image, labels, z):
     return plan, centres, classes
 
 
+def _outlines(layer):
+    """The overlay's squares (4 edges each, napari vectors): (Z, Y, X) centres, sides
+    (Y, X), classes and colours, one row per square."""
+    first = layer.data[0::4]  # each square's top edge: from its corner along X
+    sides = np.column_stack([layer.data[2::4, 1, -2], first[:, 1, -1]])
+    corner = first[:, 0]
+    centres = corner.copy()
+    centres[:, -2:] += sides // 2 + 0.5
+    return centres, sides, layer.features["class"].to_numpy()[0::4], layer.edge_color[0::4]
+
+
 def _in_slice(layer, z):
-    """The overlay's outlines napari shows in slice ``z``: (Y, X) centres, classes, rows
+    """The overlay's squares napari shows in slice ``z``: (Y, X) centres, classes, rows
     (the layer holds those of a band of slices around the shown one)."""
-    rows = layer.data[:, 0] == z
-    return layer.data[rows, 1:], layer.features["class"].to_numpy()[rows], rows
+    centres, _, classes, _ = _outlines(layer)
+    rows = centres[:, 0] == z
+    return centres[rows, 1:], classes[rows], rows
+
+
+def test_outlines_are_squares_along_pixel_borders():
+    edges = square_edges(np.array([[2.0, 10.0, 20.0]]), (4, 6))
+    assert edges.shape == (4, 2, 3)
+    ends = {tuple(map(float, e)) for start, step in edges for e in (start, start + step)}
+    assert ends == {(2.0, 7.5, 16.5), (2.0, 7.5, 22.5), (2.0, 11.5, 16.5), (2.0, 11.5, 22.5)}
+    assert np.all(edges[:, 1, 0] == 0)  # within the slice
 
 
 def test_overlay_is_the_plan_of_the_current_slice(setup, qtbot):
@@ -54,17 +74,17 @@ def test_overlay_is_the_plan_of_the_current_slice(setup, qtbot):
         shown, shown_classes, _ = _in_slice(layer, z)
         np.testing.assert_array_equal(shown, centres)
         np.testing.assert_array_equal(shown_classes, classes)
-        assert np.all(layer.size == 8) and set(layer.symbol) == {layer.symbol[0]}
+        assert np.all(_outlines(layer)[1] == 8)
         assert f"{len(centres):,} patches centred in slice {z}." == tab.slice_info.text()
     # colours follow the Labels layer's colours of the classes
     mask = viewer.layers["cells labels"]
+    _, _, classes, colours = _outlines(layer)
     for c in (1, 2):
-        rows = layer.features["class"].to_numpy() == c
-        np.testing.assert_allclose(layer.border_color[rows][0], mask.get_color(c), atol=1e-6)
+        np.testing.assert_allclose(colours[classes == c][0], mask.get_color(c), atol=1e-6)
     # background (transparent in the Labels layer) takes the background grey
-    rows = layer.features["class"].to_numpy() == 0
+    rows = classes == 0
     assert rows.any()
-    np.testing.assert_allclose(layer.border_color[rows], [hex_rgba(BACKGROUND_COLOUR)] * rows.sum())
+    np.testing.assert_allclose(colours[rows], [hex_rgba(BACKGROUND_COLOUR)] * rows.sum())
     # the class list is the legend: a swatch of the same colour per class
     for i in range(tab.classes.count()):
         item = tab.classes.item(i)
@@ -176,7 +196,7 @@ def test_the_overlay_follows_the_patch_size(setup, qtbot):
     widget.patches.patchsize.setValue(13)
     _settle(qtbot, widget)
     layer = viewer.layers[OVERLAY]
-    assert len(layer.data) and np.all(layer.size == 13)
+    assert len(layer.data) and np.all(_outlines(layer)[1] == 13)
     z = viewer.dims.current_step[0]
     _, centres, _ = _expected_overlay(widget, image, labels, z)
     shown, _, _ = _in_slice(layer, z)
@@ -286,9 +306,9 @@ def test_slice_steps_within_the_overlay_band_change_no_layer(setup, qtbot, monke
     monkeypatch.setattr(_patches_section, "OVERLAY_BAND_POINTS", 1)
     assert list(tab.band(1)) == [1]
     tab.draw_overlay(create=True)  # drawn anew: slice 0 alone
-    assert np.all(layer.data[:, 0] == 0)
+    assert np.all(layer.data[:, 0, 0] == 0)
     for z in (1, 2):
         viewer.dims.set_current_step(0, z)
         _settle(qtbot, widget)
-        assert np.all(layer.data[:, 0] == z)
+        assert np.all(layer.data[:, 0, 0] == z)
     assert visible == [] and len(data) >= 2
