@@ -119,3 +119,34 @@ def test_a_read_only_source_is_not_a_dataset_format(tmp_path, data):
         dataset_format_of_path(tmp_path / "class_1.npy")
     result = create_dataset(tmp_path / "d.h5", 3, volume, max_per_class=2, rng=0)
     assert dataset_format_of_path(result.path) is DATASET_FORMATS["hdf5"]
+
+
+def test_a_large_dataset_file_is_removed_at_once_and_its_descriptor_closed_soon(tmp_path):
+    """Overwriting a large HDF5 dataset does not wait for its blocks to be freed: the name
+    goes at once, a thread closes the last descriptor (no descriptor is leaked)."""
+    import os
+    import time
+
+    from napari_datatools.io._formats import BACKGROUND_FREE_BYTES, format_named
+
+    path = tmp_path / "old.h5"
+    with open(path, "wb") as f:
+        f.truncate(BACKGROUND_FREE_BYTES + 1)  # sparse: large, but takes no room
+    inode = path.stat().st_ino
+    format_named("hdf5").remove_dataset(path)
+    assert not path.exists()
+
+    def open_on_it():
+        fds = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                if os.stat(f"/proc/self/fd/{fd}").st_ino == inode:
+                    fds.append(fd)
+            except OSError:
+                pass
+        return fds
+
+    deadline = time.monotonic() + 30
+    while open_on_it() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not open_on_it()

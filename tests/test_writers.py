@@ -504,3 +504,38 @@ def test_zarr_writer_stores_chunks_of_zeros_without_comparing_them(tmp_path):
     array = zarr.open_array(path / "x", mode="r")
     assert array.nchunks_initialized == 2  # the chunk of zeros too
     np.testing.assert_array_equal(array[:], data)
+
+
+def test_h5py_writers_of_one_file_write_in_one_thread_that_ends_with_them(tmp_path,
+                                                                          monkeypatch):
+    """libhdf5 runs one call at a time: the writers of a file (uncompressed here) share one
+    write thread, in the order batches were queued, and it ends when the last writer
+    closes."""
+    from napari_datatools.io import _hdf5_writer
+
+    order = []
+    store = _hdf5_writer.h5py_array_writer._store
+
+    def recording_store(self, start, batch):
+        order.append((self.array_name, start, threading.current_thread()))
+        store(self, start, batch)
+
+    monkeypatch.setattr(_hdf5_writer.h5py_array_writer, "_store", recording_store)
+    path = tmp_path / "f.h5"
+    data = _data(12, (4,), np.float32)
+    writers = [h5py_array_writer((4,), np.float32, 4, path, name, kwargs={"compression": None})
+               for name in "ab"]
+    for k in range(0, 12, 4):
+        for w in writers:
+            w.buffered_write(data[k:k + 4])
+            w.flush_buffer()  # one batch each, written alternately
+    for w in writers:
+        w.close()
+    assert [(name, start) for name, start, _ in order] == [
+        (n, s) for s in (0, 4, 8) for n in "ab"]
+    threads = {t for *_, t in order}
+    assert len(threads) == 1 and threads.pop() is not threading.main_thread()
+    assert not [t for t in threading.enumerate() if t.name == "h5py_array_writer"]
+    with h5py.File(path, "r") as f:
+        for name in "ab":
+            np.testing.assert_array_equal(f[name][:], data)

@@ -138,12 +138,17 @@ class buffered_array_writer:
         self._spare_lock = threading.Lock()
         self._buffer = self._new_buffer()
         self._n_buffered = 0
-        self._writes = BackgroundWrites(self._write_or_explain, type(self).__name__)
+        self._writes = BackgroundWrites(self._write_or_explain, type(self).__name__,
+                                        self._write_thread())
         self._closed = False
         self._set_attrs({**(attrs or {}), COMPLETE: False, N_WRITTEN: self._n_stored})
         self._sync()
 
     # -- storage hooks (subclasses adapt them to their file format) --------------
+    def _write_thread(self) -> WriteThread | None:
+        """The thread shared with other writers to write in, or None for one of its own."""
+        return None
+
     def _attrs(self) -> Any:
         """The mapping the storage keeps its metadata in, or None."""
         return getattr(self.storage_array, "attrs", None)
@@ -664,6 +669,62 @@ class _SharedBudget:
 _BUDGET = _SharedBudget()
 
 
+class WriteThread:
+    """A thread that writes for one or more :class:`BackgroundWrites`, in the order
+    their batches were queued; it runs while one of them is open.
+
+    Writers of one HDF5 file share one (libhdf5 runs one call at a time in a process:
+    threads of their own would only wait for each other's writes, and switch).
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._ready: deque[BackgroundWrites] = deque()
+        self._cond = threading.Condition()
+        self._users = 0
+        self._thread: threading.Thread | None = None  # while it runs
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._ready and self._users:
+                    self._cond.wait()
+                if not self._ready:
+                    self._thread = None
+                    self._cond.notify_all()
+                    return
+                writes = self._ready.popleft()
+            writes._write_queued()
+
+    def _post(self, writes: BackgroundWrites) -> None:
+        """``writes`` has batches queued."""
+        with self._cond:
+            self._ready.append(writes)
+            self._cond.notify_all()
+
+    def _join(self) -> None:
+        with self._cond:
+            self._users += 1
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name,
+                                                daemon=True)
+                self._thread.start()
+
+    def _leave(self) -> None:
+        """One user less; the thread ends with the last one (and is waited for)."""
+        with self._cond:
+            self._users -= 1
+            self._cond.notify_all()
+            thread = self._thread
+            if thread is None or thread is threading.current_thread():
+                return
+            while self._thread is thread and self._users == 0:
+                self._cond.wait()
+            ended = self._thread is not thread
+        if ended:
+            thread.join()  # it is returning
+
+
 class BackgroundWrites:
     """Write batches in a background thread while the caller prepares the next ones.
 
@@ -674,44 +735,45 @@ class BackgroundWrites:
     while the writers of the process together hold :data:`MAX_PENDING_BYTES_ALL`,
     so memory stays bounded (one batch per writer may always wait). An error
     of the thread is raised in the caller by the next :meth:`submit`,
-    :meth:`wait` or :meth:`shutdown`, with its original traceback.
+    :meth:`wait` or :meth:`shutdown`, with its original traceback. The thread is
+    the writer's own, or ``thread``, a :class:`WriteThread` it shares.
     """
 
     def __init__(self, write_many: Callable[[list[tuple[int, np.ndarray]]], None],
-                 name: str) -> None:
+                 name: str, thread: WriteThread | None = None) -> None:
         self._write_many = write_many
         self._queue: deque[tuple[int, np.ndarray]] = deque()
         self._pending_bytes = 0
         self._budget_held = 0  # this writer's share of _BUDGET (changed under its lock)
         self._busy = False
-        self._stop = False
+        self._posted = False  # waiting for its turn in the thread
         self._error: BaseException | None = None
         self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._thread = WriteThread(name) if thread is None else thread
+        self._thread._join()
+        self._joined = True
 
-    def _run(self) -> None:
-        while True:
+    def _write_queued(self) -> None:
+        """Write everything queued (the thread's turn for this writer)."""
+        with self._cond:
+            self._posted = False
+            items = list(self._queue)
+            self._queue.clear()
+            self._busy = bool(items)
+        if not items:
+            return
+        try:
+            if self._error is None:
+                self._write_many(items)
+        except BaseException as err:  # handed to the producer
+            self._error = err
+        finally:
+            nbytes = sum(b.nbytes for _, b in items)
             with self._cond:
-                while not self._queue and not self._stop:
-                    self._cond.wait()
-                if not self._queue:
-                    return
-                items = list(self._queue)
-                self._queue.clear()
-                self._busy = True
-            try:
-                if self._error is None:
-                    self._write_many(items)
-            except BaseException as err:  # handed to the producer
-                self._error = err
-            finally:
-                nbytes = sum(b.nbytes for _, b in items)
-                with self._cond:
-                    self._busy = False
-                    self._pending_bytes -= nbytes
-                    self._cond.notify_all()
-                _BUDGET.release(self, nbytes)
+                self._busy = False
+                self._pending_bytes -= nbytes
+                self._cond.notify_all()
+            _BUDGET.release(self, nbytes)
 
     @property
     def error(self) -> BaseException | None:
@@ -758,7 +820,9 @@ class BackgroundWrites:
                     self._raise()
                 self._queue.append((start, batch))
                 self._pending_bytes += batch.nbytes
-                self._cond.notify_all()
+                if not self._posted:
+                    self._posted = True
+                    self._thread._post(self)
         except BaseException:
             _BUDGET.release(self, batch.nbytes)  # not queued
             raise
@@ -776,6 +840,6 @@ class BackgroundWrites:
             self.wait()
         finally:
             with self._cond:
-                self._stop = True
-                self._cond.notify_all()
-            self._thread.join()
+                joined, self._joined = self._joined, False
+            if joined:
+                self._thread._leave()

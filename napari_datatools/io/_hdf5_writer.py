@@ -1,7 +1,9 @@
 """``h5py_array_writer``: batch-wise writing of one array of an HDF5 file.
 
 HDF5 files are opened once per process (:func:`acquire_file`), so several writers
-can write different arrays of one file at the same time.
+can write different arrays of one file at the same time; their batches are written
+by one thread per file, in the order they were queued (writers that compress LZF
+chunks themselves have their own, see ``_write_thread``).
 
 A write that fails (a full disk) can leave libhdf5 unable to close the file: its
 close retries the failed flush, and a process whose HDF5 objects are freed after
@@ -20,7 +22,7 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import h5py
@@ -29,6 +31,7 @@ import numpy as np
 from ._buffered_writer import (
     N_WRITTEN,
     SpaceCheckError,
+    WriteThread,
     buffered_array_writer,
     check_array_name,
     check_writer_args,
@@ -50,6 +53,7 @@ class _OpenFile:
     users: int = 0
     reserve: IO[bytes] | None = None
     error: BaseException | None = None  # the first failed write: no data is written after it
+    writes: WriteThread = field(default_factory=lambda: WriteThread("h5py_array_writer"))
 
 
 _files_lock = threading.Lock()
@@ -282,6 +286,12 @@ class h5py_array_writer(buffered_array_writer):
 
     def _sync(self) -> None:
         self.file.flush()
+
+    def _write_thread(self) -> WriteThread | None:
+        """The file's thread, unless chunks are LZF-compressed here: that happens outside
+        libhdf5 (on all cores), and a thread of its own overlaps it with other writes."""
+        entry = _open_files.get(self._file_key)
+        return None if entry is None or self._lzf else entry.writes
 
     def _release(self) -> None:
         release_file(self.file)

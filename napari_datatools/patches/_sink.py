@@ -257,13 +257,15 @@ class DatasetSink:
         written in batches of :attr:`batch_size`. With ``handed``, ``patches`` and
         ``labels`` belong to the writers from now on (written without a copy)."""
         writers = self.writers[cls]
-        writers[0].buffered_write(patches, copy=not handed)
+        # the small arrays first: writers that share a thread write in this order, and
+        # a class is as long as its shortest array when a run stops early
         writers[1].buffered_write(centres)
-        if labels is not None:
-            writers[self._role_index["labels"]].buffered_write(labels, copy=not handed)
         if "case" in self._role_index:
             writers[self._role_index["case"]].buffered_write(
                 np.full(len(centres), -1 if case is None else case, np.int32), copy=False)
+        if labels is not None:
+            writers[self._role_index["labels"]].buffered_write(labels, copy=not handed)
+        writers[0].buffered_write(patches, copy=not handed)
 
     def close(self, complete: bool, *, limit: dict | None = None) -> dict:
         """Close the writers and set the dataset attributes; return ``{class: elements
