@@ -189,7 +189,7 @@ class AugmentSection(QWidget):
         self.gallery_n.setToolTip("How many samples the gallery shows (samples 0 to N - 1)")
         self.gallery_button = QPushButton(icon("gallery"), "Gallery")
         self.gallery_button.setToolTip("The slice and N samples side by side, labels outlined")
-        self.gallery_button.clicked.connect(lambda: self.show_gallery(self.gallery_n.value()))
+        self.gallery_button.clicked.connect(lambda: self.request_gallery(self.gallery_n.value()))
         gallery_row.addWidget(self.gallery_n)
         gallery_row.addWidget(self.gallery_button)
         form.addRow(gallery_row)
@@ -200,6 +200,7 @@ class AugmentSection(QWidget):
 
         self.active = False
         self._create = False
+        self._gallery_asked = False  # the Gallery button was pressed; not drawn yet
         self.camera = CameraKeeper(viewer)
         self._frame = False  # frame the previews at their next drawing
         self._left_view: tuple | None = None  # the view restored when the tab was left
@@ -290,6 +291,7 @@ class AugmentSection(QWidget):
         layers go away."""
         self.gallery_n.setEnabled(not on)
         self.gallery_button.setEnabled(not on)
+        self._gallery_asked &= not on
         for role in SLICE_LAYERS if on else VOLUME_LAYERS:
             layer = preview_layer(self.viewer, role)
             if layer is not None:
@@ -333,7 +335,7 @@ class AugmentSection(QWidget):
         if inputs is None:
             return None
         image_layer, image, mask = inputs
-        gallery = self.gallery_n.value() if preview_layer(
+        gallery = self.gallery_n.value() if self._gallery_asked or preview_layer(
             self.viewer, GALLERY_LAYER) is not None else None
         self._seq += 1
         return PreviewRequest(self.recipe.snapshot(), image, mask, self.index.value(), gallery,
@@ -484,6 +486,7 @@ class AugmentSection(QWidget):
             self.viewer.layers.remove(mask_layer)
         if result.grid is not None and result.request.gallery is not None:
             self._show_grid(result.grid, place, result.request.gallery)
+            self._gallery_asked = False
         if first or self._frame:
             self._frame = False
             self.camera.frame()  # make room for the preview beside the data
@@ -491,10 +494,23 @@ class AugmentSection(QWidget):
         self.last_latency = time.perf_counter() - result.request.requested
         return True
 
+    def request_gallery(self, n: int = 8) -> None:
+        """The slice and ``n`` samples side by side (labels outlined), below the data,
+        computed in the worker thread (the Gallery button): drawn when ready, then
+        updated like the preview. Not in volume mode."""
+        if self.volume_mode.isChecked():
+            return
+        self.gallery_n.blockSignals(True)
+        self.gallery_n.setValue(n)
+        self.gallery_n.blockSignals(False)
+        self._gallery_asked = True
+        self.request()
+
     def show_gallery(self, n: int = 8) -> Any:
         """The slice and ``n`` samples side by side (labels outlined), below the data.
 
-        Computed at once (a button press); later changes update it in the background.
+        Computed at once, on the calling thread (the Gallery button computes it in the
+        background: :meth:`request_gallery`); later changes update it in the background.
         Not in volume mode.
         """
         inputs = self._inputs()

@@ -205,6 +205,37 @@ def test_gallery_shows_n_samples_and_follows_changes(setup, qtbot):
                     timeout=30000)
 
 
+def test_the_gallery_button_computes_the_gallery_in_the_worker(setup, qtbot, monkeypatch):
+    """The button press only asks: the grid is computed in the worker thread and drawn
+    when it arrives (the same grid show_gallery computes at once)."""
+    import threading
+
+    from napari_datatools._qt import _augment_section
+
+    viewer, widget, image, labels = setup
+    section = widget.augment
+    qtbot.waitUntil(lambda: not section.busy, timeout=30000)
+    threads = []
+    real_grid = _augment_section.preview_grid
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real_grid(*args, **kwargs)
+
+    monkeypatch.setattr(_augment_section, "preview_grid", recording)
+    section.gallery_n.setValue(5)
+    section.gallery_button.click()
+    assert GALLERY_LAYER not in viewer.layers  # not drawn in the click
+    qtbot.waitUntil(lambda: GALLERY_LAYER in viewer.layers and not section.busy,
+                    timeout=30000)
+    assert threads and threading.main_thread() not in threads
+    z = viewer.dims.current_step[0]
+    np.testing.assert_array_equal(viewer.layers[GALLERY_LAYER].data,
+                                  _grid(widget, image, labels, z))
+    assert list(viewer.layers[GALLERY_CAPTIONS].features["caption"])[:2] == [
+        "slice", "sample 0 (shown)"]
+
+
 def test_previews_hide_with_the_tab_and_are_not_offered_as_data(setup, qtbot):
     viewer, widget, image, labels = setup
     assert IMAGE_LAYER not in [widget.data.image_picker.itemText(i)
