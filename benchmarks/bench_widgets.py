@@ -420,7 +420,8 @@ def bench_stalls(viewer, widget, image, labels, tmp: Path) -> None:
 
     def overlay_shows(z: int) -> bool:
         layer = viewer.layers[OVERLAY]
-        return not widget.patches.busy and bool(np.any(layer.data[:, 0, 0] == z))
+        starts = layer.data[:, 0] if layer.data.ndim == 3 else layer.data  # (vectors, points)
+        return not widget.patches.busy and bool(np.any(starts[:, 0] == z))
 
     costs, stall = slider("Patches: slice slider, 16 steps (overlay follows)", overlay=True)
     print(f"slice slider, 16 steps with {widget.patches.result.plan.total:,} planned patches: "
