@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     cluster.add_argument("--workers", type=int, metavar="N", help="run on a local dask cluster "
                          "of N worker processes (the 'distributed' extra)")
     cluster.add_argument("--scheduler", metavar="ADDRESS", help="run on the dask cluster of "
-                         "this scheduler, e.g. tcp://host:8786")
+                         "this scheduler, e.g. tcp://host:8786 (default: the recipe's "
+                         "output.scheduler; none: this process)")
     preview = sub.add_parser("preview", help="save a grid of augmented samples as PNG")
     preview.add_argument("recipe", type=Path)
     preview.add_argument("--out", type=Path, required=True, help="PNG file to write")

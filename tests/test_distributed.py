@@ -213,6 +213,55 @@ def test_recipe_and_cli_workers(client, recipe, tmp_path):
     assert_same_dataset(single.path, tmp_path / "cli.zarr")
 
 
+def test_the_recipe_scheduler_runs_the_job_script_and_cli_on_that_cluster(client, recipe,
+                                                                         tmp_path):
+    """output.scheduler: run_dataset, the GUI's generator job, the console command and
+    the exported script write on that cluster (its workers' engine), the same dataset."""
+    from napari_datatools.recipe import dataset_job, to_script
+
+    recipe.output.file_format, recipe.output.save_path = "zarr", str(tmp_path / "single.zarr")
+    single = run_dataset(recipe)
+    recipe.output.scheduler = client.scheduler.address
+    recipe.output.save_path = str(tmp_path / "run.zarr")
+    assert_same_dataset(single.path, run_dataset(recipe).path)
+
+    recipe.output.save_path = str(tmp_path / "job.zarr")
+    job = dataset_job(recipe)
+    progress = []
+    while True:
+        try:
+            progress.append(next(job))
+        except StopIteration as stop:
+            result = stop.value
+            break
+    assert result.complete and progress[-1].done == progress[-1].total == single.total
+    assert_same_dataset(single.path, result.path)
+
+    recipe.output.save_path = str(tmp_path / "cli.zarr")
+    recipe.save(tmp_path / "recipe.json")
+    run = subprocess.run([sys.executable, "-m", "napari_datatools.cli", "create-dataset",
+                          str(tmp_path / "recipe.json"), "--quiet"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert_same_dataset(single.path, tmp_path / "cli.zarr")
+
+    recipe.output.save_path = str(tmp_path / "script.zarr")
+    (tmp_path / "script.py").write_text(to_script(recipe))
+    run = subprocess.run([sys.executable, str(tmp_path / "script.py"), "create"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert_same_dataset(single.path, tmp_path / "script.zarr")
+
+
+def test_a_bad_recipe_scheduler_is_refused(recipe):
+    from napari_datatools.errors import RecipeError
+
+    for bad in (" tcp://host:8786", "tcp://host :8786", 8786):
+        with pytest.raises((RecipeError, TypeError), match="output.scheduler"):
+            recipe.output.scheduler = bad
+    assert recipe.output.scheduler == ""
+
+
 def test_client_errors(tmp_path, monkeypatch):
     image, labels = sample_volume(shape=(2, 32, 32), seed=0)
     with pytest.raises(TypeError, match="client must be a dask.distributed.Client"):

@@ -47,6 +47,9 @@ def dataset_job(recipe: Recipe, image: Any = None, mask: Any = None,
 
     The recipe is copied first, so editing it while the job runs changes nothing.
     Sources and arguments are checked here, before the generator is returned.
+    With ``output.scheduler`` set, the generator connects to that dask scheduler
+    when first advanced and runs there (progress counts every worker's patches;
+    closing it cancels the cluster's tasks).
 
     Parameters
     ----------
@@ -74,8 +77,21 @@ def dataset_job(recipe: Recipe, image: Any = None, mask: Any = None,
     snapshot = recipe.snapshot()
     data = load_cases(snapshot, image, mask, layers=layers)
     volume, mask_array = data.volume_and_mask()
-    return iter_create_dataset(volume=volume, mask=mask_array, cancel_event=cancel_event,
-                               **dataset_kwargs(snapshot), **data.dataset_extras())
+    kwargs = dict(volume=volume, mask=mask_array, cancel_event=cancel_event,
+                  **dataset_kwargs(snapshot), **data.dataset_extras())
+    if snapshot.output.scheduler:
+        return _on_scheduler(snapshot.output.scheduler, iter_create_dataset, kwargs)
+    return iter_create_dataset(**kwargs)
+
+
+def _on_scheduler(address: str, start: Callable[..., Generator[Any, None, Any]],
+                  kwargs: dict[str, Any]) -> Generator[Any, None, Any]:
+    """``start(**kwargs, client=...)``'s run on the scheduler at ``address``; the client
+    is made when the generator is first advanced and closed when the run ends."""
+    from ..patches._distributed import dask_client
+
+    with dask_client(scheduler=address) as client:
+        return (yield from start(**kwargs, client=client))
 
 
 def run_dataset(
@@ -95,20 +111,19 @@ def run_dataset(
     stops the run before anything is written. Setting ``cancel_event`` stops the
     run after the current batch; the result then has ``complete`` False and the
     file holds exactly the patches written. With a ``dask.distributed.Client``
-    as ``client``, the run is spread over its cluster (same dataset).
+    as ``client``, or else with ``output.scheduler`` set, the run is spread over
+    that cluster (same dataset).
     """
     from ..patches import create_dataset
+    from ..patches._distributed import dask_client
 
     snapshot = recipe.snapshot()
     data = load_cases(snapshot, image, mask, layers=layers)
     volume, mask_array = data.volume_and_mask()
-    return create_dataset(
-        volume=volume,
-        mask=mask_array,
-        show_progress=show_progress,
-        progress=progress,
-        cancel_event=cancel_event,
-        client=client,
-        **dataset_kwargs(snapshot),
-        **data.dataset_extras(),
-    )
+    kwargs = dict(volume=volume, mask=mask_array, show_progress=show_progress,
+                  progress=progress, cancel_event=cancel_event, **dataset_kwargs(snapshot),
+                  **data.dataset_extras())
+    if client is not None or not snapshot.output.scheduler:
+        return create_dataset(**kwargs, client=client)
+    with dask_client(scheduler=snapshot.output.scheduler) as on_scheduler:
+        return create_dataset(**kwargs, client=on_scheduler)

@@ -226,6 +226,14 @@ class OutputConfig(Validated):
     compression: bool = True
     save_labels: bool = False
     overwrite: bool = False
+    #: Address of a running dask scheduler to write on (e.g. ``tcp://host:8786``);
+    #: ``""`` writes in this process. The dataset is the same either way.
+    scheduler: str = ""
+
+    def _check(self, name: str, value: Any, where: str) -> None:
+        if name == "scheduler" and (value != value.strip() or " " in value):
+            raise RecipeError(f"{where}: expected a scheduler address such as "
+                              f"'tcp://host:8786' (or '' for this process), got {value!r}")
 
 
 @dataclass

@@ -49,6 +49,7 @@ AUGMENTATION = {augmentation}
 # --- patch dataset: arguments of create_dataset -----------------------------
 # (val_cases: indices in CASES of the cases kept for validation)
 DATASET = {dataset}
+SCHEDULER = {scheduler!r}  # a dask scheduler address to write on ('': this process)
 
 # --- loader: arguments of data_flow ------------------------------------------
 LOADER_SEED = {loader_seed!r}
@@ -103,7 +104,13 @@ def make_dataset(overwrite=False):
     if len(images) == 1:  # one case: the arrays themselves
         images, masks = images[0], None if masks is None else masks[0]
     kwargs = dict(DATASET, overwrite=DATASET["overwrite"] or overwrite)
-    return create_dataset(volume=images, mask=masks, show_progress=True, **kwargs)
+    if not SCHEDULER:
+        return create_dataset(volume=images, mask=masks, show_progress=True, **kwargs)
+    from distributed import Client  # the 'distributed' extra
+
+    with Client(SCHEDULER) as client:  # the same dataset, written by the cluster's workers
+        return create_dataset(volume=images, mask=masks, show_progress=True, client=client,
+                              **kwargs)
 
 
 def make_loader(split=None):
@@ -239,6 +246,7 @@ def to_script(recipe: Recipe) -> str:
         augment_seed=r.augment.seed,
         augmentation=_literal(r.augment.transform_kwargs()),
         dataset=_literal(dataset),
+        scheduler=r.output.scheduler,
         loader_seed=r.loader.seed,
         augment_in_loader=r.loader.augment,
         loader=_literal(loader),
