@@ -38,6 +38,7 @@ from ._buffered_writer import (
     N_WRITTEN,
     SpaceCheckError,
     buffered_array_writer,
+    check_appended,
     check_writer_args,
     disk_full_error,
 )
@@ -140,17 +141,7 @@ class bcolz_array_writer(buffered_array_writer):
                 )
             self._publisher.start_from_public()
             array = blosc2.open(os.fspath(self._publisher.work), mode="a")
-            if tuple(array.shape[1:]) != shape or array.dtype != dtype:
-                raise ValueError(
-                    f"append=True: {os.fspath(self.path)!r} holds elements "
-                    f"{tuple(array.shape[1:])} {array.dtype}, got "
-                    f"data_element_shape={shape}, dtype={dtype}"
-                )
-            if length is not None and array.shape[0] != length:
-                raise ValueError(
-                    f"append=True: {os.fspath(self.path)!r} has length {array.shape[0]}, "
-                    f"got length={length}"
-                )
+            check_appended(os.fspath(self.path), array, shape, dtype, length)
             meta = array.vlmeta
             start = int(meta[N_WRITTEN]) if N_WRITTEN in meta else int(array.shape[0])
         else:

@@ -462,6 +462,56 @@ class buffered_array_writer:
         return self.storage_array
 
 
+class NamedArrayWriter(buffered_array_writer):
+    """Write the array ``array_name`` of a file or group ``filename`` batch-wise (the base
+    of the HDF5 and Zarr writers, whose docstrings give the parameters).
+
+    The arguments are checked, then :meth:`_open_array` gives the array to write: a new
+    one, or with ``append`` the existing one and how many elements it holds. A failed
+    construction gives back what :meth:`_open_array` took (:meth:`_release`).
+    """
+
+    def __init__(
+        self,
+        data_element_shape: Any,
+        dtype: Any,
+        batch_size: int,
+        filename: str | os.PathLike,
+        array_name: str,
+        length: int | None = None,
+        append: bool = False,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        attrs: dict[str, Any] | None = None,
+    ) -> None:
+        shape, dtype, batch, length = check_writer_args(data_element_shape, dtype, batch_size,
+                                                        length)
+        check_array_name(array_name)
+        self.filename = os.fspath(filename)
+        self.array_name = array_name
+        array, start = self._open_array(shape, dtype, batch, length, append, kwargs)
+        try:
+            super().__init__(array, shape, dtype, batch, length, attrs=attrs, start=start,
+                             trim=True)
+        except BaseException:
+            self._release()
+            raise
+
+    def _open_array(self, shape: tuple[int, ...], dtype: np.dtype, batch: int,
+                    length: int | None, append: bool,
+                    kwargs: dict[str, Any] | None) -> tuple[Any, int]:
+        """The array to write (the existing one with ``append``) and its start."""
+        raise NotImplementedError
+
+    def _refuse_overwrite(self, append: bool) -> None:
+        """``array_name`` exists: without ``append``, a FileExistsError."""
+        if not append:
+            raise FileExistsError(
+                f"array_name {self.array_name!r} already exists in {self.filename!r}; "
+                "pass append=True to continue it (nothing is overwritten)"
+            )
+
+
 # -- argument and data checks shared by the writers -------------------------------------
 
 
@@ -515,6 +565,21 @@ def check_writer_args(
     """The arguments every writer shares, checked: (shape, dtype, batch_size, length)."""
     return (check_element_shape(data_element_shape), check_dtype(dtype),
             check_positive_int(batch_size, "batch_size"), check_length(length))
+
+
+def check_appended(name: str, array: Any, shape: tuple[int, ...], dtype: np.dtype,
+                   length: int | None = None) -> None:
+    """``array``, the existing array ``name`` continued with ``append=True``, holds
+    elements of ``shape`` and ``dtype`` (and ``length`` of them, when given)."""
+    if tuple(array.shape[1:]) != shape or array.dtype != dtype:
+        raise ValueError(
+            f"append=True: {name!r} holds elements {tuple(array.shape[1:])} "
+            f"{array.dtype}, got data_element_shape={shape}, dtype={dtype}"
+        )
+    if length is not None and array.shape[0] != length:
+        raise ValueError(
+            f"append=True: {name!r} has length {array.shape[0]}, got length={length}"
+        )
 
 
 def check_array_name(array_name: Any) -> str:

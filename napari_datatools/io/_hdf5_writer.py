@@ -30,11 +30,10 @@ import numpy as np
 
 from ._buffered_writer import (
     N_WRITTEN,
+    NamedArrayWriter,
     SpaceCheckError,
     WriteThread,
-    buffered_array_writer,
-    check_array_name,
-    check_writer_args,
+    check_appended,
     disk_full_error,
 )
 
@@ -134,7 +133,7 @@ def _file_failed(file: h5py.File, error: BaseException) -> None:
             _give_back(entry)
 
 
-class h5py_array_writer(buffered_array_writer):
+class h5py_array_writer(NamedArrayWriter):
     """Write an array of an HDF5 file batch-wise.
 
     The file is opened in append mode, so several writers may write different
@@ -167,58 +166,30 @@ class h5py_array_writer(buffered_array_writer):
         Extra attributes to store on the dataset (e.g. provenance).
     """
 
-    def __init__(
-        self,
-        data_element_shape: Any,
-        dtype: Any,
-        batch_size: int,
-        filename: str | os.PathLike,
-        array_name: str,
-        length: int | None = None,
-        append: bool = False,
-        kwargs: dict[str, Any] | None = None,
-        *,
-        attrs: dict[str, Any] | None = None,
-    ) -> None:
-        shape, dtype, batch, length = check_writer_args(data_element_shape, dtype, batch_size,
-                                                        length)
-        check_array_name(array_name)
+    def _open_array(self, shape: tuple[int, ...], dtype: np.dtype, batch: int,
+                    length: int | None, append: bool,
+                    kwargs: dict[str, Any] | None) -> tuple[Any, int]:
+        """The dataset to write and its start, in the process's handle of the file
+        (given back on an error)."""
         if dtype.kind == "U":
             raise ValueError(f"dtype {dtype} cannot be stored in HDF5: encode the text as "
                              f"bytes first (dtype 'S{dtype.itemsize // 4}')")
-        self.filename = os.fspath(filename)
-        self.array_name = array_name
         self.file = acquire_file(self.filename)
         self._file_key = os.path.realpath(self.filename)
         try:
             dataset, start = self._open_dataset(shape, dtype, batch, length, append, kwargs)
             self._direct_chunk, self._lzf = _direct_chunks(dataset, shape)
-            super().__init__(dataset, shape, dtype, batch, length, attrs=attrs, start=start,
-                             trim=True)
         except BaseException:
             release_file(self.file)
             raise
+        return dataset, start
 
     def _open_dataset(self, shape, dtype, batch, length, append, kwargs):
         if self.array_name in self.file:
-            if not append:
-                raise FileExistsError(
-                    f"array_name {self.array_name!r} already exists in {self.filename!r}; "
-                    "pass append=True to continue it (nothing is overwritten)"
-                )
+            self._refuse_overwrite(append)
             dataset = self.file[self.array_name]
-            if dataset.shape[1:] != shape or dataset.dtype != dtype:
-                raise ValueError(
-                    f"append=True: {self.array_name!r} holds elements {dataset.shape[1:]} "
-                    f"{dataset.dtype}, got data_element_shape={shape}, dtype={dtype}"
-                )
-            start = int(dataset.attrs.get(N_WRITTEN, dataset.shape[0]))
-            if length is not None and dataset.shape[0] != length:
-                raise ValueError(
-                    f"append=True: {self.array_name!r} has length {dataset.shape[0]}, "
-                    f"got length={length}"
-                )
-            return dataset, start
+            check_appended(self.array_name, dataset, shape, dtype, length)
+            return dataset, int(dataset.attrs.get(N_WRITTEN, dataset.shape[0]))
         options = {"compression": "lzf", "chunks": (batch,) + shape}
         options.update(kwargs or {})
         if options.get("chunks") is not None and options["chunks"] is not True:

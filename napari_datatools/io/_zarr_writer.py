@@ -13,7 +13,7 @@ from numcodecs import Blosc
 from zarr.codecs import BloscCodec
 from zarr.errors import ContainsGroupError
 
-from ._buffered_writer import N_WRITTEN, buffered_array_writer, check_array_name, check_writer_args
+from ._buffered_writer import N_WRITTEN, NamedArrayWriter, check_appended
 
 #: zarr creates a group (and an array) by checking, then writing: writers of this
 #: process that open or create arrays of one new store do so one at a time.
@@ -41,7 +41,7 @@ def _default_compressor(zarr_format: int) -> Any:
     return BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
 
 
-class zarr_array_writer(buffered_array_writer):
+class zarr_array_writer(NamedArrayWriter):
     """Write an array of a Zarr group batch-wise.
 
     Several writers may write different arrays of one group (a directory store)
@@ -75,53 +75,31 @@ class zarr_array_writer(buffered_array_writer):
         Extra attributes stored on the array.
     """
 
-    def __init__(
-        self,
-        data_element_shape: Any,
-        dtype: Any,
-        batch_size: int,
-        filename: str | os.PathLike,
-        array_name: str,
-        length: int | None = None,
-        append: bool = False,
-        kwargs: dict[str, Any] | None = None,
-        *,
-        attrs: dict[str, Any] | None = None,
-    ) -> None:
-        shape, dtype, batch, length = check_writer_args(data_element_shape, dtype, batch_size,
-                                                        length)
-        check_array_name(array_name)
+    def _open_array(self, shape: tuple[int, ...], dtype: np.dtype, batch: int,
+                    length: int | None, append: bool,
+                    kwargs: dict[str, Any] | None) -> tuple[zarr.Array, int]:
+        """The array to write (the existing one with ``append``) and its start."""
         options = dict(kwargs or {})
         zarr_format = options.pop("zarr_format", None)
-        self.filename = os.fspath(filename)
-        self.array_name = array_name
         with _creating:
-            array, start = self._open_array(shape, dtype, batch, length, append, options,
-                                            zarr_format)
-        super().__init__(writable(array), shape, dtype, batch, length, attrs=attrs,
-                         start=start, trim=True)
+            array, start = self._open_in_group(shape, dtype, batch, length, append, options,
+                                               zarr_format)
+        return writable(array), start
 
-    def _open_array(self, shape: tuple[int, ...], dtype: np.dtype, batch: int,
-                    length: int | None, append: bool, options: dict[str, Any],
-                    zarr_format: Literal[2, 3] | None) -> tuple[zarr.Array, int]:
-        """The array to write (the existing one with ``append``) and its start."""
+    def _open_in_group(self, shape: tuple[int, ...], dtype: np.dtype, batch: int,
+                       length: int | None, append: bool, options: dict[str, Any],
+                       zarr_format: Literal[2, 3] | None) -> tuple[zarr.Array, int]:
         array_name = self.array_name
         group = _open_group(self.filename, zarr_format)
         if array_name in group:
-            if not append:
-                raise FileExistsError(
-                    f"array_name {array_name!r} already exists in {self.filename!r}; "
-                    "pass append=True to continue it (nothing is overwritten)"
-                )
+            self._refuse_overwrite(append)
             array = group[array_name]
             if not isinstance(array, zarr.Array):
                 raise FileExistsError(f"array_name {array_name!r} is a group in "
                                       f"{self.filename!r}, not an array")
-            if array.shape[1:] != shape or array.dtype != dtype:
-                raise ValueError(
-                    f"append=True: {array_name!r} holds elements {array.shape[1:]} "
-                    f"{array.dtype}, got data_element_shape={shape}, dtype={dtype}"
-                )
+            # unlike HDF5 and blosc2 the length is not compared: a longer array is
+            # written into as it is
+            check_appended(array_name, array, shape, dtype)
             written: Any = array.attrs.get(N_WRITTEN, array.shape[0])  # a JSON value
             start = int(written)
         else:
