@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from napari.utils.notifications import show_warning
-from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QSpinBox, QWidget
+from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox, QWidget
 
 from ._connections import Connections
 
@@ -26,6 +26,8 @@ def _getter_setter(widget: QWidget) -> tuple[Callable[[], Any], Callable[[Any], 
         return get, set_, widget.currentIndexChanged
     if isinstance(widget, (QSpinBox, QDoubleSpinBox)):
         return widget.value, widget.setValue, widget.valueChanged
+    if isinstance(widget, QLineEdit):  # the value is taken when editing ends
+        return widget.text, widget.setText, widget.editingFinished
     slider: Any = widget  # superqt labeled sliders (single value or range)
     return slider.value, slider.setValue, slider.valueChanged
 
@@ -33,7 +35,7 @@ def _getter_setter(widget: QWidget) -> tuple[Callable[[], Any], Callable[[Any], 
 def _widen(control: QWidget, value: Any) -> None:
     """Stretch a slider's or spin box's range to hold ``value`` (a loaded recipe may go
     beyond the range offered for editing; showing less would change it when touched)."""
-    if isinstance(control, (QCheckBox, QComboBox)) or not hasattr(control, "minimum"):
+    if isinstance(control, (QCheckBox, QComboBox, QLineEdit)) or not hasattr(control, "minimum"):
         return
     widget: Any = control  # a spin box or a superqt slider: minimum() and maximum()
     try:

@@ -163,6 +163,14 @@ class CreateSection(QWidget):
                                     "e.g. to train segmentation")
         bind(links, self.save_labels, o, "save_labels")
         form.addRow("Labels", self.save_labels)
+        self.scheduler = QLineEdit()
+        self.scheduler.setPlaceholderText("this machine")
+        self.scheduler.setToolTip(
+            "Write on a dask cluster: its scheduler's address, e.g. tcp://host:8786 (needs "
+            "the 'distributed' extra; the workers must reach the output path and the "
+            "source files). Empty: in napari's process. The dataset is the same either way")
+        bind(links, self.scheduler, o, "scheduler", to_recipe=str.strip)
+        form.addRow("Run on", self.scheduler)
         self.note = QLabel("Writes the patches as they are, as float32; the augmentation is "
                            "applied when they are loaded for training (the loader of the "
                            "Export tab), each time differently.")
@@ -378,7 +386,8 @@ class CreateSection(QWidget):
         self.worker.finished.connect(self._on_finished)
         self._start_pending = True
         self.bar.setRange(0, 0)  # busy until the first batch
-        self.status.setText(f"Planning and writing {Path(path).name}...")
+        where = f" on {recipe.output.scheduler}" if recipe.output.scheduler else ""
+        self.status.setText(f"Planning and writing {Path(path).name}{where}...")
         self._ready()
         self._begin_soon.start()
         return self.worker

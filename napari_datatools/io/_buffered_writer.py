@@ -1,6 +1,7 @@
 """``buffered_array_writer``: batch-wise writing into any array, through a background thread.
 
-The format writers (HDF5, Zarr, blosc2) subclass :class:`buffered_array_writer` and
+The format writers (HDF5, Zarr, blosc2) subclass :class:`buffered_array_writer` (HDF5
+and Zarr through :class:`NamedArrayWriter`, a writer of a named array in a file) and
 share its argument checks (:func:`check_writer_args`) and its write thread
 (:class:`BackgroundWrites`, whose queued bytes all writers of a process share).
 """
