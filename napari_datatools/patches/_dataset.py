@@ -7,6 +7,7 @@ The run plans, opens the sink, extracts and writes step by step, reporting
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import sys
 import threading
@@ -121,14 +122,19 @@ def iter_create_dataset(
     incomplete and every array of a class holds the same patches. This is what
     napari's ``thread_worker`` does when its worker is quit.
     """
-    job = prepare_job(
-        save_path=save_path, patchsize=patchsize, volume=volume, mask=mask,
-        class_list=class_list, random_order=random_order, batchsize=batchsize,
-        file_format=file_format, kwargs=kwargs, mode=mode, stride=stride,
-        max_per_class=max_per_class, mirrored=mirrored, save_labels=save_labels,
-        overwrite=overwrite, append=append, rng=rng, channel_axis=channel_axis,
-        val_cases=val_cases)
+    job = _job_of(locals())
     return _start(job, _stop_of(cancel_event), client)
+
+
+#: The arguments of :func:`create_dataset` and :func:`iter_create_dataset` that
+#: :func:`prepare_job` checks (both functions take them under these names).
+_JOB_ARGUMENTS = tuple(inspect.signature(prepare_job).parameters)
+
+
+def _job_of(arguments: dict[str, Any]) -> DatasetJob:
+    """The checked job of a call of :func:`create_dataset` or :func:`iter_create_dataset`
+    (``arguments``: its ``locals()``, of which :data:`_JOB_ARGUMENTS` are passed on)."""
+    return prepare_job(**{name: arguments[name] for name in _JOB_ARGUMENTS})
 
 
 def _stop_of(cancel_event: Any) -> Callable[[], bool] | None:
@@ -290,13 +296,7 @@ def create_dataset(
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a callable (done, total), got {progress!r}")
     cancelled = _stop_of(cancel_event)
-    job = prepare_job(
-        save_path=save_path, patchsize=patchsize, volume=volume, mask=mask,
-        class_list=class_list, random_order=random_order, batchsize=batchsize,
-        file_format=file_format, kwargs=kwargs, mode=mode, stride=stride,
-        max_per_class=max_per_class, mirrored=mirrored, save_labels=save_labels,
-        overwrite=overwrite, append=append, rng=rng, channel_axis=channel_axis,
-        val_cases=val_cases)
+    job = _job_of(locals())
     gen = _start(job, cancelled, client)
     bar = None
     done = 0
