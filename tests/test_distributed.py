@@ -253,6 +253,34 @@ def test_the_recipe_scheduler_runs_the_job_script_and_cli_on_that_cluster(client
     assert_same_dataset(single.path, tmp_path / "script.zarr")
 
 
+def test_closing_the_recipe_job_on_a_scheduler_cancels_and_closes_its_client(
+        client, recipe, tmp_path, small_units):
+    """What the Create tab's Cancel does on a cluster: the job is closed; the dataset is
+    readable and incomplete, and the job's own client is closed."""
+    from napari_datatools.recipe import dataset_job
+
+    images, masks = cases(n=1, delay=0.1)
+    recipe.output.file_format, recipe.output.save_path = "hdf5", str(tmp_path / "job.h5")
+    recipe.output.scheduler = client.scheduler.address
+    recipe.patches.max_per_class = 400  # units of about 150 patches: several
+    job = dataset_job(recipe, images[0], masks[0])
+    first = next(job)
+    clients = [c for c in distributed_clients() if c is not client]
+    assert len(clients) == 1 and clients[0].status == "running"
+    job.close()
+    assert clients[0].status == "closed"
+    stored = open_patch_dataset(tmp_path / "job.h5")
+    assert not stored.complete
+    assert first.total > sum(c.written for c in stored.classes.values()) >= first.done
+
+
+def distributed_clients():
+    """The dask clients of this process that are not closed."""
+    from distributed.client import _global_clients
+
+    return [c for c in list(_global_clients.values()) if c.status != "closed"]
+
+
 def test_a_bad_recipe_scheduler_is_refused(recipe):
     from napari_datatools.errors import RecipeError
 
