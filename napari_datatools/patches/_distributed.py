@@ -816,6 +816,15 @@ class Output:
                 start[c] += len(plan.centres[c])
         return units
 
+    def report(self, done: int) -> Generator[DatasetProgress, None, bool]:
+        """Yield the progress after ``done`` patches; True when the run is cancelled there
+        (a :class:`_Cancel` thrown in: the run's loop ends, its results are kept)."""
+        try:
+            yield DatasetProgress(done, self.total)
+        except _Cancel:
+            return True
+        return False
+
     def request(self, case: int) -> dict:
         """Case ``case``'s plan arguments without the mask (it travels with the sources)."""
         return {k: v for k, v in self.job.cases[case].plan_request.items() if k != "masks"}
@@ -940,11 +949,8 @@ class ZarrOutput(Output):
                     done_units.add(t)
                     done += units[t].patches
                     forget_unit(t)
-                if finished:
-                    try:
-                        yield DatasetProgress(done, self.total)
-                    except _Cancel:
-                        break
+                if finished and (yield from self.report(done)):
+                    break
             else:
                 complete = True
         finally:
@@ -1037,9 +1043,7 @@ class MergedOutput(Output):
                     merged += 1
                     continue
                 done += step
-                try:
-                    yield DatasetProgress(done, self.total)
-                except _Cancel:
+                if (yield from self.report(done)):
                     break
             else:
                 complete = True
