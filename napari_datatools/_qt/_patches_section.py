@@ -69,8 +69,6 @@ MAX_BOXES = 500
 #: many outlines in all (napari draws those of the shown slice): a slice step within
 #: the band changes no layer, only the slice's text.
 OVERLAY_BAND_POINTS = 4096
-#: The overlay's thumbnail (layer-list icon) is drawn from this many edges at most.
-THUMBNAIL_EDGES = 64
 #: Width of the outlines, relative to the patch side (at least 1 pixel).
 OUTLINE_WIDTH = 0.06
 #: Depth (slices) a 3D patch starts with when 3D is switched on (at most the volume's).
@@ -637,11 +635,6 @@ class PatchesSection(QWidget):
             style["edge_color"] = self._colours(classes)
         drawn = show_preview(self.viewer, OVERLAY, square_edges(centres, shape), "vectors",
                              create, vector_style="line", opacity=1.0, **style)
-        if drawn is not None and hasattr(drawn, "_max_vectors_thumbnail"):
-            # napari draws a Vectors layer's thumbnail (its layer-list icon) one edge at
-            # a time in Python, up to 1,024 of them, at every slice step: ~45 ms for
-            # the outlines of one slice. A sample of them is icon enough.
-            drawn._max_vectors_thumbnail = THUMBNAIL_EDGES
         self._band = None if drawn is None else ((self.result, drawn, place), counts)
         return drawn
 

@@ -290,8 +290,6 @@ def test_slice_steps_within_the_overlay_band_change_no_layer(setup, qtbot, monke
     tab = widget.patches
     layer = viewer.layers[OVERLAY]
     assert list(tab.band(1)) == list(range(image.shape[0]))  # a small volume: all of it
-    # (napari draws a Vectors layer's icon edge by edge at each step: from a sample)
-    assert getattr(layer, "_max_vectors_thumbnail", 0) <= _patches_section.THUMBNAIL_EDGES
     visible, data = [], []
     layer.events.visible.connect(lambda event: visible.append(event))
     layer.events.data.connect(lambda event: data.append(event))
