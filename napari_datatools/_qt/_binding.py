@@ -35,7 +35,7 @@ def _getter_setter(widget: QWidget) -> tuple[Callable[[], Any], Callable[[Any], 
 def _widen(control: QWidget, value: Any) -> None:
     """Stretch a slider's or spin box's range to hold ``value`` (a loaded recipe may go
     beyond the range offered for editing; showing less would change it when touched)."""
-    if isinstance(control, (QCheckBox, QComboBox, QLineEdit)) or not hasattr(control, "minimum"):
+    if isinstance(control, (QCheckBox, QComboBox)) or not hasattr(control, "minimum"):
         return
     widget: Any = control  # a spin box or a superqt slider: minimum() and maximum()
     try:

@@ -80,18 +80,18 @@ def dataset_job(recipe: Recipe, image: Any = None, mask: Any = None,
     kwargs = dict(volume=volume, mask=mask_array, cancel_event=cancel_event,
                   **dataset_kwargs(snapshot), **data.dataset_extras())
     if snapshot.output.scheduler:
-        return _on_scheduler(snapshot.output.scheduler, iter_create_dataset, kwargs)
+        return _on_scheduler(snapshot.output.scheduler, kwargs)
     return iter_create_dataset(**kwargs)
 
 
-def _on_scheduler(address: str, start: Callable[..., Generator[Any, None, Any]],
-                  kwargs: dict[str, Any]) -> Generator[Any, None, Any]:
-    """``start(**kwargs, client=...)``'s run on the scheduler at ``address``; the client
+def _on_scheduler(address: str, kwargs: dict[str, Any]) -> Generator[Any, None, Any]:
+    """``iter_create_dataset(**kwargs)`` run on the scheduler at ``address``; the client
     is made when the generator is first advanced and closed when the run ends."""
+    from ..patches import iter_create_dataset
     from ..patches._distributed import dask_client
 
     with dask_client(scheduler=address) as client:
-        return (yield from start(**kwargs, client=client))
+        return (yield from iter_create_dataset(**kwargs, client=client))
 
 
 def run_dataset(

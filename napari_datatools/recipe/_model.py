@@ -231,7 +231,7 @@ class OutputConfig(Validated):
     scheduler: str = ""
 
     def _check(self, name: str, value: Any, where: str) -> None:
-        if name == "scheduler" and (value != value.strip() or " " in value):
+        if name == "scheduler" and any(c.isspace() for c in value):
             raise RecipeError(f"{where}: expected a scheduler address such as "
                               f"'tcp://host:8786' (or '' for this process), got {value!r}")
 
