@@ -196,7 +196,7 @@ def wait_until(condition, timeout: float = 60.0) -> None:
 
 
 def bench_preview(viewer, widget, image, labels) -> None:
-    from napari_datatools._qt._augment_section import GALLERY_LAYER, IMAGE_LAYER
+    from napari_datatools._qt._augment_section import GALLERY_LAYER, IMAGE_LAYER, gallery_captions
     from napari_datatools.recipe import preview_grid, preview_sample
 
     widget.show_tab("Augment")
@@ -215,7 +215,8 @@ def bench_preview(viewer, widget, image, labels) -> None:
         x, _, _ = preview_sample(recipe, image[z], labels[z], section.index.value())
         grid = None if gallery is None else preview_grid(
             recipe, image[z], labels[z], n=gallery, columns=3,
-            colours=section._gallery_colours(labels[z]))  # the Labels layer's colours
+            colours=section._gallery_colours(labels[z]),  # the Labels layer's colours
+            captions=gallery_captions(gallery, section.index.value()))
 
         def shown() -> bool:
             return (not section.busy and np.array_equal(viewer.layers[IMAGE_LAYER].data, x)
@@ -278,7 +279,7 @@ def bench_preview(viewer, widget, image, labels) -> None:
     with Measured("Augment: Gallery button, 8 samples (first draw)") as m:
         section.gallery_button.click()  # computed in the worker, then drawn
         wait_until(lambda: GALLERY_LAYER in viewer.layers and not section.busy)
-        pump(0.5)  # drawn (a new layer's first draw: textures, shaders, caption glyphs)
+        pump(0.5)  # drawn (a new layer's first draw: texture, shaders)
     print(f"Gallery button (8 samples, computed in the worker): longest stall "
           f"{1e3 * m.gap:.1f} ms (longest event {1e3 * m.event:.1f} ms, {EventClock.what})")
 
@@ -419,9 +420,9 @@ def bench_stalls(viewer, widget, image, labels, tmp: Path) -> None:
         return costs, m.gap
 
     def overlay_shows(z: int) -> bool:
-        layer = viewer.layers[OVERLAY]
-        starts = layer.data[:, 0] if layer.data.ndim == 3 else layer.data  # (vectors, points)
-        return not widget.patches.busy and bool(np.any(starts[:, 0] == z))
+        layer = viewer.layers[OVERLAY]  # (an image of a band of slices)
+        first = int(round(layer.translate[0]))
+        return not widget.patches.busy and first <= z < first + len(layer.data)
 
     costs, stall = slider("Patches: slice slider, 16 steps (overlay follows)", overlay=True)
     print(f"slice slider, 16 steps with {widget.patches.result.plan.total:,} planned patches: "

@@ -6,6 +6,7 @@ import pytest
 from napari_datatools.patches import (
     check_volume_and_mask,
     class_pixel_counts,
+    draw_outlines,
     overlay_centres,
     overlay_limit,
     plan_patches,
@@ -128,3 +129,46 @@ def test_check_volume_and_mask_uses_the_given_names_and_any_shaped_object():
     with pytest.raises(ValueError, match=r"^Shape mismatch: 'cells' \(4, 10, 10\) vs labels "
                                          r"\(4, 10, 9\); labels must have the shape of 'cells'$"):
         check_volume_and_mask(Lazy(), np.zeros((4, 10, 9)), names=("'cells'", "labels"))
+
+
+def test_draw_outlines_sets_the_border_pixels_of_each_patch():
+    out = np.zeros((10, 12), np.uint8)
+    # the patch of 4 x 6 centred at (4, 5) spans rows 2..5 and columns 2..7
+    assert draw_outlines(out, [[4, 5]], [3], (4, 6)) is out
+    expected = np.zeros_like(out)
+    expected[2:6, 2:8] = 3
+    expected[3:5, 3:7] = 0
+    np.testing.assert_array_equal(out, expected)
+    # wider outlines stay inside the patch; a patch narrower than two widths is filled
+    out[:] = 0
+    draw_outlines(out, [[4.0, 5.0]], [1], (4, 6), width=2)
+    assert out[2:6, 2:8].all() and out.sum() == 24
+    # a 3D patch shape and (z, y, x) centres: the last two of each count
+    other = draw_outlines(np.zeros((10, 12), np.uint16), [[7, 4, 5]], [1], (5, 4, 6), 2)
+    np.testing.assert_array_equal(other, out)
+
+
+def test_draw_outlines_clips_at_the_borders_and_draws_later_patches_over_earlier():
+    out = np.zeros((6, 6), np.int32)
+    draw_outlines(out, [[0, 0], [5, 5]], [1, 2], (4, 4))
+    # (0, 0): rows/columns -2..1, only its bottom-right corner shows
+    assert out[1, 0] == out[1, 1] == out[0, 1] == 1 and out[0, 0] == 0
+    assert out[5, 3] == out[3, 5] == 2 and out[5, 5] == 0  # (5, 5): rows 3..6
+    draw_outlines(out, [[2, 2]], [3], (4, 4))  # rows/columns 0..3, over the others
+    np.testing.assert_array_equal(out[0:4, 0], [3, 3, 3, 3])
+    assert out[1, 1] == 1 and out[3, 5] == 2 and out[3, 3] == 3
+    draw_outlines(out, [[100, 100]], [4], (4, 4))  # wholly outside: nothing drawn
+    assert not np.any(out == 4)
+    assert draw_outlines(out, np.zeros((0, 2)), [], (4, 4)) is out
+
+
+@pytest.mark.parametrize("out, values, width, error, text", [
+    (np.zeros((4, 4), float), [1], 1, TypeError, "out must be a 2D numpy array of integers"),
+    (np.zeros((2, 4, 4), np.uint8), [1], 1, TypeError, "out must be a 2D"),
+    ([[0, 0]], [1], 1, TypeError, "out must be"),
+    (np.zeros((4, 4), np.uint8), [256], 1, ValueError, "values must fit out's dtype uint8"),
+    (np.zeros((4, 4), np.uint8), [1], 0, ValueError, "width"),
+])
+def test_draw_outlines_names_a_bad_argument(out, values, width, error, text):
+    with pytest.raises(error, match=text):
+        draw_outlines(out, [[1, 1]], values, (2, 2), width)

@@ -12,6 +12,7 @@ from typing import Any
 
 import napari
 import numpy as np
+from napari.utils import Colormap
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtGui import QColor, QIcon, QPainter, QPixmap
@@ -33,6 +34,7 @@ from ..patches import (
     box_edges,
     class_pixel_counts,
     crossing_slices,
+    draw_outlines,
     overlay_centres,
     overlay_limit,
     thinned,
@@ -60,15 +62,20 @@ from ._viewer_data import (
 )
 
 OVERLAY = "patch overlay"
+#: The overlay layer's metadata key of its class table: value ``k`` of the overlay
+#: image outlines class ``metadata[CLASSES][k - 1]`` (0: nothing drawn).
+CLASSES = "classes"
 #: The patches as boxes (12 edges each, a Vectors layer) in napari's 3D view.
 BOXES = "patch boxes"
 #: At most this many boxes are drawn in the 3D view (evenly thinned beyond, as the
 #: outlines of a slice are).
 MAX_BOXES = 500
 #: The overlay holds the outlines of a band of slices around the shown one, about this
-#: many outlines in all (napari draws those of the shown slice): a slice step within
-#: the band changes no layer, only the slice's text.
+#: many outlines in all (napari shows those of the shown slice) and at most
+#: :data:`OVERLAY_BAND_PIXELS` pixels: a slice step within the band changes no layer,
+#: only the slice's text.
 OVERLAY_BAND_POINTS = 4096
+OVERLAY_BAND_PIXELS = 2**25
 #: Width of the outlines, relative to the patch side (at least 1 pixel).
 OUTLINE_WIDTH = 0.06
 #: Depth (slices) a 3D patch starts with when 3D is switched on (at most the volume's).
@@ -118,26 +125,12 @@ def swatch(rgba: Any, size: int = 12) -> QIcon:
     return QIcon(pixmap)
 
 
-def square_edges(centres: np.ndarray, patch_shape: tuple[int, ...]) -> np.ndarray:
-    """The 4 edges of each patch's square in its slice, as napari vectors ``(n * 4, 2,
-    d)`` (start, direction) for centres ``(n, d)`` whose last two axes are Y and X.
-
-    Along pixel borders, as :func:`~napari_datatools.patches.box_edges`: the patch
-    centred at ``c`` spans pixels ``c - p // 2`` to ``c - p // 2 + p - 1``.
-    """
-    centres = np.asarray(centres, dtype=float)
-    n, d = centres.shape
-    side_y, side_x = (float(s) for s in patch_shape[-2:])
-    low = centres.copy()
-    low[:, -2] -= int(side_y) // 2 + 0.5
-    low[:, -1] -= int(side_x) // 2 + 0.5
-    edges = np.zeros((n, 4, 2, d))
-    edges[:, :, 0] = low[:, None]
-    edges[:, 1, 0, -2] += side_y  # the bottom edge starts a side lower
-    edges[:, 3, 0, -1] += side_x  # the right edge a side further right
-    edges[:, 0:2, 1, -1] = side_x  # top and bottom run along X
-    edges[:, 2:4, 1, -2] = side_y  # left and right along Y
-    return edges.reshape(n * 4, 2, d)
+def class_colormap(colours: list) -> Colormap:
+    """A napari colormap for an image of class codes: 0 transparent, ``k`` the colour
+    ``colours[k - 1]`` (RGBA floats), with contrast limits ``(-0.5, len(colours) + 0.5)``."""
+    rgba = np.vstack([np.zeros((1, 4)), np.asarray(colours, dtype=float).reshape(-1, 4)])
+    return Colormap(rgba, controls=np.linspace(0.0, 1.0, len(rgba) + 1),
+                    interpolation="zero", name="patch classes")
 
 
 def human_bytes(n: float) -> str:
@@ -589,8 +582,9 @@ class PatchesSection(QWidget):
         shape = plan.patch_shape
         side = int(round(float(np.sqrt(shape[-2] * shape[-1]))))
         depth = plan.volume_shape[0]
-        slices = min(depth, max(1, OVERLAY_BAND_POINTS // overlay_limit(plan.volume_shape,
-                                                                         max(side, 1))))
+        pixels = max(1, OVERLAY_BAND_PIXELS // int(np.prod(plan.volume_shape[-2:])))
+        slices = min(depth, pixels, max(1, OVERLAY_BAND_POINTS // overlay_limit(
+            plan.volume_shape, max(side, 1))))
         lo = min(max(0, z - slices // 2), depth - slices)
         return range(lo, lo + slices)
 
@@ -616,25 +610,32 @@ class PatchesSection(QWidget):
                     (-1 if z is None else z) in counts):
                 self._show_slice_info(z, *counts[-1 if z is None else z])
                 return overlay
-        parts, counts = [], {}
-        for zz in ([None] if z is None else self.band(z)):
+        plan = self._plan()
+        band = [None] if z is None else list(self.band(z))
+        table = np.unique(np.asarray(plan.classes))  # value k outlines class table[k - 1]
+        image = np.zeros((len(band), *plan.volume_shape[-2:]),
+                         np.uint8 if len(table) < 256 else np.uint16)
+        width = max(1, round(OUTLINE_WIDTH * max(plan.patch_shape[-2:])))
+        counts = {}
+        for outlines, zz in zip(image, band, strict=True):
             centres, classes, total = self.overlay_points(zz)
-            parts.append((centres, classes))
+            codes = np.searchsorted(table, classes) + 1
+            draw_outlines(outlines, centres, codes, plan.patch_shape, width)
             counts[-1 if zz is None else zz] = (len(centres), total)
-        centres = np.concatenate([c for c, _ in parts])
-        classes = np.repeat(np.concatenate([c for _, c in parts]), 4)  # per edge
         self._show_slice_info(z, *counts[-1 if z is None else z])
-        shape = self._plan().patch_shape
-        style: dict[str, Any] = {
-            "features": {"class": classes},
-            "scale": tuple(layer.scale[-centres.shape[1]:]),
-            "translate": tuple(layer.translate[-centres.shape[1]:]),
-            "edge_width": max(1.0, OUTLINE_WIDTH * max(shape[-2:])),
-        }
-        if len(classes):
-            style["edge_color"] = self._colours(classes)
-        drawn = show_preview(self.viewer, OVERLAY, square_edges(centres, shape), "vectors",
-                             create, vector_style="line", opacity=1.0, **style)
+        ndim = 2 if z is None else 3
+        translate = np.array(layer.translate[-ndim:], dtype=float)  # (napari's own: copied)
+        if z is not None:
+            translate[0] += band[0] * layer.scale[-3]
+        colours = self.colours(table.tolist())
+        drawn = show_preview(
+            self.viewer, OVERLAY, image[0] if z is None else image, "image", create,
+            scale=tuple(layer.scale[-ndim:]), translate=tuple(translate),
+            colormap=class_colormap([colours[c] for c in table.tolist()]),
+            contrast_limits=(-0.5, len(table) + 0.5), interpolation2d="nearest",
+            opacity=1.0, blending="translucent")
+        if drawn is not None:
+            drawn.metadata[CLASSES] = table.tolist()
         self._band = None if drawn is None else ((self.result, drawn, place), counts)
         return drawn
 

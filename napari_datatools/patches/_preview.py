@@ -203,3 +203,64 @@ def box_edges(centres: np.ndarray, patch_shape: tuple[int, int, int]) -> np.ndar
                 start[:, b] += j * sides[b]
                 edges.append(np.stack([start, direction], axis=1))
     return np.stack(edges, axis=1).reshape(-1, 2, 3)
+
+
+def draw_outlines(
+    out: np.ndarray,
+    centres: Any,
+    values: Any,
+    patch_shape: tuple[int, ...],
+    width: int = 1,
+) -> np.ndarray:
+    """Draw the outline of each patch's square into the 2D array ``out``, in place.
+
+    The patch centred at ``(y, x)`` spans pixels ``c - p // 2`` to ``c - p // 2 + p -
+    1`` on each axis (as :func:`box_edges`); its outline is the ``width`` pixels
+    inside that border, set to the patch's value. Later patches draw over earlier
+    ones; what falls outside ``out`` is left out.
+
+    Parameters
+    ----------
+    out : numpy.ndarray
+        A 2D ``(Y, X)`` array of integers (e.g. uint8) to draw into.
+    centres : array_like
+        ``(n, 2)`` patch centres ``(y, x)`` (the last two columns are used).
+    values : array_like
+        ``(n,)`` the value each patch's outline is drawn with (fits ``out``'s dtype).
+    patch_shape : tuple of int
+        The patch shape; its last two sides count.
+    width : int
+        Outline width in pixels (a patch narrower than two widths is filled).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out``.
+    """
+    if not isinstance(out, np.ndarray) or out.ndim != 2 or out.dtype.kind not in "ui":
+        raise ArgumentTypeError(
+            f"out must be a 2D numpy array of integers, got "
+            f"{getattr(out, 'shape', type(out).__name__)} {getattr(out, 'dtype', '')}".rstrip())
+    width = check_positive_int(width, "width")
+    codes = np.asarray(values).reshape(-1)
+    side_y, side_x = (check_positive_int(int(s), "patch_shape") for s in patch_shape[-2:])
+    if len(codes) == 0:
+        return out
+    points = np.asarray(centres, dtype=float).reshape(len(codes), -1)[:, -2:]
+    info = np.iinfo(out.dtype)
+    if codes.min() < info.min or codes.max() > info.max:
+        raise ValueError(f"values must fit out's dtype {out.dtype}, got {codes.min()} to "
+                         f"{codes.max()}")
+    top = np.rint(points[:, 0]).astype(np.int64) - side_y // 2
+    left = np.rint(points[:, 1]).astype(np.int64) - side_x // 2
+    wy, wx = min(width, side_y), min(width, side_x)
+    for y0, x0, value in zip(top.tolist(), left.tolist(), codes.tolist(), strict=True):
+        y1, x1 = y0 + side_y, x0 + side_x  # (exclusive)
+        y0c, x0c = max(y0, 0), max(x0, 0)
+        if y0c >= y1 or x0c >= x1:
+            continue
+        out[y0c:max(y0 + wy, 0), x0c:x1] = value
+        out[max(y1 - wy, 0):y1, x0c:x1] = value
+        out[y0c:y1, x0c:max(x0 + wx, 0)] = value
+        out[y0c:y1, max(x1 - wx, 0):x1] = value
+    return out

@@ -11,12 +11,14 @@ from napari_datatools._qt._augment_section import (
 )
 from napari_datatools._qt._patches_section import (
     BOXES,
+    CLASSES,
     MAX_BOXES,
+    OUTLINE_WIDTH,
     OVERLAY,
     human_bytes,
 )
 from napari_datatools.data_augmentation import sample_volume_transform, volume_random_transform
-from napari_datatools.patches import box_edges, crossing_slices
+from napari_datatools.patches import box_edges, crossing_slices, draw_outlines
 from napari_datatools.recipe import (
     augment_rng,
     class_mask,
@@ -34,19 +36,20 @@ def _settle(qtbot, tab):
     qtbot.waitUntil(lambda: not tab.busy and tab.result is not None, timeout=DEADLINE_MS)
 
 
-def _squares_in_slice(layer, z):
-    """(Y, X) centres and classes of the overlay's squares (4 edges each) in slice ``z``."""
-    first = layer.data[0::4]  # each square's top edge: from its corner along X
-    sides = np.column_stack([layer.data[2::4, 1, -2], first[:, 1, -1]])
-    rows = first[:, 0, 0] == z
-    centres = first[rows, 0, 1:] + sides[rows] // 2 + 0.5
-    return centres, layer.features["class"].to_numpy()[0::4][rows]
+def _in_slice(layer, z):
+    """The overlay image napari shows in slice ``z`` (the layer holds a band of slices)."""
+    first = int(round(layer.translate[0]))
+    return layer.data[z - first]
 
 
-def _rows(centres, classes):
-    """Drawn outlines as a sorted list of (y, x, class)."""
-    return sorted(zip(*np.asarray(centres, float).T.tolist(), np.asarray(classes).tolist(),
-                      strict=True))
+def _drawn(layer, centres, classes, patch_shape):
+    """The outlines of these patches (class by class, in the plan's order, as the
+    overlay draws them), coded as the overlay codes classes."""
+    codes = np.searchsorted(layer.metadata[CLASSES], classes) + 1
+    order = np.argsort(codes, kind="stable")  # a later class draws over an earlier one
+    width = max(1, round(OUTLINE_WIDTH * max(patch_shape[-2:])))
+    out = np.zeros(layer.data.shape[-2:], layer.data.dtype)
+    return draw_outlines(out, np.asarray(centres)[order], codes[order], patch_shape, width)
 
 
 def test_3d_patches_plan_and_overlay_across_slices_and_as_boxes(make_dock, qtbot):
@@ -77,9 +80,10 @@ def test_3d_patches_plan_and_overlay_across_slices_and_as_boxes(make_dock, qtbot
         _settle(qtbot, tab)
         crossing = (centres[:, 0] >= z) & (centres[:, 0] <= z + 1)
         layer = viewer.layers[OVERLAY]
-        shown, shown_classes = _squares_in_slice(layer, z)  # (it holds a band of slices)
-        assert layer.visible and len(shown)
-        assert _rows(shown, shown_classes) == _rows(centres[crossing, 1:], classes[crossing])
+        shown = _in_slice(layer, z)
+        assert layer.visible and np.any(shown)
+        np.testing.assert_array_equal(
+            shown, _drawn(layer, centres[crossing, 1:], classes[crossing], (2, 8, 8)))
         assert tab.slice_info.text() == f"{crossing.sum()} patches crossing slice {z}."
     assert list(crossing_slices(2, 0, 3)) == [0, 1] and list(crossing_slices(5, 1, 3)) == [0, 1, 2]
 
@@ -118,9 +122,10 @@ def test_3d_patches_plan_and_overlay_across_slices_and_as_boxes(make_dock, qtbot
     z = viewer.dims.current_step[0]
     qtbot.waitUntil(lambda: not tab.busy, timeout=DEADLINE_MS)
     per_class = tab.result.plan.centres_in_slice(z)
-    expected = _rows(np.concatenate([v for v in per_class.values()]),
-                     np.concatenate([np.full(len(v), c) for c, v in per_class.items()]))
-    assert _rows(*_squares_in_slice(viewer.layers[OVERLAY], z)) == expected
+    expected = _drawn(viewer.layers[OVERLAY], np.concatenate(list(per_class.values())),
+                      np.concatenate([np.full(len(v), c) for c, v in per_class.items()]),
+                      (8, 8))
+    np.testing.assert_array_equal(_in_slice(viewer.layers[OVERLAY], z), expected)
     # a 3D patch size typed into the recipe shows in the controls
     p.patchsize, p.stride = (3, 12, 12), (1, 6, 6)
     assert tab.three_d.isChecked() and (tab.patch_depth.value(), tab.patchsize.value()) == (3, 12)

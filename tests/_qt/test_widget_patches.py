@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
-from napari_datatools._qt._patches_section import OVERLAY, human_bytes, square_edges
+from napari_datatools._qt._patches_section import CLASSES, OUTLINE_WIDTH, OVERLAY, human_bytes
 from napari_datatools._qt._viewer_data import BACKGROUND_COLOUR, hex_rgba
-from napari_datatools.patches import overlay_limit
+from napari_datatools.patches import draw_outlines, overlay_limit
 from napari_datatools.recipe import estimate_dataset_bytes, plan_from_recipe
 
 
@@ -32,31 +32,25 @@ def _expected_overlay(widget, image, labels, z):
     return plan, centres, classes
 
 
-def _outlines(layer):
-    """The overlay's squares (4 edges each, napari vectors): (Z, Y, X) centres, sides
-    (Y, X), classes and colours, one row per square."""
-    first = layer.data[0::4]  # each square's top edge: from its corner along X
-    sides = np.column_stack([layer.data[2::4, 1, -2], first[:, 1, -1]])
-    corner = first[:, 0]
-    centres = corner.copy()
-    centres[:, -2:] += sides // 2 + 0.5
-    return centres, sides, layer.features["class"].to_numpy()[0::4], layer.edge_color[0::4]
-
-
 def _in_slice(layer, z):
-    """The overlay's squares napari shows in slice ``z``: (Y, X) centres, classes, rows
-    (the layer holds those of a band of slices around the shown one)."""
-    centres, _, classes, _ = _outlines(layer)
-    rows = centres[:, 0] == z
-    return centres[rows, 1:], classes[rows], rows
+    """The overlay image napari shows in slice ``z`` (the layer holds a band of slices,
+    placed by its translation; the tests' layers have scale 1)."""
+    first = int(round(layer.translate[0]))
+    assert first <= z < first + len(layer.data)
+    return layer.data[z - first]
 
 
-def test_outlines_are_squares_along_pixel_borders():
-    edges = square_edges(np.array([[2.0, 10.0, 20.0]]), (4, 6))
-    assert edges.shape == (4, 2, 3)
-    ends = {tuple(map(float, e)) for start, step in edges for e in (start, start + step)}
-    assert ends == {(2.0, 7.5, 16.5), (2.0, 7.5, 22.5), (2.0, 11.5, 16.5), (2.0, 11.5, 22.5)}
-    assert np.all(edges[:, 1, 0] == 0)  # within the slice
+def _drawn(layer, centres, classes, patch_size):
+    """The outline image of these patches, coded as the overlay codes classes."""
+    codes = np.searchsorted(layer.metadata[CLASSES], classes) + 1
+    width = max(1, round(OUTLINE_WIDTH * patch_size))
+    out = np.zeros(layer.data.shape[-2:], layer.data.dtype)
+    return draw_outlines(out, centres, codes, (patch_size, patch_size), width)
+
+
+def _classes_drawn(layer, image):
+    """The classes whose outlines show in ``image`` (an overlay slice)."""
+    return {layer.metadata[CLASSES][k - 1] for k in np.unique(image).tolist() if k}
 
 
 def test_overlay_is_the_plan_of_the_current_slice(setup, qtbot):
@@ -71,20 +65,21 @@ def test_overlay_is_the_plan_of_the_current_slice(setup, qtbot):
         _settle(qtbot, widget)
         plan, centres, classes = _expected_overlay(widget, image, labels, z)
         layer = viewer.layers[OVERLAY]
-        shown, shown_classes, _ = _in_slice(layer, z)
-        np.testing.assert_array_equal(shown, centres)
-        np.testing.assert_array_equal(shown_classes, classes)
-        assert np.all(_outlines(layer)[1] == 8)
+        shown = _in_slice(layer, z)
+        np.testing.assert_array_equal(shown, _drawn(layer, centres, classes, 8))
+        assert _classes_drawn(layer, shown) == set(classes.tolist()) == {0, 1, 2, 3}
         assert f"{len(centres):,} patches centred in slice {z}." == tab.slice_info.text()
-    # colours follow the Labels layer's colours of the classes
+    # colours follow the Labels layer's colours of the classes (code k: class table[k - 1])
     mask = viewer.layers["cells labels"]
-    _, _, classes, colours = _outlines(layer)
-    for c in (1, 2):
-        np.testing.assert_allclose(colours[classes == c][0], mask.get_color(c), atol=1e-6)
+    assert layer.metadata[CLASSES] == [0, 1, 2, 3]
+    codes = np.arange(5, dtype=float)
+    colours = layer.colormap.map((codes - layer.contrast_limits[0])
+                                 / np.ptp(layer.contrast_limits))
+    assert colours[0, 3] == 0  # no outline: transparent
+    for c in (1, 2, 3):
+        np.testing.assert_allclose(colours[c + 1], mask.get_color(c), atol=1e-6)
     # background (transparent in the Labels layer) takes the background grey
-    rows = classes == 0
-    assert rows.any()
-    np.testing.assert_allclose(colours[rows], [hex_rgba(BACKGROUND_COLOUR)] * rows.sum())
+    np.testing.assert_allclose(colours[1], hex_rgba(BACKGROUND_COLOUR), atol=1e-6)
     # the class list is the legend: a swatch of the same colour per class
     for i in range(tab.classes.count()):
         item = tab.classes.item(i)
@@ -124,7 +119,8 @@ def test_unchecking_a_class_leaves_it_out(setup, qtbot):
     assert widget.recipe.patches.class_list == [1, 2, 3]
     _settle(qtbot, widget)
     assert set(tab.result.plan.counts) == {1, 2, 3}
-    assert set(viewer.layers[OVERLAY].features["class"]) <= {1, 2, 3}
+    layer = viewer.layers[OVERLAY]
+    assert _classes_drawn(layer, layer.data) == {1, 2, 3}
     widget.recipe.patches.class_list = None  # e.g. a loaded recipe
     assert all(tab.classes.item(i).checkState() == Qt.CheckState.Checked
                for i in range(tab.classes.count()))
@@ -152,16 +148,15 @@ def test_too_many_patches_are_thinned(setup, qtbot):
     layer = viewer.layers[OVERLAY]
     limit = overlay_limit((48, 64), 8)
     assert limit == 3 * 48 * 64 // 8**2 < 48 * 64  # outlines covering the slice 3 times
-    shown, shown_classes, _ = _in_slice(layer, z)
-    assert len(shown) == limit
     assert f"{48 * 64:,} patches centred in slice {z}; {limit:,} of them drawn." == \
         widget.patches.slice_info.text()
     # an evenly spaced subset of the slice's centres, over the classes in order
     _, centres, classes = _expected_overlay(widget, image, labels, z)
     keep = np.linspace(0, len(centres) - 1, limit).round().astype(int)
-    np.testing.assert_array_equal(shown, centres[keep])
-    np.testing.assert_array_equal(shown_classes, classes[keep])
-    assert len(set(classes[keep].tolist())) > 1
+    shown = _in_slice(layer, z)
+    np.testing.assert_array_equal(shown, _drawn(layer, centres[keep], classes[keep], 8))
+    assert not np.array_equal(shown, _drawn(layer, centres, classes, 8))  # all: another image
+    assert len(_classes_drawn(layer, shown)) > 1
 
 
 def test_overlay_hides_with_the_tab_and_closing_is_clean(setup, qtbot):
@@ -196,12 +191,11 @@ def test_the_overlay_follows_the_patch_size(setup, qtbot):
     widget.patches.patchsize.setValue(13)
     _settle(qtbot, widget)
     layer = viewer.layers[OVERLAY]
-    assert len(layer.data) and np.all(_outlines(layer)[1] == 13)
     z = viewer.dims.current_step[0]
-    _, centres, _ = _expected_overlay(widget, image, labels, z)
-    shown, _, _ = _in_slice(layer, z)
-    keep = np.linspace(0, len(centres) - 1, len(shown)).round().astype(int)
-    np.testing.assert_array_equal(shown, centres[keep])
+    _, centres, classes = _expected_overlay(widget, image, labels, z)
+    keep = np.linspace(0, len(centres) - 1, overlay_limit(image.shape, 13)).round().astype(int)
+    np.testing.assert_array_equal(_in_slice(layer, z),
+                                  _drawn(layer, centres[keep], classes[keep], 13))
 
 
 def test_a_slice_step_while_planning_keeps_the_overlay_coming(setup, qtbot, monkeypatch):
@@ -224,7 +218,7 @@ def test_a_slice_step_while_planning_keeps_the_overlay_coming(setup, qtbot, monk
     assert OVERLAY not in viewer.layers and tab.summary.text() == "Planning patches..."
     _settle(qtbot, widget)
     assert OVERLAY in viewer.layers and viewer.layers[OVERLAY].visible
-    assert len(_in_slice(viewer.layers[OVERLAY], 2)[0])
+    assert np.any(_in_slice(viewer.layers[OVERLAY], 2))
     assert tab.slice_info.text().split(" centred in ")[1].startswith("slice 2")
 
 
@@ -296,9 +290,11 @@ def test_slice_steps_within_the_overlay_band_change_no_layer(setup, qtbot, monke
     for z in (1, 2, 0):
         viewer.dims.set_current_step(0, z)
         _settle(qtbot, widget)
-        _, centres, _ = _expected_overlay(widget, image, labels, z)
+        _, centres, classes = _expected_overlay(widget, image, labels, z)
         drawn = min(len(centres), overlay_limit(image.shape, 8))
-        assert len(_in_slice(layer, z)[0]) == drawn
+        keep = np.linspace(0, len(centres) - 1, drawn).round().astype(int)
+        np.testing.assert_array_equal(_in_slice(layer, z),
+                                      _drawn(layer, centres[keep], classes[keep], 8))
         assert tab.slice_info.text().startswith(
             f"{len(centres):,} patches centred in slice {z}; {drawn:,} of them drawn.")
     assert visible == [] and data == []
@@ -306,9 +302,15 @@ def test_slice_steps_within_the_overlay_band_change_no_layer(setup, qtbot, monke
     monkeypatch.setattr(_patches_section, "OVERLAY_BAND_POINTS", 1)
     assert list(tab.band(1)) == [1]
     tab.draw_overlay(create=True)  # drawn anew: slice 0 alone
-    assert np.all(layer.data[:, 0, 0] == 0)
-    for z in (1, 2):
+    assert len(layer.data) == 1 and layer.translate[0] == 0
+    for z in (1, 2):  # (the same shape: the layer's array is written in place)
         viewer.dims.set_current_step(0, z)
         _settle(qtbot, widget)
-        assert np.all(layer.data[:, 0, 0] == z)
-    assert visible == [] and len(data) >= 2
+        _, centres, classes = _expected_overlay(widget, image, labels, z)
+        drawn = min(len(centres), overlay_limit(image.shape, 8))
+        keep = np.linspace(0, len(centres) - 1, drawn).round().astype(int)
+        expected = _drawn(layer, centres[keep], classes[keep], 8)
+        assert len(layer.data) == 1 and layer.translate[0] == z
+        np.testing.assert_array_equal(layer.data[0], expected)
+    assert visible == []
+    np.testing.assert_array_equal(viewer.layers["cells"].translate, (0, 0, 0))  # not moved
