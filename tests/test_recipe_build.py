@@ -132,12 +132,71 @@ def test_preview_grid_outlines_in_the_colours_given(recipe, sample):
         (dict(columns=0), ValueError, "columns"),
         (dict(gap=-1), ValueError, "gap"),
         (dict(gap="4"), TypeError, "gap"),
+        (dict(n=1, captions="ab"), TypeError, "captions must be a sequence of str"),
+        (dict(n=1, captions=["slice", 0]), TypeError, "captions must be a sequence of str"),
+        (dict(n=2, captions=["slice", "sample 0"]), ValueError, "captions must hold 3 str"),
     ],
 )
 def test_preview_grid_checks_its_counts(recipe, sample, kwargs, error, name):
     with pytest.raises(error, match=name) as info:
         preview_grid(recipe, sample[0][0], **kwargs)
     assert isinstance(info.value, TypeError) == (error is TypeError)
+
+
+def _cells(grid, tile_shape, columns, gap, count):
+    """Each tile's place in the grid, as (rows, columns) slices."""
+    th, tw = tile_shape
+    return [(slice(r * (th + gap), r * (th + gap) + th), slice(c * (tw + gap), c * (tw + gap) + tw))
+            for r, c in (divmod(i, columns) for i in range(count))]
+
+
+def test_preview_grid_captions_each_tile_in_its_top_left_corner(recipe, sample):
+    image, labels = sample
+    plain = preview_grid(recipe, image[0], labels[0], n=4, columns=3, gap=4)
+    assert np.array_equal(plain, preview_grid(recipe, image[0], labels[0], n=4, columns=3,
+                                              gap=4, captions=None))
+    assert np.array_equal(plain, preview_grid(recipe, image[0], labels[0], n=4, columns=3,
+                                              gap=4, captions=[""] * 5))
+    captions = ("slice", "sample 0 (shown)", "sample 1", "sample 2", "sample 3")
+    grid = preview_grid(recipe, image[0], labels[0], n=4, columns=3, gap=4, captions=captions)
+    assert grid.shape == plain.shape and grid.dtype == np.uint8
+    changed = np.any(grid != plain, axis=-1)
+    cells = _cells(grid, (96, 112), 3, 4, 5)
+    outside = np.ones_like(changed)
+    for rows, cols in cells:
+        outside[rows, cols] = False
+        tile_changed = changed[rows, cols]
+        ys, xs = np.nonzero(tile_changed)
+        assert ys.size and ys.min() <= 8 and xs.min() <= 8  # from the corner
+        assert ys.max() < 96 // 4  # one line of lettering at the top; the rest untouched
+        now, before = grid[rows, cols][tile_changed], plain[rows, cols][tile_changed]
+        assert np.any(np.all(now >= 200, axis=-1))  # light text ...
+        assert np.any(np.all(now < before, axis=-1))  # ... on a darkened box
+    assert not changed[outside].any()  # the gaps between tiles stay as they were
+    widths = [np.nonzero(changed[rows, cols])[1].max() for rows, cols in cells]
+    assert widths[0] < widths[2] < widths[1]  # 'slice' < 'sample 1' < 'sample 0 (shown)'
+
+
+def test_preview_grid_captions_stay_in_their_tile(recipe):
+    image = sample_volume(shape=(1, 20, 16), seed=1)[0][0]
+    plain = preview_grid(recipe, image, n=2, columns=3, gap=2)
+    grid = preview_grid(recipe, image, n=2, columns=3, gap=2,
+                        captions=["", "a caption far wider than its tile", ""])
+    changed = np.any(grid != plain, axis=-1)
+    assert changed[:, 18:34].any()  # the middle tile is lettered (clipped) ...
+    changed[:, 18:34] = False
+    assert not changed.any()  # ... and nothing else: its neighbours, the gaps
+
+
+def test_preview_grid_captions_grow_with_the_tile(recipe):
+    def lettering_height(size: int) -> int:
+        image = sample_volume(shape=(1, size, size), seed=1)[0][0]
+        plain = preview_grid(recipe, image, n=1, columns=2, gap=0)
+        grid = preview_grid(recipe, image, n=1, columns=2, gap=0, captions=["slice", "s 0"])
+        return int(np.nonzero(np.any(grid[:, :size] != plain[:, :size], axis=-1))[0].max())
+
+    small, large = lettering_height(96), lettering_height(640)
+    assert 3 * small < large < 640 // 4  # readable at any zoom napari frames a gallery with
 
 
 def test_preview_sample_index_is_a_non_negative_integer(recipe, sample):

@@ -46,12 +46,13 @@ from ._viewer_data import (
     show_preview,
 )
 
+#: The preview layers. The gallery is one RGB image, its tiles captioned in their pixels
+#: ('slice', 'sample 0', ...): a text layer's creation and first paint (glyphs, shaders)
+#: held the GUI about a second.
 IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER = "augmented", "augmented labels", "augmentation gallery"
-#: Points layer naming the gallery's tiles ('slice', 'sample 0', ...).
-GALLERY_CAPTIONS = "gallery captions"
 #: The volume mode's layers: the augmented volume and its labels, beside the data.
 VOLUME_LAYER, VOLUME_MASK_LAYER = "augmented volume", "augmented volume labels"
-SLICE_LAYERS = (IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER, GALLERY_CAPTIONS)
+SLICE_LAYERS = (IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER)
 VOLUME_LAYERS = (VOLUME_LAYER, VOLUME_MASK_LAYER)
 LAYERS = SLICE_LAYERS + VOLUME_LAYERS
 #: The volume mode augments at most this many voxels (~0.5 s): beyond, a box of the
@@ -188,7 +189,8 @@ class AugmentSection(QWidget):
         self.gallery_n.setSuffix(" samples")
         self.gallery_n.setToolTip("How many samples the gallery shows (samples 0 to N - 1)")
         self.gallery_button = QPushButton(icon("gallery"), "Gallery")
-        self.gallery_button.setToolTip("The slice and N samples side by side, labels outlined")
+        self.gallery_button.setToolTip("The slice and N samples side by side, labels outlined, "
+                                       "each captioned")
         self.gallery_button.clicked.connect(lambda: self.request_gallery(self.gallery_n.value()))
         gallery_row.addWidget(self.gallery_n)
         gallery_row.addWidget(self.gallery_button)
@@ -485,7 +487,7 @@ class AugmentSection(QWidget):
         elif (mask_layer := preview_layer(self.viewer, MASK_LAYER)) is not None:
             self.viewer.layers.remove(mask_layer)
         if result.grid is not None and result.request.gallery is not None:
-            self._show_grid(result.grid, place, result.request.gallery)
+            self._show_grid(result.grid, place)
             self._gallery_asked = False
         if first or self._frame:
             self._frame = False
@@ -507,7 +509,8 @@ class AugmentSection(QWidget):
         self.request()
 
     def show_gallery(self, n: int = 8) -> Any:
-        """The slice and ``n`` samples side by side (labels outlined), below the data.
+        """The slice and ``n`` samples side by side (labels outlined, tiles captioned),
+        below the data.
 
         Computed at once, on the calling thread (the Gallery button computes it in the
         background: :meth:`request_gallery`); later changes update it in the background.
@@ -521,21 +524,16 @@ class AugmentSection(QWidget):
         self.gallery_n.blockSignals(False)
         image_layer, image, mask = inputs
         grid = preview_grid(self.recipe, image, mask, n=n, columns=gallery_columns(n),
-                            gap=GALLERY_GAP, colours=self._gallery_colours(mask))
-        return self._show_grid(grid, _placement(image_layer, image.shape), n)
+                            gap=GALLERY_GAP, colours=self._gallery_colours(mask),
+                            captions=gallery_captions(n, self.index.value()))
+        return self._show_grid(grid, _placement(image_layer, image.shape))
 
-    def _show_grid(self, grid: np.ndarray, place: dict, n: int) -> Any:
+    def _show_grid(self, grid: np.ndarray, place: dict) -> Any:
         offset = np.array(place["translate"], dtype=float)
         offset[0] += place["shape"][0] * place["scale"][0] * (1 + GAP)
         first = preview_layer(self.viewer, GALLERY_LAYER) is None
         layer = show_preview(self.viewer, GALLERY_LAYER, grid, "image", True, rgb=True,
                              translate=offset, scale=place["scale"])
-        corners, captions = gallery_captions(grid.shape[:2], n, self.index.value())
-        show_preview(self.viewer, GALLERY_CAPTIONS, corners, "points", True,
-                     features={"caption": captions}, size=1, face_color="transparent",
-                     border_width=0, translate=offset, scale=place["scale"],
-                     text={"string": "{caption}", "anchor": "upper_left", "color": "white",
-                           "size": 9, "translation": [3, 3]})
         if first:
             self.camera.frame()
         return layer
@@ -546,19 +544,10 @@ def gallery_columns(n: int) -> int:
     return min(n + 1, 3)
 
 
-def gallery_captions(shape: tuple[int, int], n: int, shown: int
-                     ) -> tuple[np.ndarray, list[str]]:
-    """Top-left corners (gallery pixels) and captions of a gallery's tiles: 'slice', then
-    'sample k' (the one shown beside the data marked), for a grid of ``shape``."""
-    columns = gallery_columns(n)
-    rows = -(-(n + 1) // columns)
-    tile_h = (shape[0] + GALLERY_GAP) // rows - GALLERY_GAP
-    tile_w = (shape[1] + GALLERY_GAP) // columns - GALLERY_GAP
-    step_y, step_x = tile_h + GALLERY_GAP, tile_w + GALLERY_GAP
-    corners = np.array([(i // columns * step_y, i % columns * step_x) for i in range(n + 1)],
-                       dtype=float) - 0.5
-    captions = ["slice"] + [f"sample {k}" + (" (shown)" if k == shown else "") for k in range(n)]
-    return corners, captions
+def gallery_captions(n: int, shown: int) -> list[str]:
+    """Captions of a gallery's tiles: 'slice', then 'sample k' for k < ``n``, the one
+    shown beside the data (sample ``shown``) marked '(shown)'."""
+    return ["slice"] + [f"sample {k}" + (" (shown)" if k == shown else "") for k in range(n)]
 
 
 @dataclass
@@ -589,14 +578,14 @@ class Preview:
 
 
 def compute_preview(request: PreviewRequest) -> Preview:
-    """Sample ``request.index`` of the slice and the gallery grid, if any (on the GUI
-    thread when quick, else in a worker thread; the recipe is a snapshot)."""
+    """Sample ``request.index`` of the slice and the gallery grid, if any, captioned
+    (on the GUI thread when quick, else in a worker thread; the recipe is a snapshot)."""
     t0 = time.perf_counter()
     r = request
     x, y, params = preview_sample(r.recipe, r.image, r.mask, r.index)
     grid = None if r.gallery is None else preview_grid(
         r.recipe, r.image, r.mask, n=r.gallery, columns=gallery_columns(r.gallery),
-        gap=GALLERY_GAP, colours=r.colours)
+        gap=GALLERY_GAP, colours=r.colours, captions=gallery_captions(r.gallery, r.index))
     return Preview(r, x, y, params, grid, time.perf_counter() - t0)
 
 

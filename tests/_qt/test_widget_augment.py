@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from napari_datatools._qt._augment_section import (
-    GALLERY_CAPTIONS,
     GALLERY_LAYER,
     IMAGE_LAYER,
     MASK_LAYER,
@@ -170,12 +169,17 @@ def test_sampled_values_are_shown(setup, qtbot):
     assert viewer.layers[IMAGE_LAYER].data.shape == (24, 24)
 
 
-def _grid(widget, image, labels, z):
-    """The gallery expected: outlines in the Labels layer's colours of the classes."""
+CAPTIONS = ["slice", "sample 0 (shown)", "sample 1", "sample 2", "sample 3", "sample 4"]
+
+
+def _grid(widget, image, labels, z, captions=CAPTIONS):
+    """The gallery expected: outlines in the Labels layer's colours of the classes, each
+    tile captioned in its pixels."""
     mask = widget.viewer.layers["cells labels"]
     colours = {v: tuple(int(round(c * 255)) for c in mask.get_color(v)[:3])
                for v in np.unique(labels[z]) if v}
-    return preview_grid(widget.recipe, image[z], labels[z], n=5, columns=3, colours=colours)
+    return preview_grid(widget.recipe, image[z], labels[z], n=5, columns=3, colours=colours,
+                        captions=captions)
 
 
 def test_gallery_shows_n_samples_and_follows_changes(setup, qtbot):
@@ -190,19 +194,22 @@ def test_gallery_shows_n_samples_and_follows_changes(setup, qtbot):
     # the outline colours are the Labels layer's (class 1 drawn in its colour)
     colour = np.round(np.asarray(viewer.layers["cells labels"].get_color(1))[:3] * 255)
     assert np.any(np.all(layer.data == colour.astype(np.uint8), axis=-1))
-    # each tile is named: the slice, then samples 0..4, the one shown beside the data marked
-    captions = viewer.layers[GALLERY_CAPTIONS]
-    assert list(captions.features["caption"]) == [
-        "slice", "sample 0 (shown)", "sample 1", "sample 2", "sample 3", "sample 4"]
-    np.testing.assert_allclose(captions.data[4] + 0.5, (48 + 4, 64 + 4))  # row 1, column 1
-    np.testing.assert_allclose(captions.translate, layer.translate)
+    # each tile is named in its pixels (the slice, then samples 0..4, the one shown beside
+    # the data marked): no other layer, no text layer
+    assert not np.array_equal(layer.data, _grid(widget, image, labels, z, captions=None))
+    assert {lr.name for lr in viewer.layers} == {
+        "cells", "cells labels", IMAGE_LAYER, MASK_LAYER, GALLERY_LAYER}
     assert viewer.layers.selection.active is viewer.layers["cells labels"]
     widget.recipe.augment.seed = 3
     qtbot.waitUntil(lambda: np.array_equal(viewer.layers[GALLERY_LAYER].data,
                                            _grid(widget, image, labels, z)), timeout=30000)
+    # another sample shown beside the data: the gallery is redrawn, '(shown)' moved to it
     widget.augment.index.setValue(2)
-    qtbot.waitUntil(lambda: list(captions.features["caption"])[3] == "sample 2 (shown)",
+    moved = ["slice", "sample 0", "sample 1", "sample 2 (shown)", "sample 3", "sample 4"]
+    expected = _grid(widget, image, labels, z, captions=moved)
+    qtbot.waitUntil(lambda: np.array_equal(viewer.layers[GALLERY_LAYER].data, expected),
                     timeout=30000)
+    assert not np.array_equal(expected, _grid(widget, image, labels, z))
 
 
 def test_the_gallery_button_computes_the_gallery_in_the_worker(setup, qtbot, monkeypatch):
@@ -231,9 +238,7 @@ def test_the_gallery_button_computes_the_gallery_in_the_worker(setup, qtbot, mon
     assert threads and threading.main_thread() not in threads
     z = viewer.dims.current_step[0]
     np.testing.assert_array_equal(viewer.layers[GALLERY_LAYER].data,
-                                  _grid(widget, image, labels, z))
-    assert list(viewer.layers[GALLERY_CAPTIONS].features["caption"])[:2] == [
-        "slice", "sample 0 (shown)"]
+                                  _grid(widget, image, labels, z))  # captioned in the worker
 
 
 def test_previews_hide_with_the_tab_and_are_not_offered_as_data(setup, qtbot):
