@@ -74,7 +74,7 @@ MAX_BOXES = 500
 #: many outlines in all (napari shows those of the shown slice) and at most
 #: :data:`OVERLAY_BAND_PIXELS` pixels: a slice step within the band changes no layer,
 #: only the slice's text.
-OVERLAY_BAND_POINTS = 4096
+OVERLAY_BAND_POINTS = 1024
 OVERLAY_BAND_PIXELS = 2**25
 #: Width of the outlines, relative to the patch side (at least 1 pixel).
 OUTLINE_WIDTH = 0.06
@@ -217,8 +217,8 @@ class PatchesSection(QWidget):
 
     plan_ready = Signal(object)
     DEBOUNCE_MS = 100
-    #: The overlay is redrawn this long after a slice or plan change, in its own turn
-    #: of the event loop: napari repaints the slice first, then the outlines.
+    #: The overlay is redrawn this long after a plan or view change, in its own turn of
+    #: the event loop (a slice step redraws it at once).
     OVERLAY_DELAY_MS = 10
 
     def __init__(
@@ -475,7 +475,10 @@ class PatchesSection(QWidget):
         self.plan_ready.emit(result)
 
     def _on_step(self, *_: Any) -> None:
-        self._overlay_timer.start()  # drawn after napari has repainted the new slice
+        # in the step's own turn, so that napari repaints once: a slice the overlay
+        # holds only changes the text; else a band around it is drawn (a few ms)
+        if not self._band_shows_slice():
+            self._draw_scheduled()
 
     def _on_ndisplay(self, *_: Any) -> None:
         """2D view: the outlines of the slice; 3D view: the boxes (drawn when first seen)."""
@@ -601,15 +604,10 @@ class PatchesSection(QWidget):
         if self._boxes_view():
             return self._draw_boxes(layer, create)
         self._show_only(OVERLAY)
+        if not create and self._band_shows_slice():
+            return preview_layer(self.viewer, OVERLAY)
         z = current_z(self.viewer, layer)
-        overlay = preview_layer(self.viewer, OVERLAY)
         place = (tuple(layer.scale), tuple(layer.translate))
-        if not create and overlay is not None and self._band is not None:
-            (result, holder, where), counts = self._band
-            if result is self.result and holder is overlay and where == place and (
-                    (-1 if z is None else z) in counts):
-                self._show_slice_info(z, *counts[-1 if z is None else z])
-                return overlay
         plan = self._plan()
         band = [None] if z is None else list(self.band(z))
         table = np.unique(np.asarray(plan.classes))  # value k outlines class table[k - 1]
@@ -638,6 +636,22 @@ class PatchesSection(QWidget):
             drawn.metadata[CLASSES] = table.tolist()
         self._band = None if drawn is None else ((self.result, drawn, place), counts)
         return drawn
+
+    def _band_shows_slice(self) -> bool:
+        """Whether the overlay shown holds the current slice's outlines (of this plan,
+        placed on this image); if so, the slice's text is updated."""
+        layer, overlay = self.data.image_layer(), preview_layer(self.viewer, OVERLAY)
+        if (not self.active or self._band is None or layer is None or overlay is None
+                or not overlay.visible or self._boxes_view()):
+            return False
+        (result, holder, where), counts = self._band
+        z = current_z(self.viewer, layer)
+        key = -1 if z is None else z
+        if (result is not self.result or holder is not overlay or key not in counts
+                or where != (tuple(layer.scale), tuple(layer.translate))):
+            return False
+        self._show_slice_info(z, *counts[key])
+        return True
 
     def _show_slice_info(self, z: int | None, drawn: int, total: int) -> None:
         where = "this slice" if z is None else f"slice {z}"

@@ -251,16 +251,19 @@ def draw_outlines(
     if codes.min() < info.min or codes.max() > info.max:
         raise ValueError(f"values must fit out's dtype {out.dtype}, got {codes.min()} to "
                          f"{codes.max()}")
-    top = np.rint(points[:, 0]).astype(np.int64) - side_y // 2
-    left = np.rint(points[:, 1]).astype(np.int64) - side_x // 2
+    y0 = np.rint(points[:, 0]).astype(np.int64) - side_y // 2
+    x0 = np.rint(points[:, 1]).astype(np.int64) - side_x // 2
+    y1, x1 = y0 + side_y, x0 + side_x  # (exclusive)
     wy, wx = min(width, side_y), min(width, side_x)
-    for y0, x0, value in zip(top.tolist(), left.tolist(), codes.tolist(), strict=True):
-        y1, x1 = y0 + side_y, x0 + side_x  # (exclusive)
-        y0c, x0c = max(y0, 0), max(x0, 0)
-        if y0c >= y1 or x0c >= x1:
-            continue
-        out[y0c:max(y0 + wy, 0), x0c:x1] = value
-        out[max(y1 - wy, 0):y1, x0c:x1] = value
-        out[y0c:y1, x0c:max(x0 + wx, 0)] = value
-        out[y0c:y1, max(x1 - wx, 0):x1] = value
+    inside = (y1 > 0) & (x1 > 0) & (y0 < out.shape[0]) & (x0 < out.shape[1])
+    # slice bounds clipped at 0 (numpy clips the far ends); four strips per patch
+    bounds = np.stack([np.maximum(y0, 0), np.maximum(y0 + wy, 0), np.maximum(y1 - wy, 0), y1,
+                       np.maximum(x0, 0), np.maximum(x0 + wx, 0), np.maximum(x1 - wx, 0), x1,
+                       codes.astype(np.int64)], axis=1)[inside]
+    for top, top_in, bottom_in, bottom, left, left_in, right_in, right, value in (
+            bounds.tolist()):
+        out[top:top_in, left:right] = value
+        out[bottom_in:bottom, left:right] = value
+        out[top:bottom, left:left_in] = value
+        out[top:bottom, right_in:right] = value
     return out
