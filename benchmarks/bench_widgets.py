@@ -420,9 +420,10 @@ def bench_stalls(viewer, widget, image, labels, tmp: Path) -> None:
         return costs, m.gap
 
     def overlay_shows(z: int) -> bool:
-        layer = viewer.layers[OVERLAY]  # (an image of a band of slices)
-        first = int(round(layer.translate[0]))
-        return not widget.patches.busy and first <= z < first + len(layer.data)
+        layer = viewer.layers[OVERLAY]  # (napari draws the slice it shows, in the step)
+        tab = widget.patches
+        return (not tab.busy and tab.result is not None and layer.data.plan is tab.result.plan
+                and str(z) in tab.slice_info.text())
 
     costs, stall = slider("Patches: slice slider, 16 steps (overlay follows)", overlay=True)
     print(f"slice slider, 16 steps with {widget.patches.result.plan.total:,} planned patches: "

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from napari_datatools.patches import (
+    PatchOutlines,
     check_volume_and_mask,
     class_pixel_counts,
     draw_outlines,
@@ -172,3 +173,59 @@ def test_draw_outlines_clips_at_the_borders_and_draws_later_patches_over_earlier
 def test_draw_outlines_names_a_bad_argument(out, values, width, error, text):
     with pytest.raises(error, match=text):
         draw_outlines(out, [[1, 1]], values, (2, 2), width)
+
+
+def test_patch_outlines_draw_each_slice_when_indexed():
+    volume, mask = _sample()
+    plan = plan_patches(volume, 8, mask, max_per_class=40, random_order=True, rng=0)
+    outlines = PatchOutlines(plan)
+    assert (outlines.shape, outlines.ndim, outlines.dtype, len(outlines)) == (
+        (3, 40, 50), 3, np.uint8, 3)
+    assert outlines.classes == [0, 1, 4] and outlines.width == 1
+    assert outlines.limit == overlay_limit((40, 50), 8)
+    for z in range(3):
+        centres, classes, total = overlay_centres(plan, z, outlines.limit)
+        expected = draw_outlines(np.zeros((40, 50), np.uint8), centres,
+                                 np.searchsorted([0, 1, 4], classes) + 1, (8, 8))
+        np.testing.assert_array_equal(outlines[z], expected)
+        image, drawn, patches = outlines.slice(z)
+        assert (drawn, patches) == (len(centres), total) and total == sum(
+            len(v) for v in plan.centres_in_slice(z).values())
+        np.testing.assert_array_equal(image, expected)
+    # numpy-style indexing, as napari and numpy use it
+    whole = np.asarray(outlines)
+    assert whole.shape == (3, 40, 50) and set(np.unique(whole).tolist()) <= {0, 1, 2, 3}
+    np.testing.assert_array_equal(outlines[-1], whole[2])
+    np.testing.assert_array_equal(outlines[1:3, 5:9], whole[1:3, 5:9])
+    np.testing.assert_array_equal(outlines[..., 7], whole[..., 7])
+    np.testing.assert_array_equal(outlines[(slice(0, 1), slice(None))], whole[0:1])
+    with pytest.raises(IndexError, match="out of bounds"):
+        outlines[3]
+
+
+def test_patch_outlines_of_3d_patches_a_2d_image_and_a_new_plan():
+    volume, mask = _sample(shape=(5, 30, 30))
+    plan = plan_patches(volume, (3, 6, 6), mask, max_per_class=30)
+    outlines = PatchOutlines(plan, limit=10, width=2)
+    # slice 2 shows the patches centred in slices 1..3 (a depth of 3 crosses them)
+    crossing = sum(len(plan.centres_in_slice(z)[c]) for z in (1, 2, 3) for c in plan.classes)
+    _, drawn, total = outlines.slice(2)
+    assert total == crossing and drawn == min(10, crossing)
+    assert outlines.width == 2
+    # a 2D image's plan as a (Y, X) image
+    flat = PatchOutlines(plan_patches(volume[0], 6, mask[0], max_per_class=5), two_d=True)
+    assert flat.shape == (30, 30) and np.asarray(flat).shape == (30, 30)
+    np.testing.assert_array_equal(flat[:, :], flat.slice(0)[0])
+    # another plan of the same volume: the same array shows it (its slices redrawn)
+    before = np.asarray(outlines[2]).copy()
+    other = plan_patches(volume, (3, 10, 10), mask, max_per_class=30)
+    outlines.replan(other)
+    assert outlines.plan is other and outlines.width == 2
+    assert not np.array_equal(outlines[2], before)
+    with pytest.raises(ValueError, match="plan must keep the shape"):
+        outlines.replan(plan_patches(volume[:2], (1, 6, 6), mask[:2], max_per_class=3))
+    assert outlines.plan is other  # unchanged by the refused plan
+    with pytest.raises(TypeError, match="plan must be a PatchPlan"):
+        PatchOutlines(volume)
+    with pytest.raises(ValueError, match="limit"):
+        PatchOutlines(plan, limit=0)

@@ -31,12 +31,9 @@ from superqt.utils import qdebounced
 
 from ..errors import RecipeError
 from ..patches import (
+    PatchOutlines,
     box_edges,
     class_pixel_counts,
-    crossing_slices,
-    draw_outlines,
-    overlay_centres,
-    overlay_limit,
     thinned,
 )
 from ..recipe import (
@@ -62,22 +59,11 @@ from ._viewer_data import (
 )
 
 OVERLAY = "patch overlay"
-#: The overlay layer's metadata key of its class table: value ``k`` of the overlay
-#: image outlines class ``metadata[CLASSES][k - 1]`` (0: nothing drawn).
-CLASSES = "classes"
 #: The patches as boxes (12 edges each, a Vectors layer) in napari's 3D view.
 BOXES = "patch boxes"
 #: At most this many boxes are drawn in the 3D view (evenly thinned beyond, as the
 #: outlines of a slice are).
 MAX_BOXES = 500
-#: The overlay holds the outlines of a band of slices around the shown one, about this
-#: many outlines in all (napari shows those of the shown slice) and at most
-#: :data:`OVERLAY_BAND_PIXELS` pixels: a slice step within the band changes no layer,
-#: only the slice's text.
-OVERLAY_BAND_POINTS = 1024
-OVERLAY_BAND_PIXELS = 2**25
-#: Width of the outlines, relative to the patch side (at least 1 pixel).
-OUTLINE_WIDTH = 0.06
 #: Depth (slices) a 3D patch starts with when 3D is switched on (at most the volume's).
 DEFAULT_DEPTH = 8
 MODES = {"pixel": "every mask pixel", "grid": "grid with stride"}
@@ -321,9 +307,6 @@ class PatchesSection(QWidget):
         self._stale = True
         self._create = False
         self._waiting = False
-        #: What the overlay layer holds: ((plan result, layer, (scale, translate)),
-        #: {slice: (outlines drawn, patches)}), or None.
-        self._band: tuple[tuple, dict[int, tuple[int, int]]] | None = None
         self._overlay_timer = QTimer(self)
         self._overlay_timer.setSingleShot(True)
         self._overlay_timer.setInterval(self.OVERLAY_DELAY_MS)
@@ -475,9 +458,9 @@ class PatchesSection(QWidget):
         self.plan_ready.emit(result)
 
     def _on_step(self, *_: Any) -> None:
-        # in the step's own turn, so that napari repaints once: a slice the overlay
-        # holds only changes the text; else a band around it is drawn (a few ms)
-        if not self._band_shows_slice():
+        # in the step's own turn, so that napari repaints once: napari draws the
+        # overlay's new slice itself; here only the slice's text changes
+        if not self._slice_shown():
             self._draw_scheduled()
 
     def _on_ndisplay(self, *_: Any) -> None:
@@ -545,29 +528,6 @@ class PatchesSection(QWidget):
             raise RuntimeError("no patch plan yet (wait for plan_ready)")
         return self.result.plan
 
-    def overlay_points(self, z: int | None) -> tuple[np.ndarray, np.ndarray, int]:
-        """Centres (Z, Y, X) or (Y, X) and classes of the patches crossing slice ``z`` to
-        draw (3D patches cross the slices around their centre's), and their total.
-
-        Beyond :func:`~napari_datatools.patches.overlay_limit` outlines an evenly
-        spaced subset (over the classes in order) is drawn; only that subset is
-        gathered. The centres drawn are in slice ``z``.
-        """
-        plan = self._plan()
-        shape = plan.patch_shape
-        side = int(round(float(np.sqrt(shape[-2] * shape[-1]))))
-        limit = overlay_limit(plan.volume_shape, max(side, 1))
-        if len(shape) == 2:
-            centres, classes, total = overlay_centres(plan, z or 0, limit)
-        else:
-            slices = [plan.centres_in_slice(c)
-                      for c in crossing_slices(shape[0], z or 0, plan.volume_shape[0])]
-            segments = [(c, by_slice[c]) for c in plan.classes for by_slice in slices]
-            centres, classes, total = thinned(segments, limit, 2)
-        if z is not None:
-            centres = np.column_stack([np.full(len(centres), float(z)), centres])
-        return centres, classes, total
-
     def box_vectors(self) -> tuple[np.ndarray, np.ndarray, int]:
         """The edges of at most :data:`MAX_BOXES` patches of the plan (evenly thinned over
         the classes in order) as napari vectors, each edge's class, and the patches."""
@@ -578,25 +538,13 @@ class PatchesSection(QWidget):
         centres, classes, total = thinned(segments, MAX_BOXES, 3)
         return box_edges(centres, shape3), np.repeat(classes, 12), total
 
-    def band(self, z: int) -> range:
-        """The slices whose outlines the overlay holds while slice ``z`` is shown: about
-        :data:`OVERLAY_BAND_POINTS` outlines (at least slice ``z``'s), around ``z``."""
-        plan = self._plan()
-        shape = plan.patch_shape
-        side = int(round(float(np.sqrt(shape[-2] * shape[-1]))))
-        depth = plan.volume_shape[0]
-        pixels = max(1, OVERLAY_BAND_PIXELS // int(np.prod(plan.volume_shape[-2:])))
-        slices = min(depth, pixels, max(1, OVERLAY_BAND_POINTS // overlay_limit(
-            plan.volume_shape, max(side, 1))))
-        lo = min(max(0, z - slices // 2), depth - slices)
-        return range(lo, lo + slices)
-
     def draw_overlay(self, create: bool = False) -> Any:
         """Outline this slice's patches, coloured by class, thinned to :func:`overlay_limit`
         (in napari's 3D view: the patches' boxes, at most :data:`MAX_BOXES`).
 
-        The layer holds the outlines of the slices of :meth:`band` (napari shows those
-        of the current slice): a step to a slice of the band only changes the text.
+        The overlay is an image layer of :class:`~napari_datatools.patches.PatchOutlines`
+        over the whole volume: napari draws the slice it shows when it shows it, and a
+        new plan of the same volume only refreshes the layer.
         """
         layer = self.data.image_layer()
         if not self.active or self.result is None or layer is None:
@@ -604,53 +552,43 @@ class PatchesSection(QWidget):
         if self._boxes_view():
             return self._draw_boxes(layer, create)
         self._show_only(OVERLAY)
-        if not create and self._band_shows_slice():
-            return preview_layer(self.viewer, OVERLAY)
-        z = current_z(self.viewer, layer)
-        place = (tuple(layer.scale), tuple(layer.translate))
         plan = self._plan()
-        band = [None] if z is None else list(self.band(z))
-        table = np.unique(np.asarray(plan.classes))  # value k outlines class table[k - 1]
-        image = np.zeros((len(band), *plan.volume_shape[-2:]),
-                         np.uint8 if len(table) < 256 else np.uint16)
-        width = max(1, round(OUTLINE_WIDTH * max(plan.patch_shape[-2:])))
-        counts = {}
-        for outlines, zz in zip(image, band, strict=True):
-            centres, classes, total = self.overlay_points(zz)
-            codes = np.searchsorted(table, classes) + 1
-            draw_outlines(outlines, centres, codes, plan.patch_shape, width)
-            counts[-1 if zz is None else zz] = (len(centres), total)
-        self._show_slice_info(z, *counts[-1 if z is None else z])
-        ndim = 2 if z is None else 3
-        translate = np.array(layer.translate[-ndim:], dtype=float)  # (napari's own: copied)
-        if z is not None:
-            translate[0] += band[0] * layer.scale[-3]
-        colours = self.colours(table.tolist())
-        drawn = show_preview(
-            self.viewer, OVERLAY, image[0] if z is None else image, "image", create,
-            scale=tuple(layer.scale[-ndim:]), translate=tuple(translate),
-            colormap=class_colormap([colours[c] for c in table.tolist()]),
-            contrast_limits=(-0.5, len(table) + 0.5), interpolation2d="nearest",
-            opacity=1.0, blending="translucent")
-        if drawn is not None:
-            drawn.metadata[CLASSES] = table.tolist()
-        self._band = None if drawn is None else ((self.result, drawn, place), counts)
-        return drawn
+        z = current_z(self.viewer, layer)
+        overlay = preview_layer(self.viewer, OVERLAY)
+        outlines = None if overlay is None else overlay.data
+        if not isinstance(outlines, PatchOutlines) or outlines.ndim != (2 if z is None else 3):
+            outlines = None
+        elif outlines.plan is not plan:
+            try:
+                outlines.replan(plan)  # (the same shape and dtype: no new layer data)
+            except ValueError:
+                outlines = None
+            else:
+                overlay.refresh()
+        if outlines is None:
+            outlines = PatchOutlines(plan, two_d=z is None)
+        self._show_slice_info(z, *outlines.slice(z or 0)[1:])
+        colours = self.colours(outlines.classes)
+        ndim = outlines.ndim
+        return show_preview(
+            self.viewer, OVERLAY, outlines, "image", create,
+            scale=tuple(layer.scale[-ndim:]), translate=tuple(layer.translate[-ndim:]),
+            colormap=class_colormap([colours[c] for c in outlines.classes]),
+            contrast_limits=(-0.5, len(outlines.classes) + 0.5), interpolation2d="nearest",
+            opacity=1.0, blending="translucent", multiscale=False, rgb=False)
 
-    def _band_shows_slice(self) -> bool:
-        """Whether the overlay shown holds the current slice's outlines (of this plan,
-        placed on this image); if so, the slice's text is updated."""
+    def _slice_shown(self) -> bool:
+        """Whether the overlay shows the current plan (napari draws the slice it shows);
+        if so, the slice's text is updated."""
         layer, overlay = self.data.image_layer(), preview_layer(self.viewer, OVERLAY)
-        if (not self.active or self._band is None or layer is None or overlay is None
+        if (not self.active or self.result is None or layer is None or overlay is None
                 or not overlay.visible or self._boxes_view()):
             return False
-        (result, holder, where), counts = self._band
-        z = current_z(self.viewer, layer)
-        key = -1 if z is None else z
-        if (result is not self.result or holder is not overlay or key not in counts
-                or where != (tuple(layer.scale), tuple(layer.translate))):
+        outlines, z = overlay.data, current_z(self.viewer, layer)
+        if not isinstance(outlines, PatchOutlines) or outlines.plan is not self._plan() or (
+                outlines.ndim != (2 if z is None else 3)):
             return False
-        self._show_slice_info(z, *counts[key])
+        self._show_slice_info(z, *outlines.slice(z or 0)[1:])
         return True
 
     def _show_slice_info(self, z: int | None, drawn: int, total: int) -> None:

@@ -92,6 +92,8 @@ def _set_data(layer: Any, data: Any) -> None:
     array this module gave the layer, and the layer's slice refreshed; its
     thumbnail (the layer list's icon, ~1 ms) follows once the updates pause.
     """
+    if layer.data is data:
+        return  # (it holds it already)
     owned = _OWNED.get(layer)
     if (owned is not None and layer.data is owned and isinstance(data, np.ndarray)
             and data.shape == owned.shape and data.dtype == owned.dtype):

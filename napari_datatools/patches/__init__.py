@@ -14,6 +14,7 @@ from ._labels import LabelSummary, RelabelledMask, describe_labels, relabel
 from ._montage import Montage, montage
 from ._plan import PatchPlan, plan_patches
 from ._preview import (
+    PatchOutlines,
     box_edges,
     check_volume_and_mask,
     class_pixel_counts,
@@ -29,6 +30,7 @@ __all__ = [
     "DatasetResult",
     "LabelSummary",
     "Montage",
+    "PatchOutlines",
     "PatchPlan",
     "RelabelledMask",
     "box_edges",

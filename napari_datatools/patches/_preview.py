@@ -267,3 +267,140 @@ def draw_outlines(
         out[top:bottom, left:left_in] = value
         out[top:bottom, right_in:right] = value
     return out
+
+
+#: Width of the outlines :class:`PatchOutlines` draws, relative to the patch side.
+OUTLINE_WIDTH = 0.06
+
+
+class PatchOutlines:
+    """A plan's patches as an image: slice ``z`` outlines the patches that cross it.
+
+    An array-like of the plan's volume shape ``(Z, Y, X)`` (or ``(Y, X)`` with
+    ``two_d``) whose slices are drawn when indexed, so a viewer showing it (a napari
+    Image layer takes it as data) draws only the slice it shows. Value ``k`` outlines
+    class ``classes[k - 1]``, 0 is background. Each slice holds at most ``limit``
+    outlines (evenly thinned over the classes in order, as :func:`overlay_centres`).
+    The last slices drawn are kept.
+
+    Parameters
+    ----------
+    plan : PatchPlan
+        From :func:`plan_patches` (2D or 3D patches).
+    limit : int, optional
+        Outlines per slice; default :func:`overlay_limit` of the plan.
+    width : int, optional
+        Outline width in pixels; default :data:`OUTLINE_WIDTH` of the patch side.
+    two_d : bool
+        A ``(Y, X)`` image of slice 0 (for a 2D image's plan).
+    """
+
+    #: How many drawn slices are kept.
+    KEPT_SLICES = 8
+
+    def __init__(self, plan: PatchPlan, limit: int | None = None, width: int | None = None,
+                 two_d: bool = False) -> None:
+        self._limit = check_positive_int(limit, "limit", allow_none=True)
+        self._width = check_positive_int(width, "width", allow_none=True)
+        self._two_d = bool(two_d)
+        self._drawn: dict[int, tuple[np.ndarray, int, int]] = {}
+        self._use(plan)
+
+    def _use(self, plan: PatchPlan) -> None:
+        if not isinstance(plan, PatchPlan):
+            raise ArgumentTypeError(f"plan must be a PatchPlan, got {type(plan).__name__}")
+        shape = plan.patch_shape
+        side = max(1, int(round(float(np.sqrt(shape[-2] * shape[-1])))))
+        self.plan = plan
+        self.limit = self._limit or overlay_limit(plan.volume_shape, side)
+        self.width = self._width or max(1, round(OUTLINE_WIDTH * max(shape[-2:])))
+        #: The class each value stands for: value ``k`` is ``classes[k - 1]``.
+        self.classes: list = np.unique(np.asarray(list(plan.classes))).tolist()
+        self.dtype = np.dtype(np.uint8 if len(self.classes) < 256 else np.uint16)
+        self.shape: tuple[int, ...] = tuple(
+            int(s) for s in (plan.volume_shape[-2:] if self._two_d else plan.volume_shape))
+        self._drawn.clear()
+
+    def replan(self, plan: PatchPlan) -> None:
+        """Show ``plan`` instead, a plan of the same volume shape (and class count
+        range): a napari layer showing this array then only needs a ``refresh()``.
+
+        Raises
+        ------
+        ValueError
+            When ``plan`` would change the array's shape or dtype.
+        """
+        before = (self.shape, self.dtype)
+        old = self.plan
+        self._use(plan)
+        if (self.shape, self.dtype) != before:
+            self._use(old)
+            raise ValueError(f"plan must keep the shape {before[0]} and dtype {before[1]}; "
+                             "make a new PatchOutlines for it")
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def centres(self, z: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Centres ``(y, x)`` and classes of the outlines slice ``z`` shows, and how many
+        patches cross it (thinned beyond ``limit``)."""
+        plan = self.plan
+        depth = plan.volume_shape[0]
+        if not 0 <= z < depth:
+            raise IndexError(f"z must be in [0, {depth}), got {z}")
+        if len(plan.patch_shape) == 2:
+            return tuple(overlay_centres(plan, z, self.limit))  # type: ignore[return-value]
+        crossing = [plan.centres_in_slice(c)
+                    for c in crossing_slices(plan.patch_shape[0], z, depth)]
+        return thinned([(c, by_slice[c]) for c in plan.classes for by_slice in crossing],
+                       self.limit, 2)
+
+    def slice(self, z: int = 0) -> tuple[np.ndarray, int, int]:
+        """Slice ``z`` drawn: the ``(Y, X)`` image, the outlines drawn, the patches."""
+        z = int(z)
+        if z in self._drawn:
+            self._drawn[z] = self._drawn.pop(z)  # (the latest last)
+            return self._drawn[z]
+        centres, classes, total = self.centres(z)
+        image = np.zeros(self.plan.volume_shape[-2:], self.dtype)
+        codes = np.searchsorted(np.asarray(self.classes), classes) + 1
+        draw_outlines(image, centres, codes, self.plan.patch_shape, self.width)
+        image.flags.writeable = False  # (kept: handed out again)
+        while len(self._drawn) >= self.KEPT_SLICES:
+            del self._drawn[next(iter(self._drawn))]
+        self._drawn[z] = (image, len(centres), total)
+        return self._drawn[z]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        if any(k is Ellipsis for k in key):
+            i = next(i for i, k in enumerate(key) if k is Ellipsis)
+            key = key[:i] + (slice(None),) * (self.ndim - len(key) + 1) + key[i + 1:]
+        if self.ndim == 2:
+            return self.slice(0)[0][key]
+        first, rest = (key[0], key[1:]) if key else (slice(None), ())
+        if isinstance(first, (int, np.integer)):
+            z = int(first) + (self.shape[0] if first < 0 else 0)
+            if not 0 <= z < self.shape[0]:
+                raise IndexError(f"index {first} is out of bounds for axis 0 with size "
+                                 f"{self.shape[0]}")
+            return self.slice(z)[0][rest]
+        zs = np.arange(self.shape[0])[first]
+        stack = np.stack([self.slice(int(z))[0] for z in np.atleast_1d(zs)])
+        return stack[(slice(None), *rest)] if np.ndim(zs) else stack[0][rest]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self[...]
+        return out if dtype is None else out.astype(dtype)
+
+    def __repr__(self) -> str:
+        return (f"PatchOutlines(shape={self.shape}, dtype={self.dtype}, "
+                f"classes={self.classes}, limit={self.limit}, width={self.width})")

@@ -11,9 +11,7 @@ from napari_datatools._qt._augment_section import (
 )
 from napari_datatools._qt._patches_section import (
     BOXES,
-    CLASSES,
     MAX_BOXES,
-    OUTLINE_WIDTH,
     OVERLAY,
     human_bytes,
 )
@@ -37,19 +35,19 @@ def _settle(qtbot, tab):
 
 
 def _in_slice(layer, z):
-    """The overlay image napari shows in slice ``z`` (the layer holds a band of slices)."""
-    first = int(round(layer.translate[0]))
-    return layer.data[z - first]
+    """The overlay image napari shows in slice ``z``."""
+    return np.asarray(layer.data[z])
 
 
 def _drawn(layer, centres, classes, patch_shape):
     """The outlines of these patches (class by class, in the plan's order, as the
     overlay draws them), coded as the overlay codes classes."""
-    codes = np.searchsorted(layer.metadata[CLASSES], classes) + 1
+    outlines = layer.data
+    codes = np.searchsorted(outlines.classes, classes) + 1
     order = np.argsort(codes, kind="stable")  # a later class draws over an earlier one
-    width = max(1, round(OUTLINE_WIDTH * max(patch_shape[-2:])))
-    out = np.zeros(layer.data.shape[-2:], layer.data.dtype)
-    return draw_outlines(out, np.asarray(centres)[order], codes[order], patch_shape, width)
+    out = np.zeros(outlines.shape[-2:], outlines.dtype)
+    return draw_outlines(out, np.asarray(centres)[order], codes[order], patch_shape,
+                         outlines.width)
 
 
 def test_3d_patches_plan_and_overlay_across_slices_and_as_boxes(make_dock, qtbot):

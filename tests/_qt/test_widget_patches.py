@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
-from napari_datatools._qt._patches_section import CLASSES, OUTLINE_WIDTH, OVERLAY, human_bytes
+from napari_datatools._qt._patches_section import OVERLAY, human_bytes
 from napari_datatools._qt._viewer_data import BACKGROUND_COLOUR, hex_rgba
-from napari_datatools.patches import draw_outlines, overlay_limit
+from napari_datatools.patches import PatchOutlines, draw_outlines, overlay_limit
 from napari_datatools.recipe import estimate_dataset_bytes, plan_from_recipe
 
 
@@ -33,24 +33,23 @@ def _expected_overlay(widget, image, labels, z):
 
 
 def _in_slice(layer, z):
-    """The overlay image napari shows in slice ``z`` (the layer holds a band of slices,
-    placed by its translation; the tests' layers have scale 1)."""
-    first = int(round(layer.translate[0]))
-    assert first <= z < first + len(layer.data)
-    return layer.data[z - first]
+    """The overlay image napari shows in slice ``z`` (its data: PatchOutlines of the
+    plan, drawn slice by slice)."""
+    assert isinstance(layer.data, PatchOutlines)
+    return np.asarray(layer.data[z])
 
 
 def _drawn(layer, centres, classes, patch_size):
     """The outline image of these patches, coded as the overlay codes classes."""
-    codes = np.searchsorted(layer.metadata[CLASSES], classes) + 1
-    width = max(1, round(OUTLINE_WIDTH * patch_size))
-    out = np.zeros(layer.data.shape[-2:], layer.data.dtype)
-    return draw_outlines(out, centres, codes, (patch_size, patch_size), width)
+    outlines = layer.data
+    codes = np.searchsorted(outlines.classes, classes) + 1
+    out = np.zeros(outlines.shape[-2:], outlines.dtype)
+    return draw_outlines(out, centres, codes, (patch_size, patch_size), outlines.width)
 
 
 def _classes_drawn(layer, image):
     """The classes whose outlines show in ``image`` (an overlay slice)."""
-    return {layer.metadata[CLASSES][k - 1] for k in np.unique(image).tolist() if k}
+    return {layer.data.classes[k - 1] for k in np.unique(image).tolist() if k}
 
 
 def test_overlay_is_the_plan_of_the_current_slice(setup, qtbot):
@@ -69,9 +68,9 @@ def test_overlay_is_the_plan_of_the_current_slice(setup, qtbot):
         np.testing.assert_array_equal(shown, _drawn(layer, centres, classes, 8))
         assert _classes_drawn(layer, shown) == set(classes.tolist()) == {0, 1, 2, 3}
         assert f"{len(centres):,} patches centred in slice {z}." == tab.slice_info.text()
-    # colours follow the Labels layer's colours of the classes (code k: class table[k - 1])
+    # colours follow the Labels layer's colours of the classes (code k: classes[k - 1])
     mask = viewer.layers["cells labels"]
-    assert layer.metadata[CLASSES] == [0, 1, 2, 3]
+    assert layer.data.classes == [0, 1, 2, 3]
     codes = np.arange(5, dtype=float)
     colours = layer.colormap.map((codes - layer.contrast_limits[0])
                                  / np.ptp(layer.contrast_limits))
@@ -120,7 +119,7 @@ def test_unchecking_a_class_leaves_it_out(setup, qtbot):
     _settle(qtbot, widget)
     assert set(tab.result.plan.counts) == {1, 2, 3}
     layer = viewer.layers[OVERLAY]
-    assert _classes_drawn(layer, layer.data) == {1, 2, 3}
+    assert _classes_drawn(layer, np.asarray(layer.data)) == {1, 2, 3}
     widget.recipe.patches.class_list = None  # e.g. a loaded recipe
     assert all(tab.classes.item(i).checkState() == Qt.CheckState.Checked
                for i in range(tab.classes.count()))
@@ -274,43 +273,44 @@ def test_planning_runs_off_the_gui_thread_and_only_the_latest_plan_arrives(
     assert tab.result.plan.patch_shape == (18, 18)
 
 
-def test_slice_steps_within_the_overlay_band_change_no_layer(setup, qtbot, monkeypatch):
-    """The overlay holds the outlines of a band of slices (napari shows the current
-    slice's): a step within the band changes only the text; beyond it the band moves
-    (and the overlay's visibility is never set again: napari re-slices a layer then)."""
-    from napari_datatools._qt import _patches_section
-
+def test_napari_draws_the_overlay_slice_it_shows_and_a_new_plan_only_refreshes(
+        setup, qtbot, monkeypatch):
+    """The overlay layer's data is PatchOutlines over the whole volume: a slice step sets
+    no layer property (napari asks for the new slice, drawn then); a new plan of the
+    same volume is shown by the same array, refreshed."""
     viewer, widget, image, labels = setup
     tab = widget.patches
     layer = viewer.layers[OVERLAY]
-    assert list(tab.band(1)) == list(range(image.shape[0]))  # a small volume: all of it
-    visible, data = [], []
-    layer.events.visible.connect(lambda event: visible.append(event))
-    layer.events.data.connect(lambda event: data.append(event))
+    outlines = layer.data
+    drawn = []
+    real_slice = PatchOutlines.slice
+    monkeypatch.setattr(PatchOutlines, "slice",
+                        lambda self, z=0: drawn.append(z) or real_slice(self, z))
+    events = []
+    for name in ("visible", "data", "translate", "scale", "colormap"):
+        getattr(layer.events, name).connect(lambda event, name=name: events.append(name))
     for z in (1, 2, 0):
         viewer.dims.set_current_step(0, z)
         _settle(qtbot, widget)
         _, centres, classes = _expected_overlay(widget, image, labels, z)
-        drawn = min(len(centres), overlay_limit(image.shape, 8))
-        keep = np.linspace(0, len(centres) - 1, drawn).round().astype(int)
+        n = min(len(centres), overlay_limit(image.shape, 8))
+        keep = np.linspace(0, len(centres) - 1, n).round().astype(int)
         np.testing.assert_array_equal(_in_slice(layer, z),
                                       _drawn(layer, centres[keep], classes[keep], 8))
         assert tab.slice_info.text().startswith(
-            f"{len(centres):,} patches centred in slice {z}; {drawn:,} of them drawn.")
-    assert visible == [] and data == []
-    # a band of one slice: each step draws the new slice's outlines
-    monkeypatch.setattr(_patches_section, "OVERLAY_BAND_POINTS", 1)
-    assert list(tab.band(1)) == [1]
-    tab.draw_overlay(create=True)  # drawn anew: slice 0 alone
-    assert len(layer.data) == 1 and layer.translate[0] == 0
-    for z in (1, 2):  # (the same shape: the layer's array is written in place)
-        viewer.dims.set_current_step(0, z)
-        _settle(qtbot, widget)
-        _, centres, classes = _expected_overlay(widget, image, labels, z)
-        drawn = min(len(centres), overlay_limit(image.shape, 8))
-        keep = np.linspace(0, len(centres) - 1, drawn).round().astype(int)
-        expected = _drawn(layer, centres[keep], classes[keep], 8)
-        assert len(layer.data) == 1 and layer.translate[0] == z
-        np.testing.assert_array_equal(layer.data[0], expected)
-    assert visible == []
+            f"{len(centres):,} patches centred in slice {z}; {n:,} of them drawn.")
+    assert events == [] and set(drawn) <= {0, 1, 2}
+    # a new plan (another patch size): the same array, the same layer, refreshed
+    widget.recipe.patches.patchsize = 12
+    _settle(qtbot, widget)
+    qtbot.waitUntil(lambda: layer.data.plan is tab.result.plan, timeout=30000)
+    assert layer.data is outlines and "data" not in events and viewer.layers[OVERLAY] is layer
+    z = viewer.dims.current_step[0]
+    _, centres, classes = _expected_overlay(widget, image, labels, z)
+    n = min(len(centres), overlay_limit(image.shape, 12))
+    keep = np.linspace(0, len(centres) - 1, n).round().astype(int)
+    expected = np.zeros(image.shape[1:], layer.data.dtype)
+    draw_outlines(expected, centres[keep], np.searchsorted(layer.data.classes, classes[keep]) + 1,
+                  (12, 12), layer.data.width)
+    np.testing.assert_array_equal(_in_slice(layer, z), expected)
     np.testing.assert_array_equal(viewer.layers["cells"].translate, (0, 0, 0))  # not moved
