@@ -385,7 +385,7 @@ class CreateSection(QWidget):
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_finished)
         self._start_pending = True
-        self.bar.setRange(0, 0)  # busy until the first batch
+        self._set_bar(0, 0)  # busy until the first batch (drawn with the next paint)
         where = f" on {recipe.output.scheduler}" if recipe.output.scheduler else ""
         self.status.setText(f"Planning and writing {Path(path).name}{where}...")
         self._ready()
