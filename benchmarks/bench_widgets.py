@@ -282,6 +282,23 @@ def bench_preview(viewer, widget, image, labels) -> None:
         pump(0.5)  # drawn (a new layer's first draw: texture, shaders)
     print(f"Gallery button (8 samples, computed in the worker): longest stall "
           f"{1e3 * m.gap:.1f} ms (longest event {1e3 * m.event:.1f} ms, {EventClock.what})")
+    # floor: napari alone adding an RGB image layer of the gallery's size (any new layer)
+    from qtpy.QtCore import QTimer
+
+    grid = np.array(viewer.layers[GALLERY_LAYER].data)
+    viewer.layers[GALLERY_LAYER].visible = False
+    pump(0.3)
+    with Measured("floor: napari adds an RGB layer of the gallery's size") as m:
+        QTimer.singleShot(0, lambda: viewer.add_image(grid, rgb=True, name="floor rgb",
+                                                      translate=(600, 0)))
+        wait_until(lambda: "floor rgb" in viewer.layers)
+        pump(0.5)
+    print(f"napari floor: adding an RGB image layer of {grid.shape[:2]} (no widget of ours): "
+          f"longest stall {1e3 * m.gap:.1f} ms (longest event {1e3 * m.event:.1f} ms, "
+          f"{EventClock.what})")
+    viewer.layers.remove(viewer.layers["floor rgb"])
+    viewer.layers[GALLERY_LAYER].visible = True
+    pump(0.3)
 
     lat, stall = drag("preview 512x512 + gallery of 8: slider drag",
                       controls["rotation_range"].setValue, expected(49.0, gallery=8))
@@ -434,6 +451,15 @@ def bench_stalls(viewer, widget, image, labels, tmp: Path) -> None:
     costs, floor = slider("floor: napari alone, the same 16 steps (Data tab)", overlay=False)
     print(f"napari floor: the same 16 steps with no overlay (Data tab): step -> repainted "
           f"median {1e3 * statistics.median(costs):.1f} ms; longest stall {1e3 * floor:.1f} ms")
+    plain = viewer.add_image(np.zeros(image.shape, np.uint8), name="floor layer",
+                             contrast_limits=(0, 1), blending="translucent")
+    pump(0.3)
+    costs, floor = slider("floor: napari alone + one more image layer (any overlay)",
+                          overlay=False)
+    print(f"napari floor: the same 16 steps with a plain uint8 image layer where the overlay "
+          f"is: step -> repainted median {1e3 * statistics.median(costs):.1f} ms; longest "
+          f"stall {1e3 * floor:.1f} ms")
+    viewer.layers.remove(plain)
     widget.show_tab("Patches")
     pump(0.3)
     r.patches.max_per_class, r.patches.patchsize = 3000, 64
