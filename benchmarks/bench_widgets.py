@@ -242,6 +242,27 @@ def bench_preview(viewer, widget, image, labels) -> None:
           f"computed on the GUI thread, which the change holds {spread(gui)} ms")
     print(f"preview 512x512, one change -> events drained (canvas refreshed): "
           f"{spread(drawn)} ms")
+    # floor: napari alone refreshing the two preview layers (their arrays written in place)
+    from qtpy.QtCore import QTimer
+
+    from napari_datatools._qt._augment_section import MASK_LAYER
+
+    shown = [viewer.layers[IMAGE_LAYER], viewer.layers[MASK_LAYER]]
+    originals = [np.array(layer.data) for layer in shown]
+
+    def napari_refresh(k: int) -> None:
+        for layer, data in zip(shown, originals, strict=True):
+            layer.data[...] = np.roll(data, k, axis=-1)
+            layer.refresh()
+
+    with Measured("floor: napari refreshes the 2 preview layers, 30 times"):
+        for k in range(30):
+            pump(0.05)
+            QTimer.singleShot(0, lambda k=k: napari_refresh(k + 1))
+            pump(0.03)
+    for layer, data in zip(shown, originals, strict=True):
+        layer.data[...] = data
+        layer.refresh()
 
     # a slider drag: 40 value changes 5 ms apart; latency of the last one and GUI stalls
     def drag(name, set_value, is_shown) -> tuple[float, float]:
