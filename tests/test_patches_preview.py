@@ -229,3 +229,22 @@ def test_patch_outlines_of_3d_patches_a_2d_image_and_a_new_plan():
         PatchOutlines(volume)
     with pytest.raises(ValueError, match="limit"):
         PatchOutlines(plan, limit=0)
+
+
+def test_patch_outlines_keep_the_last_slices_drawn_within_a_byte_budget(monkeypatch):
+    from napari_datatools.patches import _preview
+
+    volume, mask = _sample()
+    outlines = PatchOutlines(plan_patches(volume, 8, mask, max_per_class=40))
+    calls = []
+    real = _preview.draw_outlines
+    monkeypatch.setattr(_preview, "draw_outlines", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for z in (0, 1, 0, 1, 2, 0):
+        outlines[z]
+    assert len(calls) == 3  # each slice drawn once
+    monkeypatch.setattr(PatchOutlines, "KEPT_BYTES", 1)  # room for one slice only
+    outlines.replan(outlines.plan)  # (drawn slices dropped)
+    calls.clear()
+    for z in (0, 0, 1, 0):
+        outlines[z]
+    assert len(calls) == 3

@@ -6,6 +6,7 @@ them to draw or report the same.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -281,7 +282,8 @@ class PatchOutlines:
     Image layer takes it as data) draws only the slice it shows. Value ``k`` outlines
     class ``classes[k - 1]``, 0 is background. Each slice holds at most ``limit``
     outlines (evenly thinned over the classes in order, as :func:`overlay_centres`).
-    The last slices drawn are kept.
+    The last slices drawn are kept (up to :attr:`KEPT_BYTES`); it may be indexed from
+    several threads.
 
     Parameters
     ----------
@@ -295,8 +297,8 @@ class PatchOutlines:
         A ``(Y, X)`` image of slice 0 (for a 2D image's plan).
     """
 
-    #: How many drawn slices are kept.
-    KEPT_SLICES = 8
+    #: How many drawn slices are kept: at most 8, at most this many bytes (at least one).
+    KEPT_BYTES = 2**26
 
     def __init__(self, plan: PatchPlan, limit: int | None = None, width: int | None = None,
                  two_d: bool = False) -> None:
@@ -304,6 +306,7 @@ class PatchOutlines:
         self._width = check_positive_int(width, "width", allow_none=True)
         self._two_d = bool(two_d)
         self._drawn: dict[int, tuple[np.ndarray, int, int]] = {}
+        self._lock = threading.Lock()
         self._use(plan)
 
     def _use(self, plan: PatchPlan) -> None:
@@ -319,7 +322,8 @@ class PatchOutlines:
         self.dtype = np.dtype(np.uint8 if len(self.classes) < 256 else np.uint16)
         self.shape: tuple[int, ...] = tuple(
             int(s) for s in (plan.volume_shape[-2:] if self._two_d else plan.volume_shape))
-        self._drawn.clear()
+        with self._lock:
+            self._drawn.clear()
 
     def replan(self, plan: PatchPlan) -> None:
         """Show ``plan`` instead, a plan of the same volume shape (and class count
@@ -366,18 +370,24 @@ class PatchOutlines:
     def slice(self, z: int = 0) -> tuple[np.ndarray, int, int]:
         """Slice ``z`` drawn: the ``(Y, X)`` image, the outlines drawn, the patches."""
         z = int(z)
-        if z in self._drawn:
-            self._drawn[z] = self._drawn.pop(z)  # (the latest last)
-            return self._drawn[z]
+        plan = self.plan
+        with self._lock:
+            if z in self._drawn:
+                self._drawn[z] = drawn = self._drawn.pop(z)  # (the latest last)
+                return drawn
         centres, classes, total = self.centres(z)
-        image = np.zeros(self.plan.volume_shape[-2:], self.dtype)
+        image = np.zeros(plan.volume_shape[-2:], self.dtype)
         codes = np.searchsorted(np.asarray(self.classes), classes) + 1
-        draw_outlines(image, centres, codes, self.plan.patch_shape, self.width)
+        draw_outlines(image, centres, codes, plan.patch_shape, self.width)
         image.flags.writeable = False  # (kept: handed out again)
-        while len(self._drawn) >= self.KEPT_SLICES:
-            del self._drawn[next(iter(self._drawn))]
-        self._drawn[z] = (image, len(centres), total)
-        return self._drawn[z]
+        drawn = (image, len(centres), total)
+        keep = min(8, max(1, self.KEPT_BYTES // max(image.nbytes, 1)))
+        with self._lock:
+            if self.plan is plan:  # (not replanned meanwhile)
+                while len(self._drawn) >= keep:
+                    del self._drawn[next(iter(self._drawn))]
+                self._drawn[z] = drawn
+        return drawn
 
     def __getitem__(self, key: Any) -> np.ndarray:
         key = key if isinstance(key, tuple) else (key,)
