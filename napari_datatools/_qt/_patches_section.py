@@ -119,6 +119,15 @@ def class_colormap(colours: list) -> Colormap:
                     interpolation="zero", name="patch classes")
 
 
+def _held_outlines(overlay: Any, z: int | None) -> PatchOutlines | None:
+    """The overlay layer's PatchOutlines when it has the view's dimensions (2D for a 2D
+    image, ``z`` None), else None."""
+    outlines = None if overlay is None else overlay.data
+    if isinstance(outlines, PatchOutlines) and outlines.ndim == (2 if z is None else 3):
+        return outlines
+    return None
+
+
 def human_bytes(n: float) -> str:
     """``n`` bytes as a short text: '12.3 MB'."""
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -555,10 +564,8 @@ class PatchesSection(QWidget):
         plan = self._plan()
         z = current_z(self.viewer, layer)
         overlay = preview_layer(self.viewer, OVERLAY)
-        outlines = None if overlay is None else overlay.data
-        if not isinstance(outlines, PatchOutlines) or outlines.ndim != (2 if z is None else 3):
-            outlines = None
-        elif outlines.plan is not plan:
+        outlines = _held_outlines(overlay, z)
+        if outlines is not None and outlines.plan is not plan:
             try:
                 outlines.replan(plan)  # (the same shape and dtype: no new layer data)
             except ValueError:
@@ -584,9 +591,9 @@ class PatchesSection(QWidget):
         if (not self.active or self.result is None or layer is None or overlay is None
                 or not overlay.visible or self._boxes_view()):
             return False
-        outlines, z = overlay.data, current_z(self.viewer, layer)
-        if not isinstance(outlines, PatchOutlines) or outlines.plan is not self._plan() or (
-                outlines.ndim != (2 if z is None else 3)):
+        z = current_z(self.viewer, layer)
+        outlines = _held_outlines(overlay, z)
+        if outlines is None or outlines.plan is not self._plan():
             return False
         self._show_slice_info(z, *outlines.slice(z or 0)[1:])
         return True

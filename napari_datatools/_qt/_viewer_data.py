@@ -72,8 +72,7 @@ def show_preview(
         return layer
     if not create:
         return None
-    add = {"image": viewer.add_image, "labels": viewer.add_labels, "points": viewer.add_points,
-           "vectors": viewer.add_vectors}
+    add = {"image": viewer.add_image, "labels": viewer.add_labels, "points": viewer.add_points}
     with keep_selection(viewer):
         return add[kind](data, name=name, metadata={PREVIEW: name}, **kwargs)
 

@@ -154,14 +154,21 @@ def _slow_job(monkeypatch, started, fail=False):
     return events
 
 
+def _slow_small_run(widget, tmp_path, name, monkeypatch, started):
+    """16 x 16 patches in batches of 8 to ``tmp_path / name``, each batch slowed down
+    (see :func:`_slow_job`; ``started`` is set at the first); returns its cancel events."""
+    r = widget.recipe
+    r.patches.patchsize, r.output.batchsize = 16, 8
+    r.output.save_path = str(tmp_path / name)
+    return _slow_job(monkeypatch, started)
+
+
 @pytest.mark.parametrize("how", ["tab", "activity dock"])
 def test_cancel_stops_the_run_and_leaves_a_consistent_file(
         setup, qtbot, tmp_path, monkeypatch, how):
     viewer, widget, image, labels = setup
     c, r = widget.create_section, widget.recipe
-    r.patches.patchsize, r.output.batchsize = 16, 8
-    r.output.save_path = str(tmp_path / "big.h5")
-    events = _slow_job(monkeypatch, threading.Event())
+    events = _slow_small_run(widget, tmp_path, "big.h5", monkeypatch, threading.Event())
     c.start()
     qtbot.waitUntil(lambda: c.activity is not None, timeout=30000)  # made in the next turn
     bar = c.activity  # napari's progress bar of the run (activity dock)
@@ -239,11 +246,8 @@ def test_errors_are_notified_and_the_tab_returns_to_ready(
 
 def test_closing_the_viewer_during_a_run_cancels_it(setup, qtbot, tmp_path, monkeypatch):
     viewer, widget, image, labels = setup
-    r = widget.recipe
-    r.patches.patchsize, r.output.batchsize = 16, 8
-    r.output.save_path = str(tmp_path / "closed.h5")
     started = threading.Event()
-    events = _slow_job(monkeypatch, started)
+    events = _slow_small_run(widget, tmp_path, "closed.h5", monkeypatch, started)
     widget.create_section.start()
     qtbot.waitUntil(started.is_set, timeout=30000)
     viewer.close()
@@ -258,11 +262,9 @@ def test_the_click_leaves_napari_bar_and_the_worker_to_the_next_turn(
     """napari's progress bar processes events as it is made: not in the click's turn;
     the worker starts after it."""
     viewer, widget, image, labels = setup
-    c, r = widget.create_section, widget.recipe
-    r.patches.patchsize, r.output.batchsize = 16, 8
-    r.output.save_path = str(tmp_path / "next.h5")
+    c = widget.create_section
     started = threading.Event()
-    _slow_job(monkeypatch, started)
+    _slow_small_run(widget, tmp_path, "next.h5", monkeypatch, started)
     order = []
     real_progress = _create_section.cancelable_progress
 
@@ -353,11 +355,9 @@ def test_lzf_kernel_is_loaded_off_the_gui_thread_when_the_dock_is_shown(
 def test_worker_quit_alone_closes_the_file(setup, qtbot, tmp_path, monkeypatch):
     """napari quits every worker when the app exits: the job must close its file."""
     viewer, widget, image, labels = setup
-    c, r = widget.create_section, widget.recipe
-    r.patches.patchsize, r.output.batchsize = 16, 8
-    r.output.save_path = str(tmp_path / "quit.h5")
+    c = widget.create_section
     started = threading.Event()
-    _slow_job(monkeypatch, started)
+    _slow_small_run(widget, tmp_path, "quit.h5", monkeypatch, started)
     worker = c.start()
     qtbot.waitUntil(started.is_set, timeout=30000)
     worker.quit()
